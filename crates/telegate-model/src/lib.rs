@@ -1,1 +1,16 @@
-//! telegate-model
+//! Core types every telegate stage shares, with no I/O and no async runtime.
+//!
+//! A device publishes a batch of samples on a topic such as
+//! `telemetry/{site}/{device_id}/{sensor_type}`. [`TopicPattern`] splits that
+//! topic into a [`TopicFields`]; the schema stage turns the payload into
+//! [`Point`]s (one per sample) or a [`Rejection`] whose [`RejectReason`] feeds
+//! a per-reason counter and the dead-letter output; the writer stage encodes
+//! points as InfluxDB line protocol.
+
+mod point;
+mod rejection;
+mod topic;
+
+pub use point::{FieldValue, Point};
+pub use rejection::{RejectReason, Rejection};
+pub use topic::{MAX_IDENTIFIER_LEN, TopicError, TopicFields, TopicPattern, is_valid_identifier};
