@@ -1,1 +1,30 @@
-//! telegate-schema
+//! The run-time schema registry: integrators add sensor types by dropping
+//! `.proto` files in a directory, with no recompilation.
+//!
+//! [`Registry::load`] compiles the directory with `protox` (no `protoc` at run
+//! time), finds every message annotated with `(telegate.v1.sensor)` (or named
+//! in the config's type map), and compiles each into a [`SensorSchema`]: which
+//! field is the device id, which holds the samples, which sample field is the
+//! time, which are tags and which are typed values. [`SensorSchema::decode`]
+//! then turns one payload into points, or into a [`Rejection`] saying
+//! precisely what is wrong: malformed bytes, a `buf.validate` rule (evaluated
+//! with `prost-protovalidate`), a non-finite number, a spoofed device id or a
+//! timestamp outside the accepted window.
+//!
+//! [`Rejection`]: telegate_model::Rejection
+
+mod decode;
+mod embedded;
+mod error;
+mod limits;
+mod mapping;
+mod options;
+mod registry;
+
+pub use error::SchemaError;
+pub use limits::Limits;
+pub use mapping::{Column, ColumnRole, SensorSchema, TimeSource, ValueType};
+pub use registry::Registry;
+
+#[cfg(test)]
+mod tests;

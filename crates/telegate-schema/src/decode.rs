@@ -1,0 +1,271 @@
+//! Payload → points, following a compiled [`SensorSchema`].
+//!
+//! Checks run cheapest and most precise first: decode, spoofed device id,
+//! non-finite numbers (before `buf.validate`, whose range rules would report a
+//! NaN as merely out of range), the schema's own rules, then each sample's
+//! time window. A message is accepted or rejected whole: if any sample fails,
+//! nothing of it is written.
+
+use std::fmt::Write as _;
+
+use prost_reflect::{DynamicMessage, Value};
+use prost_protovalidate::{Error as ValidateError, Validator};
+use telegate_model::{FieldValue, Point, RejectReason, Rejection, TopicFields};
+
+use crate::limits::Limits;
+use crate::mapping::{Column, ColumnRole, SensorSchema, TimeSource, ValueType};
+
+/// The gateway clock and the accepted time window, in Unix nanoseconds.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    pub(crate) now_ns: i64,
+    pub(crate) earliest_ns: i64,
+    pub(crate) latest_ns: i64,
+}
+
+impl Window {
+    pub(crate) fn new(now_ns: i64, limits: &Limits) -> Self {
+        let nanos = |d: std::time::Duration| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
+        Self {
+            now_ns,
+            earliest_ns: now_ns.saturating_sub(nanos(limits.max_age)),
+            latest_ns: now_ns.saturating_add(nanos(limits.max_future)),
+        }
+    }
+}
+
+fn format_ns(ns: i64) -> String {
+    let secs = ns.div_euclid(1_000_000_000);
+    let Ok(secs) = u64::try_from(secs) else {
+        return format!("{ns} ns (before 1970)");
+    };
+    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
+}
+
+fn violation_detail(err: &ValidateError) -> Rejection {
+    match err {
+        ValidateError::Validation(v) => {
+            let violations = v.violations();
+            let missing = violations.iter().any(|v| v.rule_id() == "required");
+            let mut detail = String::new();
+            for (i, v) in violations.iter().take(3).enumerate() {
+                if i > 0 {
+                    detail.push_str("; ");
+                }
+                let _ = write!(detail, "{}: {} [{}]", v.field_path(), v.message(), v.rule_id());
+            }
+            if violations.len() > 3 {
+                let _ = write!(detail, "; and {} more", violations.len() - 3);
+            }
+            let reason = if missing { RejectReason::MissingField } else { RejectReason::ConstraintViolated };
+            Rejection::new(reason, detail)
+        }
+        other => Rejection::new(RejectReason::ConstraintViolated, format!("validator error: {other}")),
+    }
+}
+
+fn tag_value(col: &Column, v: &Value) -> Option<String> {
+    let s = match (v, &col.value_type) {
+        (Value::EnumNumber(n), ValueType::Enum(names)) => names.get(n).map_or_else(|| n.to_string(), |s| s.to_string()),
+        (Value::String(s), _) => s.clone(),
+        (Value::Bool(b), _) => b.to_string(),
+        (Value::I32(n), _) => n.to_string(),
+        (Value::I64(n), _) => n.to_string(),
+        (Value::U32(n), _) => n.to_string(),
+        (Value::U64(n), _) => n.to_string(),
+        (Value::F32(n), _) => n.to_string(),
+        (Value::F64(n), _) => n.to_string(),
+        _ => return None,
+    };
+    (!s.is_empty()).then_some(s)
+}
+
+fn field_value(col: &Column, v: &Value, path: impl Fn() -> String) -> Result<FieldValue, Rejection> {
+    Ok(match v {
+        Value::F64(x) => FieldValue::Float(*x),
+        Value::F32(x) => FieldValue::Float(f64::from(*x)),
+        Value::I32(x) => FieldValue::Int(i64::from(*x)),
+        Value::I64(x) => FieldValue::Int(*x),
+        Value::U32(x) => FieldValue::Int(i64::from(*x)),
+        Value::U64(x) => FieldValue::Int(i64::try_from(*x).map_err(|_| {
+            Rejection::new(RejectReason::ConstraintViolated, format!("{}: {x} exceeds the largest storable integer 2^63-1", path()))
+        })?),
+        Value::Bool(b) => FieldValue::Bool(*b),
+        Value::String(s) => FieldValue::Str(s.clone()),
+        Value::EnumNumber(n) => match &col.value_type {
+            ValueType::Enum(names) => FieldValue::Str(names.get(n).map_or_else(|| n.to_string(), |s| s.to_string())),
+            _ => FieldValue::Int(i64::from(*n)),
+        },
+        _ => {
+            return Err(Rejection::new(RejectReason::MalformedProtobuf, format!("{}: unsupported value type", path())));
+        }
+    })
+}
+
+fn is_finite(v: &Value) -> bool {
+    match v {
+        Value::F64(x) => x.is_finite(),
+        Value::F32(x) => x.is_finite(),
+        _ => true,
+    }
+}
+
+impl SensorSchema {
+    /// Decode only (no checks): for `telegate decode` and tests.
+    pub fn decode_message(&self, payload: &[u8]) -> Result<DynamicMessage, Rejection> {
+        DynamicMessage::decode(self.message.clone(), payload).map_err(|e| {
+            Rejection::new(
+                RejectReason::MalformedProtobuf,
+                format!("not a valid {} ({} bytes): {e}", self.message.full_name(), payload.len()),
+            )
+        })
+    }
+
+    pub(crate) fn decode_into(
+        &self,
+        validator: &Validator,
+        origin: &TopicFields<'_>,
+        payload: &[u8],
+        window: Window,
+        out: &mut Vec<Point>,
+    ) -> Result<(), Rejection> {
+        let msg = self.decode_message(payload)?;
+        self.check_message(validator, origin, &msg)?;
+        let start = out.len();
+        let result = self.map_samples(origin, &msg, window, out);
+        if result.is_err() {
+            out.truncate(start);
+        }
+        result
+    }
+
+    /// Every check that does not depend on the clock.
+    pub fn check_message(&self, validator: &Validator, origin: &TopicFields<'_>, msg: &DynamicMessage) -> Result<(), Rejection> {
+        let device = msg.get_field(&self.device_id);
+        let device = device.as_str().unwrap_or_default();
+        if !device.is_empty() && device != origin.device_id {
+            return Err(Rejection::new(
+                RejectReason::DeviceIdMismatch,
+                format!("payload device_id `{}` differs from topic device id `{}`", device.chars().take(80).collect::<String>(), origin.device_id),
+            ));
+        }
+        let samples = msg.get_field(&self.samples);
+        let samples = samples.as_list().unwrap_or_default();
+        for (i, sample) in samples.iter().enumerate() {
+            let Some(sample) = sample.as_message() else { continue };
+            for col in self.value_columns().filter(|c| c.value_type == ValueType::Float) {
+                let v = sample.get_field(&col.field);
+                let bad = match &*v {
+                    Value::List(items) => items.iter().position(|x| !is_finite(x)).map(|j| format!("[{j}]")),
+                    x => (!is_finite(x)).then(String::new),
+                };
+                if let Some(index) = bad {
+                    return Err(Rejection::new(
+                        RejectReason::NonFiniteValue,
+                        format!("samples[{i}].{}{index} is NaN or infinite", col.field.name()),
+                    ));
+                }
+            }
+        }
+        validator.validate(msg).map_err(|e| violation_detail(&e))?;
+        if samples.is_empty() {
+            return Err(Rejection::new(RejectReason::MissingField, format!("{}: batch has no samples", self.samples.name())));
+        }
+        if device.is_empty() {
+            return Err(Rejection::new(RejectReason::MissingField, format!("{}: empty device id", self.device_id.name())));
+        }
+        Ok(())
+    }
+
+    fn sample_time(&self, i: usize, sample: &DynamicMessage) -> Result<i64, Rejection> {
+        let missing = || Rejection::new(RejectReason::MissingField, format!("samples[{i}].{}: no sample time", self.time.field_name()));
+        let absurd = |what: String| Rejection::new(RejectReason::TimestampInFuture, format!("samples[{i}].{}: {what} is not a representable time", self.time.field_name()));
+        match &self.time {
+            TimeSource::Timestamp { field } => {
+                if !sample.has_field(field) {
+                    return Err(missing());
+                }
+                let ts = sample.get_field(field);
+                let Some(ts) = ts.as_message() else { return Err(missing()) };
+                let secs = ts.get_field_by_name("seconds").and_then(|v| v.as_i64()).unwrap_or(0);
+                let nanos = ts.get_field_by_name("nanos").and_then(|v| v.as_i32()).unwrap_or(0);
+                secs.checked_mul(1_000_000_000)
+                    .and_then(|s| s.checked_add(i64::from(nanos)))
+                    .ok_or_else(|| absurd(format!("{secs} s")))
+            }
+            TimeSource::Integer { field, nanos_per_unit } => {
+                let raw = match &*sample.get_field(field) {
+                    Value::I64(x) => i128::from(*x),
+                    Value::U64(x) => i128::from(*x),
+                    _ => return Err(missing()),
+                };
+                if raw == 0 {
+                    return Err(missing());
+                }
+                i64::try_from(raw * i128::from(*nanos_per_unit)).map_err(|_| absurd(raw.to_string()))
+            }
+        }
+    }
+
+    fn map_samples(&self, origin: &TopicFields<'_>, msg: &DynamicMessage, window: Window, out: &mut Vec<Point>) -> Result<(), Rejection> {
+        let mut base_tags = Vec::with_capacity(2 + self.batch_tags.len());
+        base_tags.push((self.device_tag.clone(), origin.device_id.to_owned()));
+        if !origin.site.is_empty() {
+            base_tags.push((self.site_tag.clone(), origin.site.to_owned()));
+        }
+        for col in &self.batch_tags {
+            if let Some(v) = tag_value(col, &msg.get_field(&col.field)) {
+                base_tags.push((col.name.clone(), v));
+            }
+        }
+        let samples = msg.get_field(&self.samples);
+        for (i, sample) in samples.as_list().unwrap_or_default().iter().enumerate() {
+            let Some(sample) = sample.as_message() else { continue };
+            let time_ns = self.sample_time(i, sample)?;
+            if time_ns > window.latest_ns {
+                return Err(Rejection::new(
+                    RejectReason::TimestampInFuture,
+                    format!("samples[{i}] time {} is {} s ahead of the gateway clock {}", format_ns(time_ns), (time_ns - window.now_ns) / 1_000_000_000, format_ns(window.now_ns)),
+                ));
+            }
+            if time_ns < window.earliest_ns {
+                return Err(Rejection::new(
+                    RejectReason::TimestampTooOld,
+                    format!("samples[{i}] time {} is older than the accepted age (earliest {})", format_ns(time_ns), format_ns(window.earliest_ns)),
+                ));
+            }
+            let mut tags = base_tags.clone();
+            let mut fields = Vec::with_capacity(self.columns.len());
+            for col in &self.columns {
+                let v = sample.get_field(&col.field);
+                match col.role {
+                    ColumnRole::Tag => {
+                        if let Some(t) = tag_value(col, &v) {
+                            tags.push((col.name.clone(), t));
+                        }
+                    }
+                    ColumnRole::Value => {
+                        if col.field.supports_presence() && !sample.has_field(&col.field) {
+                            continue;
+                        }
+                        let path = || format!("samples[{i}].{}", col.field.name());
+                        match &*v {
+                            Value::List(items) => {
+                                for (j, item) in items.iter().enumerate() {
+                                    fields.push((col.indexed_name(j), field_value(col, item, path)?));
+                                }
+                            }
+                            x => fields.push((col.name.clone(), field_value(col, x, path)?)),
+                        }
+                    }
+                }
+            }
+            if fields.is_empty() {
+                return Err(Rejection::new(RejectReason::MissingField, format!("samples[{i}] has no values (every value field is unset)")));
+            }
+            tags.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+            out.push(Point { measurement: self.measurement.clone(), tags, fields, time_ns });
+        }
+        Ok(())
+    }
+}
