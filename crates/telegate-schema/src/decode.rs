@@ -263,6 +263,9 @@ impl SensorSchema {
             if fields.is_empty() {
                 return Err(Rejection::new(RejectReason::MissingField, format!("samples[{i}] has no values (every value field is unset)")));
             }
+            if let Some((k, _)) = tags.iter().find(|(_, v)| v.ends_with('\\')) {
+                return Err(Rejection::new(RejectReason::ConstraintViolated, format!("samples[{i}]: tag `{k}` ends with a backslash, which line protocol cannot carry")));
+            }
             tags.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             out.push(Point { measurement: self.measurement.clone(), tags, fields, time_ns });
         }

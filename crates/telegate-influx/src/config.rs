@@ -1,0 +1,75 @@
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// Which write API to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ApiVersion {
+    /// `/write?db=&rp=` with user/password: InfluxDB 1.x.
+    V1,
+    /// `/api/v2/write?org=&bucket=` with `Authorization: Token`: InfluxDB
+    /// 2.x, 3.x, Cloud, 1.8+ and VictoriaMetrics.
+    V2,
+}
+
+/// The `[influx]` config section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct InfluxConfig {
+    /// Base URL of the server, e.g. `http://127.0.0.1:8086`.
+    pub url: String,
+    pub api: ApiVersion,
+    /// v1: database name.
+    pub database: String,
+    /// v1: retention policy; empty means the database default.
+    pub retention_policy: String,
+    /// v1: user name; empty means no authentication.
+    pub username: String,
+    /// v1: password. Prefer the `TELEGATE_INFLUX_PASSWORD` environment variable.
+    pub password: String,
+    /// v2: organisation (name or id).
+    pub org: String,
+    /// v2: bucket.
+    pub bucket: String,
+    /// v2: API token. Prefer the `TELEGATE_INFLUX_TOKEN` environment variable.
+    pub token: String,
+    /// Flush when this many points are waiting.
+    pub batch_size: usize,
+    /// Flush at the latest this long after the first point of a batch arrived.
+    #[serde(with = "humantime_serde")]
+    pub linger: Duration,
+    /// gzip request bodies.
+    pub gzip: bool,
+    /// Timeout of one write request.
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// First retry delay; doubles per attempt, with jitter.
+    #[serde(with = "humantime_serde")]
+    pub retry_initial: Duration,
+    /// Longest retry delay.
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+}
+
+impl Default for InfluxConfig {
+    fn default() -> Self {
+        Self {
+            url: "http://127.0.0.1:8086".into(),
+            api: ApiVersion::V1,
+            database: "telegate".into(),
+            retention_policy: String::new(),
+            username: String::new(),
+            password: String::new(),
+            org: String::new(),
+            bucket: String::new(),
+            token: String::new(),
+            batch_size: 5000,
+            linger: Duration::from_millis(100),
+            gzip: true,
+            timeout: Duration::from_secs(10),
+            retry_initial: Duration::from_millis(200),
+            retry_max: Duration::from_secs(30),
+        }
+    }
+}

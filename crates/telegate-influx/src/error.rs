@@ -1,0 +1,67 @@
+use std::time::Duration;
+
+use reqwest::header::HeaderMap;
+use thiserror::Error;
+
+/// A point that cannot be expressed in line protocol.
+#[derive(Debug, Error, Clone, PartialEq, Eq)]
+pub enum EncodeError {
+    #[error("{what} is empty")]
+    EmptyName { what: &'static str },
+    #[error("point of `{measurement}` has no fields")]
+    NoFields { measurement: String },
+    #[error("a name or tag value ends with a backslash, which line protocol cannot carry")]
+    TrailingBackslash,
+    #[error("field `{field}` is NaN or infinite; InfluxDB cannot store it")]
+    NonFinite { field: String },
+}
+
+/// A failed write. HTTP answers keep status, body and headers so the caller
+/// can honour `Retry-After` and show InfluxDB's own message.
+#[derive(Debug, Error)]
+pub enum WriteError {
+    #[error("{url} answered {status}: {body}")]
+    Http { url: String, status: u16, body: String, headers: Box<HeaderMap> },
+    #[error("cannot reach {url}: {message}")]
+    Transport { url: String, message: String },
+    #[error("compressing the request body: {0}")]
+    Compress(#[source] std::io::Error),
+}
+
+impl WriteError {
+    /// Whether the same batch can succeed later. 400/413/422 mean the data
+    /// itself is refused; everything else (5xx, 429, network, and also
+    /// 401/403/404 — a token or database an operator can fix) is worth
+    /// retrying rather than dropping data.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            WriteError::Http { status, .. } => !matches!(status, 400 | 413 | 422),
+            WriteError::Transport { .. } => true,
+            WriteError::Compress(_) => false,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            WriteError::Http { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// `Retry-After` in seconds, when the server sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        let WriteError::Http { headers, .. } = self else { return None };
+        let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
+        v.trim().parse::<u64>().ok().map(Duration::from_secs)
+    }
+
+    /// A hint for the operator on errors that need one.
+    pub fn hint(&self) -> Option<&'static str> {
+        match self.status()? {
+            401 | 403 => Some("check influx.token (v2) or influx.username/password (v1) and its write permission"),
+            404 => Some("the database or bucket does not exist: create it, or fix influx.database / influx.bucket"),
+            413 => Some("the batch is too large for the server: lower influx.batch_size"),
+            _ => None,
+        }
+    }
+}

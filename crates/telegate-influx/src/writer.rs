@@ -1,0 +1,157 @@
+use std::io::Write as _;
+
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
+
+use crate::config::{ApiVersion, InfluxConfig};
+use crate::error::WriteError;
+
+/// Posts line-protocol batches to one InfluxDB endpoint.
+#[derive(Debug, Clone)]
+pub struct HttpWriter {
+    client: reqwest::Client,
+    url: String,
+    auth: Option<HeaderValue>,
+    gzip: bool,
+}
+
+/// Percent-encode a query parameter value (RFC 3986 unreserved characters kept).
+fn encode_param(out: &mut String, s: &str) {
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+}
+
+fn basic_auth(user: &str, password: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let input = format!("{user}:{password}");
+    let mut out = String::from("Basic ");
+    for chunk in input.as_bytes().chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+impl HttpWriter {
+    pub fn new(cfg: &InfluxConfig) -> Result<Self, WriteError> {
+        // reqwest is built without a bundled crypto provider; rustls needs one
+        // process-wide before the first TLS client exists. A second install
+        // fails harmlessly.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let base = cfg.url.trim_end_matches('/');
+        let mut url = String::with_capacity(base.len() + 64);
+        url.push_str(base);
+        let auth = match cfg.api {
+            ApiVersion::V1 => {
+                url.push_str("/write?precision=ns&db=");
+                encode_param(&mut url, &cfg.database);
+                if !cfg.retention_policy.is_empty() {
+                    url.push_str("&rp=");
+                    encode_param(&mut url, &cfg.retention_policy);
+                }
+                (!cfg.username.is_empty()).then(|| basic_auth(&cfg.username, &cfg.password))
+            }
+            ApiVersion::V2 => {
+                url.push_str("/api/v2/write?precision=ns&org=");
+                encode_param(&mut url, &cfg.org);
+                url.push_str("&bucket=");
+                encode_param(&mut url, &cfg.bucket);
+                (!cfg.token.is_empty()).then(|| format!("Token {}", cfg.token))
+            }
+        };
+        let auth = auth
+            .map(|a| {
+                let mut v = HeaderValue::from_str(&a).map_err(|_| WriteError::Transport {
+                    url: url.clone(),
+                    message: "credentials contain characters not allowed in an HTTP header".into(),
+                })?;
+                v.set_sensitive(true);
+                Ok(v)
+            })
+            .transpose()?;
+        let client = reqwest::Client::builder()
+            .timeout(cfg.timeout)
+            .connect_timeout(cfg.timeout.min(std::time::Duration::from_secs(5)))
+            .build()
+            .map_err(|e| WriteError::Transport { url: url.clone(), message: e.to_string() })?;
+        Ok(Self { client, url, auth, gzip: cfg.gzip })
+    }
+
+    /// The write URL (no credentials in it: they travel in a header).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Post one batch of newline-terminated lines.
+    pub async fn write(&self, lines: &[u8]) -> Result<(), WriteError> {
+        let mut req = self.client.post(&self.url).header(CONTENT_TYPE, "text/plain; charset=utf-8");
+        if let Some(auth) = &self.auth {
+            req = req.header(AUTHORIZATION, auth.clone());
+        }
+        let body = if self.gzip {
+            let mut enc = GzEncoder::new(Vec::with_capacity(lines.len() / 4 + 64), Compression::fast());
+            enc.write_all(lines).map_err(WriteError::Compress)?;
+            let compressed = enc.finish().map_err(WriteError::Compress)?;
+            req = req.header(CONTENT_ENCODING, "gzip");
+            compressed
+        } else {
+            lines.to_vec()
+        };
+        let resp = req.body(body).send().await;
+        let resp = resp.map_err(|e| WriteError::Transport { url: self.url.clone(), message: error_chain(&e) })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let headers = Box::new(resp.headers().clone());
+        let body = match resp.bytes().await {
+            Ok(b) => String::from_utf8_lossy(&b[..b.len().min(4096)]).into_owned(),
+            Err(e) => format!("(body unreadable: {e})"),
+        };
+        Err(WriteError::Http { url: self.url.clone(), status: status.as_u16(), body, headers })
+    }
+}
+
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn basic_auth_matches_rfc7617_example() {
+        assert_eq!(basic_auth("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(basic_auth("a", "b"), "Basic YTpi");
+    }
+
+    #[test]
+    fn urls_per_api_version() {
+        let mut cfg = InfluxConfig { url: "http://h:1/".into(), database: "tele gate".into(), ..Default::default() };
+        assert_eq!(HttpWriter::new(&cfg).unwrap().url(), "http://h:1/write?precision=ns&db=tele%20gate");
+        cfg.api = ApiVersion::V2;
+        cfg.org = "lai-chau".into();
+        cfg.bucket = "b/1".into();
+        assert_eq!(HttpWriter::new(&cfg).unwrap().url(), "http://h:1/api/v2/write?precision=ns&org=lai-chau&bucket=b%2F1");
+    }
+}
