@@ -1,1 +1,22 @@
-//! telegate-mqtt
+//! The MQTT side of the gateway, on `rumqttc`'s MQTT 5 client.
+//!
+//! [`MqttSource`] owns the event loop: a persistent session (`clean_start =
+//! false`, a session expiry), QoS 1 subscriptions renewed whenever the broker
+//! says the session is gone, capped exponential reconnect backoff with jitter,
+//! and **manual acknowledgements**: each message travels through the pipeline
+//! as an [`Envelope`] with a sequence number, and its PUBACK is sent only when
+//! the pipeline reports that number done — in arrival order, as MQTT requires.
+//! The MQTT 5 receive-maximum bounds how many messages are unacknowledged, so
+//! the poll loop never has to block: it keeps polling while downstream stages
+//! work. [`DeadLetterPublisher`] republishes rejected payloads with their reason.
+
+mod acks;
+mod config;
+mod dead_letter;
+mod error;
+mod source;
+
+pub use config::MqttConfig;
+pub use dead_letter::{DeadLetter, DeadLetterPublisher};
+pub use error::MqttError;
+pub use source::{Envelope, MqttSource, SourceStats};

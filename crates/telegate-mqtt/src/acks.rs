@@ -1,0 +1,149 @@
+//! In-order PUBACKs for out-of-order completions.
+//!
+//! Good readings complete when InfluxDB accepted their batch, bad ones when
+//! their dead letter is queued, so completions arrive out of order; MQTT wants
+//! PUBACKs in the order the PUBLISHes arrived. The tracker releases the
+//! longest done prefix. Messages received on an earlier connection are never
+//! acked on a later one: their packet ids may have been reused by the broker
+//! for other messages, and the broker redelivers them anyway.
+
+use std::collections::VecDeque;
+
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::Publish;
+
+#[derive(Debug)]
+struct Pending {
+    seq: u64,
+    /// Payload emptied: only qos and pkid are needed to ack.
+    ack: Option<Publish>,
+    epoch: u64,
+    done: bool,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct AckTracker {
+    pending: VecDeque<Pending>,
+    next_seq: u64,
+    epoch: u64,
+}
+
+impl AckTracker {
+    /// A new connection: everything still pending belongs to the old one.
+    pub(crate) fn new_connection(&mut self) {
+        self.epoch += 1;
+    }
+
+    /// Register an incoming publish; returns its sequence number.
+    pub(crate) fn push(&mut self, publish: &Publish) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let ack = (publish.qos != QoS::AtMostOnce).then(|| {
+            let mut p = Publish::new("", publish.qos, Vec::new(), None);
+            p.pkid = publish.pkid;
+            p
+        });
+        self.pending.push_back(Pending { seq, ack, epoch: self.epoch, done: false });
+        seq
+    }
+
+    /// Mark `seq` done. Unknown or already released numbers are ignored.
+    pub(crate) fn complete(&mut self, seq: u64) {
+        let Some(front) = self.pending.front() else { return };
+        let Some(idx) = seq.checked_sub(front.seq) else { return };
+        if let Some(p) = usize::try_from(idx).ok().and_then(|i| self.pending.get_mut(i)) {
+            debug_assert_eq!(p.seq, seq);
+            p.done = true;
+        }
+    }
+
+    /// Release the done prefix through `send` (which returns false when the
+    /// ack could not be queued; it is retried on the next call). Returns how
+    /// many acks were sent.
+    pub(crate) fn release(&mut self, mut send: impl FnMut(&Publish) -> bool) -> usize {
+        let mut sent = 0;
+        while let Some(front) = self.pending.front() {
+            if !front.done {
+                break;
+            }
+            if let Some(ack) = &front.ack
+                && front.epoch == self.epoch
+            {
+                if !send(ack) {
+                    break;
+                }
+                sent += 1;
+            }
+            self.pending.pop_front();
+        }
+        sent
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.pending.len()
+    }
+
+    #[cfg(test)]
+    pub(crate) fn is_empty(&self) -> bool {
+        self.pending.is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn publish(pkid: u16) -> Publish {
+        let mut p = Publish::new("t", QoS::AtLeastOnce, vec![1, 2, 3], None);
+        p.pkid = pkid;
+        p
+    }
+
+    #[test]
+    fn releases_in_arrival_order_whatever_the_completion_order() {
+        let mut t = AckTracker::default();
+        let seqs: Vec<u64> = (1..=4).map(|pkid| t.push(&publish(pkid))).collect();
+        let mut acked = Vec::new();
+        t.complete(seqs[2]);
+        t.complete(seqs[1]);
+        assert_eq!(t.release(|p| { acked.push(p.pkid); true }), 0);
+        t.complete(seqs[0]);
+        assert_eq!(t.release(|p| { acked.push(p.pkid); true }), 3);
+        assert_eq!(acked, [1, 2, 3]);
+        assert_eq!(t.len(), 1);
+        t.complete(seqs[3]);
+        t.complete(seqs[3]);
+        t.complete(999);
+        t.release(|p| { acked.push(p.pkid); true });
+        assert_eq!(acked, [1, 2, 3, 4]);
+        assert!(t.is_empty());
+    }
+
+    #[test]
+    fn failed_send_is_retried_and_old_connection_never_acked() {
+        let mut t = AckTracker::default();
+        let a = t.push(&publish(1));
+        t.new_connection();
+        let b = t.push(&publish(1));
+        t.complete(a);
+        t.complete(b);
+        let mut acked = Vec::new();
+        assert_eq!(t.release(|_| false), 0, "send refused: nothing released");
+        assert_eq!(t.len(), 1, "the old connection's message is dropped without an ack");
+        assert_eq!(t.release(|p| { acked.push(p.pkid); true }), 1);
+        assert_eq!(acked, [1]);
+    }
+
+    #[test]
+    fn qos0_needs_no_ack_but_keeps_its_place() {
+        let mut t = AckTracker::default();
+        let a = t.push(&Publish::new("t", QoS::AtMostOnce, vec![], None));
+        let b = t.push(&publish(7));
+        t.complete(b);
+        assert_eq!(t.release(|_| true), 0);
+        t.complete(a);
+        let mut acked = Vec::new();
+        assert_eq!(t.release(|p| { acked.push(p.pkid); true }), 1);
+        assert_eq!(acked, [7]);
+    }
+}

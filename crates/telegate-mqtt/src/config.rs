@@ -1,0 +1,64 @@
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The `[mqtt]` config section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttConfig {
+    pub host: String,
+    pub port: u16,
+    /// Fixed client id: the broker keeps the persistent session under it, so
+    /// two gateways must never share one.
+    pub client_id: String,
+    /// Empty means anonymous.
+    pub username: String,
+    /// Prefer the `TELEGATE_MQTT_PASSWORD` environment variable.
+    pub password: String,
+    /// Topic pattern with `{site}`, `{device_id}` and `{sensor_type}` levels.
+    pub topic_pattern: String,
+    /// Subscription filter; empty means the pattern with `+` for each placeholder.
+    /// Set e.g. `$share/telegate/telemetry/+/+/+` to share the load between gateways.
+    pub subscription: String,
+    /// How long the broker keeps the session (and queues QoS 1 messages) while
+    /// the gateway is away.
+    #[serde(with = "humantime_serde")]
+    pub session_expiry: Duration,
+    #[serde(with = "humantime_serde")]
+    pub keep_alive: Duration,
+    /// MQTT 5 receive maximum: how many QoS 1 messages may be unacknowledged.
+    pub receive_maximum: u16,
+    /// Largest packet accepted from the broker, in bytes (rumqttc's default is 10 KiB).
+    pub max_packet_size: u32,
+    #[serde(with = "humantime_serde")]
+    pub connect_timeout: Duration,
+    /// First reconnect delay; doubles per failed attempt, with jitter.
+    #[serde(with = "humantime_serde")]
+    pub reconnect_min: Duration,
+    #[serde(with = "humantime_serde")]
+    pub reconnect_max: Duration,
+    /// Rejected messages are republished to `{dead_letter_prefix}/{original topic}`.
+    pub dead_letter_prefix: String,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        Self {
+            host: "127.0.0.1".into(),
+            port: 1883,
+            client_id: "telegate-1".into(),
+            username: String::new(),
+            password: String::new(),
+            topic_pattern: "telemetry/{site}/{device_id}/{sensor_type}".into(),
+            subscription: String::new(),
+            session_expiry: Duration::from_secs(7 * 24 * 3600),
+            keep_alive: Duration::from_secs(30),
+            receive_maximum: 1000,
+            max_packet_size: 1024 * 1024,
+            connect_timeout: Duration::from_secs(10),
+            reconnect_min: Duration::from_millis(250),
+            reconnect_max: Duration::from_secs(30),
+            dead_letter_prefix: "telegate/dead-letter".into(),
+        }
+    }
+}

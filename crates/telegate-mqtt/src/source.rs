@@ -1,0 +1,244 @@
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::time::Duration;
+
+use bytes::Bytes;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::{Packet, SubscribeReasonCode};
+use rumqttc::v5::{AsyncClient, Event, EventLoop, MqttOptions};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+use crate::acks::AckTracker;
+use crate::config::MqttConfig;
+use crate::dead_letter::DeadLetterPublisher;
+
+/// One received message on its way through the pipeline. Report `seq` as
+/// done (on the completion channel) once it is stored or dead-lettered; only
+/// then is it acknowledged to the broker.
+#[derive(Debug, Clone)]
+pub struct Envelope {
+    pub seq: u64,
+    pub topic: Bytes,
+    pub payload: Bytes,
+}
+
+#[derive(Debug, Default)]
+pub struct SourceStats {
+    pub received: AtomicU64,
+    pub acked: AtomicU64,
+    pub connects: AtomicU64,
+    pub connection_errors: AtomicU64,
+    pub connected: AtomicBool,
+    pub unacked: AtomicU64,
+}
+
+/// The subscriber: owns the rumqttc event loop and the ack order.
+pub struct MqttSource {
+    client: AsyncClient,
+    eventloop: EventLoop,
+    subscription: String,
+    reconnect_min: Duration,
+    reconnect_max: Duration,
+    stats: Arc<SourceStats>,
+}
+
+impl std::fmt::Debug for MqttSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MqttSource").field("subscription", &self.subscription).finish_non_exhaustive()
+    }
+}
+
+fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
+    let exp = min.saturating_mul(1u32 << failures.min(16)).min(max);
+    let half = exp / 2;
+    half + half.mul_f64(fastrand::f64())
+}
+
+impl MqttSource {
+    /// Build the client. Nothing connects until [`MqttSource::run`] polls.
+    pub fn new(cfg: &MqttConfig, subscription: String) -> (Self, DeadLetterPublisher) {
+        let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
+        opts.set_keep_alive(cfg.keep_alive)
+            .set_clean_start(false)
+            .set_manual_acks(true)
+            .set_connection_timeout(cfg.connect_timeout.as_secs().max(1))
+            .set_session_expiry_interval(Some(u32::try_from(cfg.session_expiry.as_secs()).unwrap_or(u32::MAX)))
+            .set_receive_maximum(Some(cfg.receive_maximum.max(1)))
+            .set_max_packet_size(Some(cfg.max_packet_size));
+        if !cfg.username.is_empty() {
+            opts.set_credentials(cfg.username.clone(), cfg.password.clone());
+        }
+        // Room for one ack and one dead letter per unacknowledged message, so
+        // queuing an ack from the poll loop never has to wait.
+        let cap = usize::from(cfg.receive_maximum) * 2 + 64;
+        let (client, eventloop) = AsyncClient::new(opts, cap);
+        let dlq = DeadLetterPublisher::new(client.clone(), cfg.dead_letter_prefix.clone(), cfg.client_id.clone());
+        let source = Self {
+            client,
+            eventloop,
+            subscription,
+            reconnect_min: cfg.reconnect_min,
+            reconnect_max: cfg.reconnect_max,
+            stats: Arc::default(),
+        };
+        (source, dlq)
+    }
+
+    pub fn stats(&self) -> Arc<SourceStats> {
+        self.stats.clone()
+    }
+
+    /// Poll until shut down. After `shutdown` no new message is forwarded;
+    /// the loop keeps acknowledging completions until every sender of `done`
+    /// is gone (the pipeline has drained), then disconnects. `abort` stops at
+    /// once: whatever is unacknowledged is redelivered by the broker later.
+    pub async fn run(
+        mut self,
+        tx: mpsc::Sender<Envelope>,
+        mut done: mpsc::Receiver<u64>,
+        shutdown: CancellationToken,
+        abort: CancellationToken,
+    ) {
+        let mut tx = Some(tx);
+        let mut overflow: VecDeque<Envelope> = VecDeque::new();
+        let mut tracker = AckTracker::default();
+        let mut failures = 0u32;
+        let mut subscribed_once = false;
+        let stats = self.stats.clone();
+        loop {
+            tokio::select! {
+                biased;
+                () = abort.cancelled() => return,
+                () = shutdown.cancelled(), if tx.is_some() => {
+                    tracing::info!(unacked = tracker.len(), "MQTT source: intake stopped, draining");
+                    tx = None;
+                    overflow.clear();
+                }
+                seq = done.recv() => match seq {
+                    Some(seq) => {
+                        tracker.complete(seq);
+                        while let Ok(seq) = done.try_recv() {
+                            tracker.complete(seq);
+                        }
+                        self.release(&mut tracker);
+                    }
+                    None => break,
+                },
+                () = tokio::time::sleep(Duration::from_millis(5)), if !overflow.is_empty() => {
+                    forward_overflow(tx.as_ref(), &mut overflow);
+                }
+                event = self.eventloop.poll() => match event {
+                    Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                        failures = 0;
+                        stats.connects.fetch_add(1, Relaxed);
+                        stats.connected.store(true, Relaxed);
+                        tracker.new_connection();
+                        tracing::info!(session_present = ack.session_present, "connected to MQTT broker");
+                        if !ack.session_present || !subscribed_once {
+                            if let Err(e) = self.client.try_subscribe(self.subscription.clone(), QoS::AtLeastOnce) {
+                                tracing::error!(error = %e, filter = %self.subscription, "cannot queue subscription");
+                            }
+                            subscribed_once = true;
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::SubAck(ack))) => {
+                        for code in &ack.return_codes {
+                            match code {
+                                SubscribeReasonCode::Success(qos) => tracing::info!(filter = %self.subscription, ?qos, "subscribed"),
+                                other => tracing::error!(filter = %self.subscription, code = ?other, "broker refused the subscription"),
+                            }
+                        }
+                    }
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        stats.received.fetch_add(1, Relaxed);
+                        let Some(sender) = tx.as_ref() else { continue };
+                        let seq = tracker.push(&p);
+                        let env = Envelope { seq, topic: p.topic, payload: p.payload };
+                        if overflow.is_empty() {
+                            match sender.try_send(env) {
+                                Ok(()) => {}
+                                Err(mpsc::error::TrySendError::Full(env)) => overflow.push_back(env),
+                                Err(mpsc::error::TrySendError::Closed(_)) => tx = None,
+                            }
+                        } else {
+                            overflow.push_back(env);
+                        }
+                        stats.unacked.store(tracker.len() as u64, Relaxed);
+                    }
+                    Ok(Event::Incoming(Packet::Disconnect(d))) => {
+                        tracing::warn!(reason = ?d.reason_code, "broker sent DISCONNECT");
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        stats.connected.store(false, Relaxed);
+                        stats.connection_errors.fetch_add(1, Relaxed);
+                        let delay = backoff(self.reconnect_min, self.reconnect_max, failures);
+                        if failures == 0 || failures.is_power_of_two() {
+                            tracing::warn!(error = %e, retry_in = ?delay, attempt = failures + 1, "MQTT connection failed");
+                        }
+                        failures = failures.saturating_add(1);
+                        tokio::select! {
+                            () = tokio::time::sleep(delay) => {}
+                            () = abort.cancelled() => return,
+                        }
+                    }
+                },
+            }
+        }
+        self.release(&mut tracker);
+        self.disconnect(&abort).await;
+    }
+
+    fn release(&self, tracker: &mut AckTracker) {
+        let client = &self.client;
+        let sent = tracker.release(|ack| client.try_ack(ack).is_ok());
+        self.stats.acked.fetch_add(sent as u64, Relaxed);
+        self.stats.unacked.store(tracker.len() as u64, Relaxed);
+    }
+
+    /// Flush queued acks and say goodbye, within a short bound.
+    async fn disconnect(mut self, abort: &CancellationToken) {
+        if !self.stats.connected.load(Relaxed) {
+            return;
+        }
+        if self.client.try_disconnect().is_err() {
+            return;
+        }
+        let flush = async {
+            loop {
+                match self.eventloop.poll().await {
+                    Ok(Event::Outgoing(rumqttc::Outgoing::Disconnect)) | Err(_) => break,
+                    Ok(_) => {}
+                }
+            }
+        };
+        tokio::select! {
+            _ = tokio::time::timeout(Duration::from_secs(5), flush) => {}
+            () = abort.cancelled() => {}
+        }
+        self.stats.connected.store(false, Relaxed);
+        tracing::info!("disconnected from MQTT broker");
+    }
+}
+
+fn forward_overflow(tx: Option<&mpsc::Sender<Envelope>>, overflow: &mut VecDeque<Envelope>) {
+    let Some(tx) = tx else {
+        overflow.clear();
+        return;
+    };
+    while let Some(env) = overflow.pop_front() {
+        match tx.try_send(env) {
+            Ok(()) => {}
+            Err(mpsc::error::TrySendError::Full(env)) => {
+                overflow.push_front(env);
+                return;
+            }
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                overflow.clear();
+                return;
+            }
+        }
+    }
+}
