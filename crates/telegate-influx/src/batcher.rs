@@ -8,7 +8,6 @@ use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::InfluxConfig;
-use crate::error::WriteError;
 use crate::line_protocol::encode_point;
 use crate::writer::HttpWriter;
 
@@ -17,14 +16,6 @@ use crate::writer::HttpWriter;
 pub struct WriteItem<T> {
     pub points: Vec<Point>,
     pub token: T,
-}
-
-/// How a batch ended.
-#[derive(Debug)]
-pub enum BatchOutcome {
-    Written,
-    /// Refused for good (400/413/422): retrying cannot help.
-    Rejected(WriteError),
 }
 
 /// Counters the batcher keeps; read them for logs and metrics.
@@ -40,7 +31,8 @@ pub struct WriterStats {
 
 /// The writer stage: batch by count and linger, write with retries, then hand
 /// every token of the batch to `done` — only after InfluxDB answered 2xx (or
-/// refused the batch for good), never before.
+/// refused the batch for good, which is counted in [`WriterStats`] and
+/// logged with InfluxDB's message), never before.
 #[derive(Debug)]
 pub struct Batcher<T> {
     writer: HttpWriter,
@@ -49,7 +41,7 @@ pub struct Batcher<T> {
     retry_initial: Duration,
     retry_max: Duration,
     stats: Arc<WriterStats>,
-    done: mpsc::Sender<(T, Arc<BatchOutcome>)>,
+    done: mpsc::Sender<T>,
     /// Stops retrying (on a shutdown deadline): the batch stays unacknowledged
     /// and the broker redelivers it later.
     abort: CancellationToken,
@@ -73,7 +65,7 @@ impl<T: Send + 'static> Batcher<T> {
         cfg: &InfluxConfig,
         writer: HttpWriter,
         stats: Arc<WriterStats>,
-        done: mpsc::Sender<(T, Arc<BatchOutcome>)>,
+        done: mpsc::Sender<T>,
         abort: CancellationToken,
     ) -> Self {
         Self {
@@ -133,9 +125,9 @@ impl<T: Send + 'static> Batcher<T> {
     /// Write the pending batch; false when aborted.
     async fn flush(&mut self) -> bool {
         let mut attempt = 0u32;
-        let outcome = loop {
+        loop {
             if self.points == 0 {
-                break BatchOutcome::Written;
+                break;
             }
             match self.writer.write(&self.lines).await {
                 Ok(()) => {
@@ -144,13 +136,13 @@ impl<T: Send + 'static> Batcher<T> {
                     if attempt > 0 {
                         tracing::info!(attempts = attempt + 1, "InfluxDB write succeeded after retries");
                     }
-                    break BatchOutcome::Written;
+                    break;
                 }
                 Err(e) if !e.is_retryable() => {
                     self.stats.batches_rejected.fetch_add(1, Relaxed);
                     self.stats.points_rejected.fetch_add(self.points as u64, Relaxed);
                     tracing::error!(error = %e, hint = e.hint().unwrap_or(""), points = self.points, "InfluxDB refused the batch");
-                    break BatchOutcome::Rejected(e);
+                    break;
                 }
                 Err(e) => {
                     self.stats.retries.fetch_add(1, Relaxed);
@@ -168,12 +160,11 @@ impl<T: Send + 'static> Batcher<T> {
                     }
                 }
             }
-        };
+        }
         self.lines.clear();
         self.points = 0;
-        let outcome = Arc::new(outcome);
         for token in self.tokens.drain(..) {
-            if self.done.send((token, outcome.clone())).await.is_err() {
+            if self.done.send(token).await.is_err() {
                 return false;
             }
         }

@@ -34,6 +34,8 @@ pub struct InfluxConfig {
     pub bucket: String,
     /// v2: API token. Prefer the `TELEGATE_INFLUX_TOKEN` environment variable.
     pub token: String,
+    /// v1: create the database at start-up if it is missing.
+    pub create_database: bool,
     /// Flush when this many points are waiting.
     pub batch_size: usize,
     /// Flush at the latest this long after the first point of a batch arrived.
@@ -64,6 +66,7 @@ impl Default for InfluxConfig {
             org: String::new(),
             bucket: String::new(),
             token: String::new(),
+            create_database: true,
             batch_size: 5000,
             linger: Duration::from_millis(100),
             gzip: true,

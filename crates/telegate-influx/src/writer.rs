@@ -12,6 +12,8 @@ use crate::error::WriteError;
 pub struct HttpWriter {
     client: reqwest::Client,
     url: String,
+    /// v1 only: where and what `CREATE DATABASE` goes to.
+    create: Option<(String, String)>,
     auth: Option<HeaderValue>,
     gzip: bool,
 }
@@ -53,8 +55,13 @@ impl HttpWriter {
         let base = cfg.url.trim_end_matches('/');
         let mut url = String::with_capacity(base.len() + 64);
         url.push_str(base);
+        let mut create = None;
         let auth = match cfg.api {
             ApiVersion::V1 => {
+                let mut body = String::from("q=CREATE%20DATABASE%20%22");
+                encode_param(&mut body, &cfg.database.replace('"', "\\\""));
+                body.push_str("%22");
+                create = Some((format!("{base}/query"), body));
                 url.push_str("/write?precision=ns&db=");
                 encode_param(&mut url, &cfg.database);
                 if !cfg.retention_policy.is_empty() {
@@ -86,12 +93,35 @@ impl HttpWriter {
             .connect_timeout(cfg.timeout.min(std::time::Duration::from_secs(5)))
             .build()
             .map_err(|e| WriteError::Transport { url: url.clone(), message: e.to_string() })?;
-        Ok(Self { client, url, auth, gzip: cfg.gzip })
+        Ok(Self { client, url, create, auth, gzip: cfg.gzip })
     }
 
     /// The write URL (no credentials in it: they travel in a header).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// InfluxDB 1.x: create the database if it does not exist (idempotent
+    /// there). A no-op for the v2 API, where buckets are provisioned by the
+    /// operator.
+    pub async fn create_database(&self) -> Result<(), WriteError> {
+        let Some((url, body)) = &self.create else { return Ok(()) };
+        let mut req = self
+            .client
+            .post(url)
+            .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .body(body.clone());
+        if let Some(auth) = &self.auth {
+            req = req.header(AUTHORIZATION, auth.clone());
+        }
+        let resp = req.send().await.map_err(|e| WriteError::Transport { url: url.clone(), message: error_chain(&e) })?;
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        // 1.x answers 200 with {"results":[{"error":...}]} for refused statements.
+        if status.is_success() && !text.contains("\"error\"") {
+            return Ok(());
+        }
+        Err(WriteError::Http { url: url.clone(), status: status.as_u16(), body: text, headers: Box::default() })
     }
 
     /// Post one batch of newline-terminated lines.

@@ -248,6 +248,10 @@ impl SensorSchema {
                         if col.field.supports_presence() && !sample.has_field(&col.field) {
                             continue;
                         }
+                        // An enum at 0 is proto3's "unset" (…_UNSPECIFIED): nothing to write.
+                        if matches!((&*v, &col.value_type), (Value::EnumNumber(0), ValueType::Enum(_))) {
+                            continue;
+                        }
                         let path = || format!("samples[{i}].{}", col.field.name());
                         match &*v {
                             Value::List(items) => {

@@ -9,7 +9,7 @@ use protox::file::{ChainFileResolver, DescriptorSetFileResolver, GoogleFileResol
 use telegate_model::{Point, RejectReason, Rejection, TopicFields, is_valid_identifier};
 
 use crate::decode::Window;
-use crate::embedded::EmbeddedResolver;
+use crate::embedded::{self, EmbeddedResolver};
 use crate::error::SchemaError;
 use crate::limits::Limits;
 use crate::mapping::SensorSchema;
@@ -66,14 +66,18 @@ fn describe_compile_error(err: &protox::Error) -> String {
     if related.is_empty() { one(err, err.file()) } else { related.join("; ") }
 }
 
-fn compile(dir: &Path, files: &[String]) -> Result<DescriptorPool, SchemaError> {
+fn compile(dir: &Path, files: &[String], builtin: bool) -> Result<DescriptorPool, SchemaError> {
     let compile_err = |e: &dyn std::fmt::Display| SchemaError::Compile { dir: dir.to_owned(), message: e.to_string() };
     // buf/validate/validate.proto comes from the descriptors prost-protovalidate embeds.
     let validate_set = prost_protovalidate::types::DESCRIPTOR_POOL.encode_to_vec();
     let validate = DescriptorSetFileResolver::decode(validate_set.as_slice()).map_err(|e| compile_err(&e))?;
     let mut resolver = ChainFileResolver::new();
-    resolver.add(IncludeFileResolver::new(dir.to_owned()));
-    resolver.add(EmbeddedResolver);
+    if builtin {
+        resolver.add(EmbeddedResolver { sets: &[embedded::OPTIONS, embedded::SENSORS] });
+    } else {
+        resolver.add(IncludeFileResolver::new(dir.to_owned()));
+        resolver.add(EmbeddedResolver { sets: &[embedded::OPTIONS] });
+    }
     resolver.add(validate);
     resolver.add(GoogleFileResolver::new());
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
@@ -96,7 +100,19 @@ impl Registry {
         if files.is_empty() {
             return Err(SchemaError::NoProtoFiles { dir: dir.to_owned() });
         }
-        let pool = compile(dir, &files)?;
+        let pool = compile(dir, &files, false)?;
+        Self::from_pool(dir, pool, type_map)
+    }
+
+    /// The sensor types built into the binary (the repository's `proto/`).
+    pub fn builtin(type_map: &BTreeMap<String, String>) -> Result<Self, SchemaError> {
+        let dir = Path::new("<built-in>");
+        let files: Vec<String> = embedded::SENSORS.iter().map(|(n, _)| (*n).to_owned()).collect();
+        let pool = compile(dir, &files, true)?;
+        Self::from_pool(dir, pool, type_map)
+    }
+
+    fn from_pool(dir: &Path, pool: DescriptorPool, type_map: &BTreeMap<String, String>) -> Result<Self, SchemaError> {
         let options = OptionReader::new(&pool);
         let mut schemas: BTreeMap<String, Arc<SensorSchema>> = BTreeMap::new();
         for message in pool.all_messages() {

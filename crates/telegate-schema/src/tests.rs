@@ -191,7 +191,10 @@ message Reading {
 fn the_repository_schemas_all_load() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../proto");
     let reg = Registry::load(&dir, &BTreeMap::new()).unwrap();
+    let builtin = Registry::builtin(&BTreeMap::new()).unwrap();
     let types: Vec<&str> = reg.schemas().map(|s| &*s.sensor_type).collect();
+    let builtin_types: Vec<&str> = builtin.schemas().map(|s| &*s.sensor_type).collect();
+    assert_eq!(types, builtin_types, "every file in proto/ must be listed in embedded.rs");
     for t in ["river_level", "rain_gauge", "landslide", "lane_counter", "weighbridge", "gate_barrier", "air_quality", "device_health"] {
         assert!(types.contains(&t), "{t} missing from {types:?}");
     }

@@ -1,1 +1,16 @@
-//! telegate
+//! The telegate gateway: config, CLI and the wiring of the stage crates.
+//!
+//! `main.rs` only parses the command line; everything it runs lives here so
+//! tests drive the same code in-process with their own shutdown token:
+//! [`config::Config::load`] → [`check::load_registry`] → [`pipeline::start`].
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod pipeline;
+mod stages;
+pub mod stats;
+
+pub use config::{Config, LoadedConfig};
+pub use pipeline::{Running, start};
+pub use stats::Summary;

@@ -1,0 +1,61 @@
+//! `telegate check`: validate config and schemas and show what each sensor
+//! type becomes.
+
+use std::fmt::Write as _;
+
+use telegate_model::TopicPattern;
+use telegate_schema::{ColumnRole, Registry, SensorSchema};
+
+use crate::config::LoadedConfig;
+
+/// Load the registry the config names (a directory, or the built-in schemas).
+pub fn load_registry(loaded: &LoadedConfig) -> Result<Registry, telegate_schema::SchemaError> {
+    match loaded.schema_dir() {
+        Some(dir) => Registry::load(&dir, &loaded.config.schema.types),
+        None => Registry::builtin(&loaded.config.schema.types),
+    }
+}
+
+fn describe(out: &mut String, pattern: &TopicPattern, s: &SensorSchema) {
+    let _ = writeln!(out, "{}", s.sensor_type);
+    if !s.description.is_empty() {
+        let _ = writeln!(out, "  {}", s.description);
+    }
+    let _ = writeln!(out, "  topic:       {}", pattern.render("{site}", "{device_id}", &s.sensor_type));
+    let _ = writeln!(out, "  message:     {} ({})", s.message.full_name(), s.file);
+    let _ = writeln!(out, "  measurement: {}", s.measurement);
+    let _ = writeln!(out, "  time:        samples[].{}", s.time.field_name());
+    let _ = writeln!(out, "  tags:        {}", s.tag_keys().join(", "));
+    let fields: Vec<String> = s
+        .columns
+        .iter()
+        .filter(|c| c.role == ColumnRole::Value)
+        .map(|c| {
+            let mut f = format!("{}{} ({}", c.name, if c.is_repeated() { "_N" } else { "" }, c.value_type.influx_type());
+            if !c.unit.is_empty() {
+                f.push_str(", ");
+                f.push_str(&c.unit);
+            }
+            f.push(')');
+            f
+        })
+        .collect();
+    let _ = writeln!(out, "  fields:      {}", fields.join(", "));
+}
+
+/// The report printed by `telegate check`.
+pub fn report(loaded: &LoadedConfig, registry: &Registry) -> String {
+    let mut out = String::new();
+    let c = &loaded.config;
+    let _ = writeln!(out, "config {}: ok", loaded.file);
+    let _ = writeln!(out, "broker {}:{} as `{}`, subscribing to `{}`", c.mqtt.host, c.mqtt.port, c.mqtt.client_id, c.subscription());
+    let _ = writeln!(out, "dead letters to `{}/<original topic>`", c.mqtt.dead_letter_prefix);
+    let _ = writeln!(out, "influx {:?} at {}", c.influx.api, c.influx.url);
+    let _ = writeln!(out, "schemas from {}: {} sensor types\n", registry.dir().display(), registry.schemas().count());
+    if let Ok(pattern) = TopicPattern::parse(&c.mqtt.topic_pattern) {
+        for s in registry.schemas() {
+            describe(&mut out, &pattern, s);
+        }
+    }
+    out
+}

@@ -1,0 +1,260 @@
+//! The one TOML config file: sections owned by each stage's crate, composed
+//! here, and validated in one place so every error names the file, the key
+//! and the fix.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+use telegate_influx::{ApiVersion, InfluxConfig};
+use telegate_model::TopicPattern;
+use telegate_mqtt::MqttConfig;
+use telegate_schema::Limits;
+
+/// The config used when no `--config` is given: local broker and InfluxDB,
+/// built-in schemas. Kept in the repository as `config/telegate.example.toml`.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../../config/telegate.example.toml");
+/// Shown as the file name of the embedded default in messages.
+pub const EMBEDDED_NAME: &str = "<built-in config/telegate.example.toml>";
+
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub mqtt: MqttConfig,
+    pub schema: SchemaConfig,
+    pub limits: Limits,
+    pub influx: InfluxConfig,
+    pub pipeline: PipelineConfig,
+}
+
+/// `[schema]`: where sensor types come from.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct SchemaConfig {
+    /// Directory of `.proto` files, relative to the config file. Empty: the
+    /// schemas built into the binary (the repository's `proto/`).
+    pub dir: String,
+    /// Extra sensor types for messages without a `(telegate.v1.sensor)`
+    /// option: sensor type → fully-qualified message name.
+    pub types: BTreeMap<String, String>,
+}
+
+/// `[pipeline]`: queues between stages and shutdown.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PipelineConfig {
+    /// Messages buffered between the decoder and the writer.
+    pub write_queue: usize,
+    /// Rejected messages buffered before the dead-letter publisher.
+    pub dead_letter_queue: usize,
+    /// How long SIGTERM/SIGINT may take to drain and flush before giving up
+    /// (unfinished messages stay unacknowledged and the broker redelivers them).
+    #[serde(with = "humantime_serde")]
+    pub shutdown_timeout: Duration,
+    /// How often a one-line summary is logged; 0s disables it.
+    #[serde(with = "humantime_serde")]
+    pub stats_interval: Duration,
+}
+
+impl Default for PipelineConfig {
+    fn default() -> Self {
+        Self {
+            write_queue: 1024,
+            dead_letter_queue: 256,
+            shutdown_timeout: Duration::from_secs(15),
+            stats_interval: Duration::from_secs(60),
+        }
+    }
+}
+
+/// A config problem, always naming the file and (when known) the key.
+#[derive(Debug)]
+pub enum ConfigError {
+    Read { file: String, error: std::io::Error },
+    Syntax { file: String, line: Option<usize>, key: String, message: String },
+    Invalid { file: String, key: String, problem: String, fix: String },
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigError::Read { file, error } => write!(f, "{file}: cannot read config: {error}"),
+            ConfigError::Syntax { file, line, key, message } => {
+                write!(f, "{file}")?;
+                if let Some(line) = line {
+                    write!(f, ":{line}")?;
+                }
+                if !key.is_empty() {
+                    write!(f, ": key `{key}`")?;
+                }
+                write!(f, ": {message}")
+            }
+            ConfigError::Invalid { file, key, problem, fix } => write!(f, "{file}: key `{key}`: {problem}. Fix: {fix}"),
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// A loaded, validated config and where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    pub config: Config,
+    /// The file name used in messages.
+    pub file: String,
+    /// Directory relative paths are resolved against.
+    pub base_dir: PathBuf,
+}
+
+impl LoadedConfig {
+    /// The schema directory, or `None` for the built-in schemas.
+    pub fn schema_dir(&self) -> Option<PathBuf> {
+        (!self.config.schema.dir.is_empty()).then(|| self.base_dir.join(&self.config.schema.dir))
+    }
+}
+
+/// Secrets may come from the environment instead of the file.
+const ENV_SECRETS: [(&str, &str); 3] = [
+    ("TELEGATE_MQTT_PASSWORD", "mqtt.password"),
+    ("TELEGATE_INFLUX_PASSWORD", "influx.password"),
+    ("TELEGATE_INFLUX_TOKEN", "influx.token"),
+];
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
+}
+
+impl Config {
+    /// Load `path`, or the built-in default when `None`; apply environment
+    /// overrides; validate.
+    pub fn load(path: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
+        let (text, file, base_dir) = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|error| ConfigError::Read { file: p.display().to_string(), error })?;
+                let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
+                (text, p.display().to_string(), base)
+            }
+            None => (EMBEDDED_DEFAULT.to_owned(), EMBEDDED_NAME.to_owned(), PathBuf::from(".")),
+        };
+        let mut config = Self::parse(&text, &file)?;
+        config.apply_env(|k| std::env::var(k).ok());
+        config.validate(&file)?;
+        Ok(LoadedConfig { config, file, base_dir })
+    }
+
+    /// Parse TOML text; errors carry the line and the dotted key path.
+    pub fn parse(text: &str, file: &str) -> Result<Self, ConfigError> {
+        let de = toml::Deserializer::parse(text).map_err(|e| ConfigError::Syntax {
+            file: file.to_owned(),
+            line: e.span().map(|s| line_of(text, s.start)),
+            key: String::new(),
+            message: e.message().trim().to_owned(),
+        })?;
+        serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            ConfigError::Syntax {
+                file: file.to_owned(),
+                line: inner.span().map(|s| line_of(text, s.start)),
+                key: if key == "." { String::new() } else { key },
+                message: inner.message().trim().to_owned(),
+            }
+        })
+    }
+
+    fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
+        for (var, key) in ENV_SECRETS {
+            if let Some(v) = get(var).filter(|v| !v.is_empty()) {
+                match key {
+                    "mqtt.password" => self.mqtt.password = v,
+                    "influx.password" => self.influx.password = v,
+                    _ => self.influx.token = v,
+                }
+            }
+        }
+    }
+
+    /// Every semantic rule, in one place.
+    pub fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, problem: String, fix: &str| ConfigError::Invalid {
+            file: file.to_owned(),
+            key: key.to_owned(),
+            problem,
+            fix: fix.to_owned(),
+        };
+        let m = &self.mqtt;
+        if m.host.is_empty() {
+            return Err(bad("mqtt.host", "is empty".into(), "set the broker's host name or IP address"));
+        }
+        if m.port == 0 {
+            return Err(bad("mqtt.port", "is 0".into(), "set the broker's port, usually 1883"));
+        }
+        if m.client_id.is_empty() || m.client_id.len() > 64 {
+            return Err(bad("mqtt.client_id", format!("`{}` must be 1-64 characters", m.client_id), "give each gateway a fixed, unique id such as \"telegate-laichau-1\""));
+        }
+        if let Err(e) = TopicPattern::parse(&m.topic_pattern) {
+            return Err(bad("mqtt.topic_pattern", e.to_string(), "use levels separated by `/` with {device_id} and {sensor_type} (and optionally {site}), e.g. \"telemetry/{site}/{device_id}/{sensor_type}\""));
+        }
+        if m.receive_maximum == 0 {
+            return Err(bad("mqtt.receive_maximum", "is 0".into(), "set 1..65535; 1000 is a good start"));
+        }
+        if m.max_packet_size < 1024 {
+            return Err(bad("mqtt.max_packet_size", format!("{} bytes is too small", m.max_packet_size), "set at least limits.max_payload_bytes plus 1 KiB"));
+        }
+        if (m.max_packet_size as usize) < self.limits.max_payload_bytes {
+            return Err(bad("mqtt.max_packet_size", format!("{} is below limits.max_payload_bytes = {}", m.max_packet_size, self.limits.max_payload_bytes), "raise mqtt.max_packet_size, or the broker connection drops on oversized payloads instead of dead-lettering them"));
+        }
+        if m.keep_alive < Duration::from_secs(5) {
+            return Err(bad("mqtt.keep_alive", format!("{:?} is too short", m.keep_alive), "use at least \"5s\"; \"30s\" suits 4G links"));
+        }
+        if m.reconnect_min.is_zero() || m.reconnect_max < m.reconnect_min {
+            return Err(bad("mqtt.reconnect_min", "must be above 0 and at most mqtt.reconnect_max".into(), "e.g. reconnect_min = \"250ms\", reconnect_max = \"30s\""));
+        }
+        if m.dead_letter_prefix.is_empty() || m.dead_letter_prefix.contains(['+', '#']) {
+            return Err(bad("mqtt.dead_letter_prefix", format!("`{}` is not a topic prefix", m.dead_letter_prefix), "use a plain topic such as \"telegate/dead-letter\""));
+        }
+        let i = &self.influx;
+        if !(i.url.starts_with("http://") || i.url.starts_with("https://")) {
+            return Err(bad("influx.url", format!("`{}` is not an http(s) URL", i.url), "e.g. \"http://127.0.0.1:8086\""));
+        }
+        match i.api {
+            ApiVersion::V1 if i.database.is_empty() => {
+                return Err(bad("influx.database", "is empty but influx.api = \"v1\"".into(), "set the InfluxDB 1.x database name"));
+            }
+            ApiVersion::V2 if i.bucket.is_empty() => {
+                return Err(bad("influx.bucket", "is empty but influx.api = \"v2\"".into(), "set the bucket (InfluxDB 2.x/3.x/Cloud) or database name"));
+            }
+            _ => {}
+        }
+        if i.batch_size == 0 {
+            return Err(bad("influx.batch_size", "is 0".into(), "set a positive number of points; 5000 is a good start"));
+        }
+        if i.retry_initial.is_zero() || i.retry_max < i.retry_initial {
+            return Err(bad("influx.retry_initial", "must be above 0 and at most influx.retry_max".into(), "e.g. retry_initial = \"200ms\", retry_max = \"30s\""));
+        }
+        if self.limits.max_payload_bytes == 0 {
+            return Err(bad("limits.max_payload_bytes", "is 0".into(), "set the largest payload to accept, e.g. 262144"));
+        }
+        if self.limits.max_age.is_zero() {
+            return Err(bad("limits.max_age", "is 0".into(), "allow at least the longest coverage gap, e.g. \"7d\""));
+        }
+        let p = &self.pipeline;
+        if p.write_queue == 0 || p.dead_letter_queue == 0 {
+            return Err(bad("pipeline.write_queue", "queues must hold at least one message".into(), "use the defaults (1024 and 256)"));
+        }
+        Ok(())
+    }
+
+    /// The subscription filter: explicit, or derived from the topic pattern.
+    pub fn subscription(&self) -> String {
+        if !self.mqtt.subscription.is_empty() {
+            return self.mqtt.subscription.clone();
+        }
+        TopicPattern::parse(&self.mqtt.topic_pattern).map(|p| p.filter()).unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests;

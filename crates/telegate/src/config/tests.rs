@@ -1,0 +1,48 @@
+use super::*;
+
+#[test]
+fn example_config_parses_and_validates() {
+    let cfg = Config::parse(EMBEDDED_DEFAULT, "example").unwrap();
+    cfg.validate("example").unwrap();
+    assert_eq!(cfg.subscription(), "telemetry/+/+/+");
+}
+
+#[test]
+fn every_key_of_the_example_is_a_known_key() {
+    // deny_unknown_fields everywhere: parsing the example proves no key is misspelt.
+    assert!(Config::parse(&format!("{EMBEDDED_DEFAULT}\n[influx.extra]\n"), "x").is_err());
+}
+
+#[test]
+fn unknown_key_names_file_line_and_key() {
+    let text = "[mqtt]\nhost = \"h\"\n\n[influx]\nbatch_sise = 10\n";
+    let err = Config::parse(text, "gw.toml").unwrap_err().to_string();
+    assert!(err.starts_with("gw.toml:5"), "{err}");
+    assert!(err.contains("batch_sise") && err.contains("batch_size"), "{err}");
+}
+
+#[test]
+fn wrong_type_names_the_dotted_key() {
+    let err = Config::parse("[influx]\nlinger = 5\n", "gw.toml").unwrap_err().to_string();
+    assert!(err.contains("gw.toml:2") && err.contains("key `influx.linger`"), "{err}");
+    let err = Config::parse("[mqtt]\nport = \"x\"\n", "gw.toml").unwrap_err().to_string();
+    assert!(err.contains("key `mqtt.port`"), "{err}");
+}
+
+#[test]
+fn semantic_errors_name_key_and_fix() {
+    let cfg = Config::parse("[influx]\napi = \"v2\"\n", "gw.toml").unwrap();
+    let err = cfg.validate("gw.toml").unwrap_err().to_string();
+    assert!(err.starts_with("gw.toml: key `influx.bucket`") && err.contains("Fix:"), "{err}");
+    let cfg = Config::parse("[mqtt]\ntopic_pattern = \"telemetry/{site}/{sensor_type}\"\n", "gw.toml").unwrap();
+    let err = cfg.validate("gw.toml").unwrap_err().to_string();
+    assert!(err.contains("key `mqtt.topic_pattern`") && err.contains("{device_id}"), "{err}");
+}
+
+#[test]
+fn secrets_come_from_the_environment() {
+    let mut cfg = Config::default();
+    cfg.apply_env(|k| (k == "TELEGATE_INFLUX_TOKEN").then(|| "s3cret".to_owned()));
+    assert_eq!(cfg.influx.token, "s3cret");
+    assert!(cfg.mqtt.password.is_empty());
+}

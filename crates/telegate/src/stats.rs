@@ -1,0 +1,104 @@
+//! Counters shared by the stages, and the summary built from them.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+
+use telegate_influx::WriterStats;
+use telegate_model::RejectReason;
+use telegate_mqtt::SourceStats;
+
+/// Counters of the decode and dead-letter stages.
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    pub accepted_messages: AtomicU64,
+    pub accepted_points: AtomicU64,
+    /// Indexed by `RejectReason::index`.
+    pub rejected: [AtomicU64; RejectReason::ALL.len()],
+    pub dead_letters_published: AtomicU64,
+    pub dead_letter_errors: AtomicU64,
+}
+
+impl PipelineStats {
+    /// Count a rejection; true when it is the first of its reason (worth a log line).
+    pub fn reject(&self, reason: RejectReason) -> bool {
+        self.rejected[reason.index()].fetch_add(1, Relaxed) == 0
+    }
+}
+
+/// Every stage's counters.
+#[derive(Debug, Clone)]
+pub struct Stats {
+    pub pipeline: Arc<PipelineStats>,
+    pub source: Arc<SourceStats>,
+    pub writer: Arc<WriterStats>,
+}
+
+/// A point-in-time copy of the counters.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    pub received: u64,
+    pub acked: u64,
+    pub unacked: u64,
+    pub accepted_messages: u64,
+    pub accepted_points: u64,
+    pub points_written: u64,
+    pub write_retries: u64,
+    pub points_refused_by_database: u64,
+    /// Rejections by reason label; reasons never seen are left out.
+    pub rejected: BTreeMap<&'static str, u64>,
+    pub dead_letters_published: u64,
+    pub dead_letter_errors: u64,
+}
+
+impl Summary {
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+}
+
+impl Stats {
+    pub fn summary(&self) -> Summary {
+        let p = &self.pipeline;
+        Summary {
+            received: self.source.received.load(Relaxed),
+            acked: self.source.acked.load(Relaxed),
+            unacked: self.source.unacked.load(Relaxed),
+            accepted_messages: p.accepted_messages.load(Relaxed),
+            accepted_points: p.accepted_points.load(Relaxed),
+            points_written: self.writer.points_written.load(Relaxed),
+            write_retries: self.writer.retries.load(Relaxed),
+            points_refused_by_database: self.writer.points_rejected.load(Relaxed),
+            rejected: RejectReason::ALL
+                .iter()
+                .filter_map(|r| {
+                    let n = p.rejected[r.index()].load(Relaxed);
+                    (n > 0).then_some((r.label(), n))
+                })
+                .collect(),
+            dead_letters_published: p.dead_letters_published.load(Relaxed),
+            dead_letter_errors: p.dead_letter_errors.load(Relaxed),
+        }
+    }
+}
+
+impl std::fmt::Display for Summary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "received={} acked={} unacked={} accepted={} points={} written={} retries={} rejected={}",
+            self.received,
+            self.acked,
+            self.unacked,
+            self.accepted_messages,
+            self.accepted_points,
+            self.points_written,
+            self.write_retries,
+            self.rejected_total()
+        )?;
+        for (reason, n) in &self.rejected {
+            write!(f, " {reason}={n}")?;
+        }
+        Ok(())
+    }
+}
