@@ -3,7 +3,7 @@
 //! tests follow the `.proto` files instead of hard-coding them.
 
 use prost::Message as _;
-use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, Value};
+use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage as _, Value};
 
 fn rules(field: &FieldDescriptor) -> Option<DynamicMessage> {
     let ext = field.parent_pool().get_extension_by_name("buf.validate.field")?;

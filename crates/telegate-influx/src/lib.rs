@@ -21,4 +21,4 @@ pub use batcher::{Batcher, WriteItem, WriterStats};
 pub use config::{ApiVersion, InfluxConfig};
 pub use error::{EncodeError, WriteError};
 pub use line_protocol::{encode_point, escape_key, escape_measurement, escape_string_value, escape_tag_value};
-pub use writer::HttpWriter;
+pub use writer::{HttpWriter, install_crypto_provider};

@@ -18,6 +18,13 @@ pub struct HttpWriter {
     gzip: bool,
 }
 
+/// reqwest is built without a bundled crypto provider (ring is lighter to
+/// build than aws-lc); rustls needs one installed process-wide before the
+/// first HTTP client is built. Idempotent.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// Percent-encode a query parameter value (RFC 3986 unreserved characters kept).
 fn encode_param(out: &mut String, s: &str) {
     for b in s.bytes() {
@@ -48,10 +55,7 @@ fn basic_auth(user: &str, password: &str) -> String {
 
 impl HttpWriter {
     pub fn new(cfg: &InfluxConfig) -> Result<Self, WriteError> {
-        // reqwest is built without a bundled crypto provider; rustls needs one
-        // process-wide before the first TLS client exists. A second install
-        // fails harmlessly.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_crypto_provider();
         let base = cfg.url.trim_end_matches('/');
         let mut url = String::with_capacity(base.len() + 64);
         url.push_str(base);

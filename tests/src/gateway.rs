@@ -1,0 +1,84 @@
+//! Run the gateway in-process, exactly as `telegate run` does, with a
+//! shutdown token the test controls.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use telegate::stats::Stats;
+use telegate::{Config, Running, Summary};
+use telegate_schema::Registry;
+use tokio_util::sync::CancellationToken;
+
+/// A running gateway; stops (draining) on [`Gateway::stop`] or on drop.
+#[derive(Debug)]
+pub struct Gateway {
+    shutdown: CancellationToken,
+    running: Option<Running>,
+    pub stats: Stats,
+    pub registry: Arc<Registry>,
+}
+
+/// A config for tests: the given broker and InfluxDB, fast batching, and a
+/// client id unique to the test.
+pub fn test_config(client_id: &str, mqtt_port: u16, influx_url: &str) -> Config {
+    let mut c = Config::default();
+    c.mqtt.port = mqtt_port;
+    c.mqtt.client_id = client_id.to_owned();
+    c.influx.url = influx_url.to_owned();
+    c.influx.linger = Duration::from_millis(50);
+    c.influx.retry_initial = Duration::from_millis(50);
+    c.influx.retry_max = Duration::from_millis(500);
+    c.pipeline.stats_interval = Duration::ZERO;
+    c
+}
+
+impl Gateway {
+    pub async fn start(config: Config) -> anyhow::Result<Self> {
+        config.validate("test config").map_err(|e| anyhow::anyhow!("{e}"))?;
+        let registry = Arc::new(Registry::builtin(&BTreeMap::new())?);
+        let shutdown = CancellationToken::new();
+        let running = telegate::start(&config, registry.clone(), shutdown.clone()).await?;
+        let stats = running.stats.clone();
+        Ok(Self { shutdown, running: Some(running), stats, registry })
+    }
+
+    pub fn summary(&self) -> Summary {
+        self.stats.summary()
+    }
+
+    /// Wait until the gateway has subscribed (its first connect counted).
+    pub async fn connected(&self) -> anyhow::Result<()> {
+        crate::eventually(Duration::from_secs(10), || async {
+            Ok(self.stats.source.connected.load(std::sync::atomic::Ordering::SeqCst).then_some(()))
+        })
+        .await?;
+        // The SUBACK follows the CONNACK within a round trip.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        Ok(())
+    }
+
+    /// Wait until `n` messages are done (acked) — stored or dead-lettered.
+    pub async fn wait_acked(&self, n: u64) -> anyhow::Result<Summary> {
+        crate::eventually(Duration::from_secs(20), || async {
+            let s = self.summary();
+            Ok((s.acked >= n).then_some(s))
+        })
+        .await
+    }
+
+    /// Drain and stop; returns the final counters.
+    pub async fn stop(mut self) -> Summary {
+        self.shutdown.cancel();
+        match self.running.take() {
+            Some(r) => r.wait().await,
+            None => self.summary(),
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
