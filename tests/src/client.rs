@@ -25,7 +25,8 @@ pub struct Publisher {
 
 fn options(id: &str, port: u16) -> MqttOptions {
     let mut o = MqttOptions::new(id, "127.0.0.1", port);
-    o.set_keep_alive(Duration::from_secs(10)).set_max_packet_size(Some(4 * 1024 * 1024));
+    o.set_keep_alive(Duration::from_secs(10))
+        .set_max_packet_size(Some(4 * 1024 * 1024));
     o
 }
 
@@ -49,12 +50,21 @@ impl Publisher {
                 }
             }
         });
-        tokio::time::timeout(Duration::from_secs(10), ready_rx.recv()).await.context("publisher did not connect")?;
-        Ok(Self { client, acked, sent: 0, task })
+        tokio::time::timeout(Duration::from_secs(10), ready_rx.recv())
+            .await
+            .context("publisher did not connect")?;
+        Ok(Self {
+            client,
+            acked,
+            sent: 0,
+            task,
+        })
     }
 
     pub async fn publish(&mut self, topic: &str, payload: impl Into<Bytes>) -> anyhow::Result<()> {
-        self.client.publish(topic, QoS::AtLeastOnce, false, payload.into()).await?;
+        self.client
+            .publish(topic, QoS::AtLeastOnce, false, payload.into())
+            .await?;
         self.sent += 1;
         Ok(())
     }
@@ -67,7 +77,11 @@ impl Publisher {
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
-        bail!("broker acknowledged {} of {} publishes", self.acked.load(SeqCst), self.sent)
+        bail!(
+            "broker acknowledged {} of {} publishes",
+            self.acked.load(SeqCst),
+            self.sent
+        )
     }
 }
 
@@ -109,7 +123,10 @@ impl Subscriber {
                         let _ = ready_tx.try_send(());
                     }
                     Ok(Event::Incoming(Packet::Publish(p))) => {
-                        let properties = p.properties.map(|pr| pr.user_properties.into_iter().collect()).unwrap_or_default();
+                        let properties = p
+                            .properties
+                            .map(|pr| pr.user_properties.into_iter().collect())
+                            .unwrap_or_default();
                         sink.lock().await.push(Received {
                             topic: String::from_utf8_lossy(&p.topic).into_owned(),
                             payload: p.payload,
@@ -121,7 +138,9 @@ impl Subscriber {
                 }
             }
         });
-        tokio::time::timeout(Duration::from_secs(10), ready_rx.recv()).await.context("subscriber did not get its SUBACK")?;
+        tokio::time::timeout(Duration::from_secs(10), ready_rx.recv())
+            .await
+            .context("subscriber did not get its SUBACK")?;
         Ok(Self { received, task })
     }
 

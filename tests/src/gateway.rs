@@ -40,7 +40,12 @@ impl Gateway {
         let shutdown = CancellationToken::new();
         let running = telegate::start(&config, registry.clone(), shutdown.clone()).await?;
         let stats = running.stats.clone();
-        Ok(Self { shutdown, running: Some(running), stats, registry })
+        Ok(Self {
+            shutdown,
+            running: Some(running),
+            stats,
+            registry,
+        })
     }
 
     pub fn summary(&self) -> Summary {
@@ -50,7 +55,12 @@ impl Gateway {
     /// Wait until the gateway has subscribed (its first connect counted).
     pub async fn connected(&self) -> anyhow::Result<()> {
         crate::eventually(Duration::from_secs(10), || async {
-            Ok(self.stats.source.connected.load(std::sync::atomic::Ordering::SeqCst).then_some(()))
+            Ok(self
+                .stats
+                .source
+                .connected
+                .load(std::sync::atomic::Ordering::SeqCst)
+                .then_some(()))
         })
         .await?;
         // The SUBACK follows the CONNACK within a round trip.

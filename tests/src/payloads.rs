@@ -57,8 +57,12 @@ pub fn bounds(field: &FieldDescriptor) -> (Option<f64>, Option<f64>) {
             None => return (None, None),
         }
     }
-    let Some(name) = kind_rule_name(&field.kind()) else { return (None, None) };
-    let Some(typed) = r.get_field_by_name(name).and_then(|v| v.as_message().cloned()) else { return (None, None) };
+    let Some(name) = kind_rule_name(&field.kind()) else {
+        return (None, None);
+    };
+    let Some(typed) = r.get_field_by_name(name).and_then(|v| v.as_message().cloned()) else {
+        return (None, None);
+    };
     let get = |n: &str| {
         let fd = typed.descriptor().get_field_by_name(n)?;
         typed.has_field(&fd).then(|| as_f64(&typed.get_field(&fd))).flatten()
@@ -99,7 +103,9 @@ pub fn valid_value(field: &FieldDescriptor) -> Value {
 
 /// Set a google.protobuf.Timestamp field.
 pub fn timestamp(field: &FieldDescriptor, time_ns: i64) -> Value {
-    let Kind::Message(desc) = field.kind() else { return Value::I64(time_ns / 1_000_000) };
+    let Kind::Message(desc) = field.kind() else {
+        return Value::I64(time_ns / 1_000_000);
+    };
     let mut ts = DynamicMessage::new(desc);
     ts.set_field_by_name("seconds", Value::I64(time_ns.div_euclid(1_000_000_000)));
     ts.set_field_by_name("nanos", Value::I32(time_ns.rem_euclid(1_000_000_000) as i32));
@@ -125,20 +131,25 @@ pub fn valid_sample(desc: &MessageDescriptor, time_ns: i64, seq: u64) -> Dynamic
 pub fn bounded_field(desc: &MessageDescriptor) -> Option<(FieldDescriptor, f64)> {
     desc.fields().filter(|f| !f.is_list()).find_map(|f| {
         let (_, hi) = bounds(&f);
-        hi.filter(|_| matches!(f.kind(), Kind::Double | Kind::Float)).map(|hi| (f, hi))
+        hi.filter(|_| matches!(f.kind(), Kind::Double | Kind::Float))
+            .map(|hi| (f, hi))
     })
 }
 
 /// The first double/float field (for NaN tests).
 pub fn float_field(desc: &MessageDescriptor) -> Option<FieldDescriptor> {
-    desc.fields().find(|f| !f.is_list() && matches!(f.kind(), Kind::Double | Kind::Float))
+    desc.fields()
+        .find(|f| !f.is_list() && matches!(f.kind(), Kind::Double | Kind::Float))
 }
 
 /// Encode a batch of `samples` for `device`.
 pub fn batch(batch_desc: &MessageDescriptor, device: &str, samples: Vec<DynamicMessage>) -> Vec<u8> {
     let mut b = DynamicMessage::new(batch_desc.clone());
     b.set_field_by_name("device_id", Value::String(device.into()));
-    b.set_field_by_name("samples", Value::List(samples.into_iter().map(Value::Message).collect()));
+    b.set_field_by_name(
+        "samples",
+        Value::List(samples.into_iter().map(Value::Message).collect()),
+    );
     b.encode_to_vec()
 }
 

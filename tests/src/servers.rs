@@ -45,11 +45,21 @@ pub struct Process {
 
 impl Process {
     fn new(name: &'static str, program: &str, args: Vec<String>, log: PathBuf) -> Self {
-        Self { name, program: find_binary(program), args, log, child: None }
+        Self {
+            name,
+            program: find_binary(program),
+            args,
+            log,
+            child: None,
+        }
     }
 
     fn spawn(&mut self) -> anyhow::Result<()> {
-        let log = File::options().create(true).append(true).open(&self.log).with_context(|| format!("opening {}", self.log.display()))?;
+        let log = File::options()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .with_context(|| format!("opening {}", self.log.display()))?;
         let err = log.try_clone()?;
         let child = Command::new(&self.program)
             .args(&self.args)
@@ -57,7 +67,13 @@ impl Process {
             .stdout(log)
             .stderr(err)
             .spawn()
-            .with_context(|| format!("starting {} ({}): is it installed? .ci/run installs it", self.name, self.program.display()))?;
+            .with_context(|| {
+                format!(
+                    "starting {} ({}): is it installed? .ci/run installs it",
+                    self.name,
+                    self.program.display()
+                )
+            })?;
         self.child = Some(child);
         Ok(())
     }
@@ -99,7 +115,11 @@ impl Process {
             if let Some(c) = self.child.as_mut()
                 && let Ok(Some(status)) = c.try_wait()
             {
-                bail!("{} exited with {status} before it was ready; log:\n{}", self.name, log_tail(&self.log));
+                bail!(
+                    "{} exited with {status} before it was ready; log:\n{}",
+                    self.name,
+                    log_tail(&self.log)
+                );
             }
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
@@ -145,7 +165,12 @@ impl Mosquitto {
                 data.display()
             ),
         )?;
-        let proc = Process::new("mosquitto", "mosquitto", vec!["-c".into(), conf.display().to_string()], dir.path().join("mosquitto.log"));
+        let proc = Process::new(
+            "mosquitto",
+            "mosquitto",
+            vec!["-c".into(), conf.display().to_string()],
+            dir.path().join("mosquitto.log"),
+        );
         let mut m = Self { port, proc, _dir: dir };
         m.start_again().await?;
         Ok(m)
@@ -159,7 +184,9 @@ impl Mosquitto {
     pub async fn start_again(&mut self) -> anyhow::Result<()> {
         self.proc.spawn()?;
         let port = self.port;
-        self.proc.wait_ready(|| async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() }).await
+        self.proc
+            .wait_ready(|| async move { tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok() })
+            .await
     }
 
     /// Graceful stop: Mosquitto saves its persistence file on SIGTERM.
@@ -203,8 +230,18 @@ impl Influxd {
                 "reporting-disabled = true\nbind-address = \"127.0.0.1:{rpc}\"\n[meta]\n  dir = \"{d}/meta\"\n[data]\n  dir = \"{d}/data\"\n  wal-dir = \"{d}/wal\"\n  query-log-enabled = false\n[http]\n  enabled = true\n  bind-address = \"127.0.0.1:{port}\"\n  log-enabled = false\n[monitor]\n  store-enabled = false\n[continuous_queries]\n  enabled = false\n"
             ),
         )?;
-        let proc = Process::new("influxd", "influxd", vec!["-config".into(), conf.display().to_string()], dir.path().join("influxd.log"));
-        let mut s = Self { port, proc, client: http_client(), _dir: dir };
+        let proc = Process::new(
+            "influxd",
+            "influxd",
+            vec!["-config".into(), conf.display().to_string()],
+            dir.path().join("influxd.log"),
+        );
+        let mut s = Self {
+            port,
+            proc,
+            client: http_client(),
+            _dir: dir,
+        };
         s.start_again().await?;
         Ok(s)
     }
@@ -216,11 +253,12 @@ impl Influxd {
     pub async fn start_again(&mut self) -> anyhow::Result<()> {
         self.proc.spawn()?;
         let (client, url) = (self.client.clone(), format!("{}/ping", self.url()));
-        self.proc.wait_ready(|| {
-            let (client, url) = (client.clone(), url.clone());
-            async move { http_status(&client, &url).await == Some(204) }
-        })
-        .await
+        self.proc
+            .wait_ready(|| {
+                let (client, url) = (client.clone(), url.clone());
+                async move { http_status(&client, &url).await == Some(204) }
+            })
+            .await
     }
 
     pub fn stop(&mut self) {
@@ -251,9 +289,23 @@ impl Influxd {
     pub async fn rows(&self, db: &str, q: &str) -> anyhow::Result<Vec<serde_json::Map<String, serde_json::Value>>> {
         let v = self.query(db, q).await?;
         let mut rows = Vec::new();
-        for series in v.pointer("/results/0/series").and_then(|s| s.as_array()).into_iter().flatten() {
-            let columns: Vec<String> = series["columns"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(str::to_owned)).collect();
-            let tags = series.get("tags").and_then(|t| t.as_object()).cloned().unwrap_or_default();
+        for series in v
+            .pointer("/results/0/series")
+            .and_then(|s| s.as_array())
+            .into_iter()
+            .flatten()
+        {
+            let columns: Vec<String> = series["columns"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str().map(str::to_owned))
+                .collect();
+            let tags = series
+                .get("tags")
+                .and_then(|t| t.as_object())
+                .cloned()
+                .unwrap_or_default();
             for values in series["values"].as_array().into_iter().flatten() {
                 let mut row = tags.clone();
                 for (c, v) in columns.iter().zip(values.as_array().into_iter().flatten()) {
@@ -266,18 +318,35 @@ impl Influxd {
     }
 
     /// Field key → InfluxDB type ("float", "integer", "string", "boolean").
-    pub async fn field_types(&self, db: &str, measurement: &str) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
-        let rows = self.rows(db, &format!("SHOW FIELD KEYS FROM \"{measurement}\"")).await?;
+    pub async fn field_types(
+        &self,
+        db: &str,
+        measurement: &str,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+        let rows = self
+            .rows(db, &format!("SHOW FIELD KEYS FROM \"{measurement}\""))
+            .await?;
         Ok(rows
             .into_iter()
-            .filter_map(|r| Some((r.get("fieldKey")?.as_str()?.to_owned(), r.get("fieldType")?.as_str()?.to_owned())))
+            .filter_map(|r| {
+                Some((
+                    r.get("fieldKey")?.as_str()?.to_owned(),
+                    r.get("fieldType")?.as_str()?.to_owned(),
+                ))
+            })
             .collect())
     }
 
     /// Number of points in a measurement (counting one always-present field).
     pub async fn count(&self, db: &str, measurement: &str, field: &str) -> anyhow::Result<u64> {
-        let rows = self.rows(db, &format!("SELECT COUNT(\"{field}\") FROM \"{measurement}\"")).await?;
-        Ok(rows.first().and_then(|r| r.get("count")).and_then(|c| c.as_u64()).unwrap_or(0))
+        let rows = self
+            .rows(db, &format!("SELECT COUNT(\"{field}\") FROM \"{measurement}\""))
+            .await?;
+        Ok(rows
+            .first()
+            .and_then(|r| r.get("count"))
+            .and_then(|c| c.as_u64())
+            .unwrap_or(0))
     }
 }
 
@@ -301,8 +370,18 @@ impl Victoria {
             "-retentionPeriod=100y".into(),
             "-loggerLevel=ERROR".into(),
         ];
-        let proc = Process::new("victoria-metrics", "victoria-metrics", args, dir.path().join("victoria.log"));
-        let mut s = Self { port, proc, client: http_client(), _dir: dir };
+        let proc = Process::new(
+            "victoria-metrics",
+            "victoria-metrics",
+            args,
+            dir.path().join("victoria.log"),
+        );
+        let mut s = Self {
+            port,
+            proc,
+            client: http_client(),
+            _dir: dir,
+        };
         s.proc.spawn()?;
         let (client, url) = (s.client.clone(), format!("{}/health", s.url()));
         s.proc
@@ -320,7 +399,11 @@ impl Victoria {
 
     /// Make just-written points visible to queries.
     pub async fn force_flush(&self) -> anyhow::Result<()> {
-        self.client.get(format!("{}/internal/force_flush", self.url())).send().await?.error_for_status()?;
+        self.client
+            .get(format!("{}/internal/force_flush", self.url()))
+            .send()
+            .await?
+            .error_for_status()?;
         Ok(())
     }
 

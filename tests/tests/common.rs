@@ -4,7 +4,10 @@
 use prost_reflect::{DynamicMessage, Kind, ReflectMessage as _, Value};
 
 pub fn now_ms_ns() -> i64 {
-    let ns = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as i64;
+    let ns = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as i64;
     ns / 1_000_000 * 1_000_000
 }
 
@@ -35,7 +38,9 @@ impl Expected {
             Expected::Int(x) => got.as_i64() == Some(*x),
             Expected::Bool(b) => got.as_bool() == Some(*b),
             Expected::Str(s) => got.as_str() == Some(s),
-            Expected::EnumName(full) => got.as_str().is_some_and(|g| !g.is_empty() && full.to_lowercase().ends_with(&format!("_{g}"))),
+            Expected::EnumName(full) => got
+                .as_str()
+                .is_some_and(|g| !g.is_empty() && full.to_lowercase().ends_with(&format!("_{g}"))),
         }
     }
 }

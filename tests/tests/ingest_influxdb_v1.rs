@@ -28,7 +28,12 @@ async fn every_sensor_type_is_stored_with_exact_tags_types_and_time() -> anyhow:
         let time_ns = t0 + i as i64 * 1_000_000 + 123_000; // sub-millisecond precision kept
         let sample = valid_sample(&schema.sample, time_ns, 40 + i as u64);
         let payload = batch(&schema.message, &device, vec![sample.clone()]);
-        publisher.publish(&format!("telemetry/malu-thang/{device}/{}", schema.sensor_type), payload).await?;
+        publisher
+            .publish(
+                &format!("telemetry/malu-thang/{device}/{}", schema.sensor_type),
+                payload,
+            )
+            .await?;
         expected.push((schema.clone(), device, time_ns, sample));
     }
     assert_eq!(expected.len(), 8, "eight built-in sensor types");
@@ -42,7 +47,11 @@ async fn every_sensor_type_is_stored_with_exact_tags_types_and_time() -> anyhow:
         let rows = influx.rows("telegate", &format!("SELECT * FROM \"{m}\"")).await?;
         assert_eq!(rows.len(), 1, "{m}: {rows:?}");
         let row = &rows[0];
-        assert_eq!(row["time"].as_i64(), Some(*time_ns), "{m}: device time, to the nanosecond");
+        assert_eq!(
+            row["time"].as_i64(),
+            Some(*time_ns),
+            "{m}: device time, to the nanosecond"
+        );
         assert_eq!(row["device_id"].as_str(), Some(device.as_str()), "{m}");
         assert_eq!(row["site"].as_str(), Some("malu-thang"), "{m}");
         let types = influx.field_types("telegate", m).await?;
@@ -51,7 +60,11 @@ async fn every_sensor_type_is_stored_with_exact_tags_types_and_time() -> anyhow:
             let got = &row[&column];
             assert!(want.matches(got), "{m}.{column}: stored {got}, expected {want:?}");
             if !tag_keys.contains(&column.as_str()) {
-                assert_eq!(types.get(&column).map(String::as_str), Some(want.influx_type()), "{m}.{column} type: {types:?}");
+                assert_eq!(
+                    types.get(&column).map(String::as_str),
+                    Some(want.influx_type()),
+                    "{m}.{column} type: {types:?}"
+                );
             }
         }
     }
@@ -76,19 +89,42 @@ async fn a_late_batch_after_a_coverage_gap_stores_every_sample_at_its_own_time()
     // Six hours offline, one sample every 10 minutes, uploaded in one message.
     let start = now_ms_ns() - 6 * 3600 * 1_000_000_000;
     let times: Vec<i64> = (0..36).map(|i| start + i * 600 * 1_000_000_000).collect();
-    let samples = times.iter().enumerate().map(|(i, &t)| valid_sample(&schema.sample, t, 1000 + i as u64)).collect();
-    publisher.publish("telemetry/nam-giang/rl-gap/river_level", batch(&schema.message, "rl-gap", samples)).await?;
+    let samples = times
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| valid_sample(&schema.sample, t, 1000 + i as u64))
+        .collect();
+    publisher
+        .publish(
+            "telemetry/nam-giang/rl-gap/river_level",
+            batch(&schema.message, "rl-gap", samples),
+        )
+        .await?;
     publisher.flush().await?;
     gw.wait_acked(1).await?;
 
-    let rows = influx.rows("telegate", "SELECT seq FROM river_level ORDER BY time").await?;
-    let stored: Vec<(i64, i64)> = rows.iter().map(|r| (r["time"].as_i64().unwrap(), r["seq"].as_i64().unwrap())).collect();
+    let rows = influx
+        .rows("telegate", "SELECT seq FROM river_level ORDER BY time")
+        .await?;
+    let stored: Vec<(i64, i64)> = rows
+        .iter()
+        .map(|r| (r["time"].as_i64().unwrap(), r["seq"].as_i64().unwrap()))
+        .collect();
     let want: Vec<(i64, i64)> = times.iter().enumerate().map(|(i, &t)| (t, 1000 + i as i64)).collect();
     assert_eq!(stored, want);
 
     // Redelivery of the same batch overwrites: still 36 points.
-    let samples = times.iter().enumerate().map(|(i, &t)| valid_sample(&schema.sample, t, 1000 + i as u64)).collect();
-    publisher.publish("telemetry/nam-giang/rl-gap/river_level", batch(&schema.message, "rl-gap", samples)).await?;
+    let samples = times
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| valid_sample(&schema.sample, t, 1000 + i as u64))
+        .collect();
+    publisher
+        .publish(
+            "telemetry/nam-giang/rl-gap/river_level",
+            batch(&schema.message, "rl-gap", samples),
+        )
+        .await?;
     publisher.flush().await?;
     gw.wait_acked(2).await?;
     assert_eq!(influx.count("telegate", "river_level", "seq").await?, 36);

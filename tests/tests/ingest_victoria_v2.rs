@@ -31,7 +31,12 @@ async fn every_sensor_type_reaches_victoria_metrics_over_the_v2_api() -> anyhow:
         let device = format!("vm-{}", schema.sensor_type);
         let time_ns = t0 + i as i64 * 1_000_000;
         let sample = valid_sample(&schema.sample, time_ns, 7);
-        publisher.publish(&format!("telemetry/malu-thang/{device}/{}", schema.sensor_type), batch(&schema.message, &device, vec![sample.clone()])).await?;
+        publisher
+            .publish(
+                &format!("telemetry/malu-thang/{device}/{}", schema.sensor_type),
+                batch(&schema.message, &device, vec![sample.clone()]),
+            )
+            .await?;
         expected.push((schema.clone(), device, time_ns, sample));
     }
     publisher.flush().await?;
@@ -54,11 +59,18 @@ async fn every_sensor_type_reaches_victoria_metrics_over_the_v2_api() -> anyhow:
                 continue;
             }
             let name = format!("{m}_{column}");
-            let s = series.iter().find(|s| s["metric"]["__name__"] == name.as_str()).unwrap_or_else(|| panic!("no series {name} in {series:?}"));
+            let s = series
+                .iter()
+                .find(|s| s["metric"]["__name__"] == name.as_str())
+                .unwrap_or_else(|| panic!("no series {name} in {series:?}"));
             assert_eq!(s["metric"]["device_id"].as_str(), Some(device.as_str()), "{name}");
             assert_eq!(s["metric"]["site"].as_str(), Some("malu-thang"), "{name}");
             assert_eq!(s["values"][0].as_f64(), Some(want), "{name}");
-            assert_eq!(s["timestamps"][0].as_i64(), Some(time_ns / 1_000_000), "{name}: device time (ms in VictoriaMetrics)");
+            assert_eq!(
+                s["timestamps"][0].as_i64(),
+                Some(time_ns / 1_000_000),
+                "{name}: device time (ms in VictoriaMetrics)"
+            );
             assert_eq!(s["values"].as_array().map(Vec::len), Some(1), "{name}");
             checked += 1;
         }

@@ -34,36 +34,82 @@ async fn each_rejection_class_is_dead_lettered_and_good_readings_still_stored() 
 
     // (device, topic, payload, expected reason)
     let mut bad: Vec<(String, Vec<u8>, &str)> = Vec::new();
-    bad.push((topic("bad-bytes", "river_level"), b"\x08\x96\x01 definitely not a RiverLevelBatch \xff\xff".to_vec(), "malformed_protobuf"));
-    bad.push((topic("bad-type", "tide_gauge"), batch(&river.message, "bad-type", vec![ok(1)]), "unknown_sensor_type"));
+    bad.push((
+        topic("bad-bytes", "river_level"),
+        b"\x08\x96\x01 definitely not a RiverLevelBatch \xff\xff".to_vec(),
+        "malformed_protobuf",
+    ));
+    bad.push((
+        topic("bad-type", "tide_gauge"),
+        batch(&river.message, "bad-type", vec![ok(1)]),
+        "unknown_sensor_type",
+    ));
     let (field, hi) = bounded_field(&river.sample).unwrap();
     let mut out_of_range = ok(2);
     out_of_range.set_field(&field, Value::F64(hi + 1000.0));
-    bad.push((topic("bad-range", "river_level"), batch(&river.message, "bad-range", vec![ok(1), out_of_range]), "constraint_violated"));
+    bad.push((
+        topic("bad-range", "river_level"),
+        batch(&river.message, "bad-range", vec![ok(1), out_of_range]),
+        "constraint_violated",
+    ));
     let mut no_time = ok(3);
     no_time.clear_field_by_name("time");
-    bad.push((topic("bad-missing", "river_level"), batch(&river.message, "bad-missing", vec![no_time]), "missing_field"));
+    bad.push((
+        topic("bad-missing", "river_level"),
+        batch(&river.message, "bad-missing", vec![no_time]),
+        "missing_field",
+    ));
     let mut nan = valid_sample(&health.sample, now - 5_000_000_000, 4);
     nan.set_field(&float_field(&health.sample).unwrap(), Value::F64(f64::NAN));
-    bad.push((topic("bad-nan", "device_health"), batch(&health.message, "bad-nan", vec![nan]), "non_finite_value"));
+    bad.push((
+        topic("bad-nan", "device_health"),
+        batch(&health.message, "bad-nan", vec![nan]),
+        "non_finite_value",
+    ));
     let future = valid_sample(&river.sample, now + 3 * 3600 * 1_000_000_000, 5);
-    bad.push((topic("bad-future", "river_level"), batch(&river.message, "bad-future", vec![future]), "timestamp_in_future"));
+    bad.push((
+        topic("bad-future", "river_level"),
+        batch(&river.message, "bad-future", vec![future]),
+        "timestamp_in_future",
+    ));
     let ancient = valid_sample(&river.sample, now - 90 * 24 * 3600 * 1_000_000_000, 6);
-    bad.push((topic("bad-old", "river_level"), batch(&river.message, "bad-old", vec![ancient]), "timestamp_too_old"));
-    bad.push((topic("bad-spoof", "river_level"), batch(&river.message, "rl-victim", vec![ok(7)]), "device_id_mismatch"));
+    bad.push((
+        topic("bad-old", "river_level"),
+        batch(&river.message, "bad-old", vec![ancient]),
+        "timestamp_too_old",
+    ));
+    bad.push((
+        topic("bad-spoof", "river_level"),
+        batch(&river.message, "rl-victim", vec![ok(7)]),
+        "device_id_mismatch",
+    ));
     bad.push((topic("bad-big", "river_level"), vec![0x0a; 8192], "payload_too_large"));
-    bad.push((topic("bad!id", "river_level"), batch(&river.message, "bad!id", vec![ok(8)]), "bad_topic"));
+    bad.push((
+        topic("bad!id", "river_level"),
+        batch(&river.message, "bad!id", vec![ok(8)]),
+        "bad_topic",
+    ));
 
     // Interleave: good, bad, good, bad, …, good.
     let mut good = 0u64;
     for (t, payload, _) in &bad {
         good += 1;
         let device = format!("good-{good}");
-        publisher.publish(&topic(&device, "river_level"), batch(&river.message, &device, vec![ok(good)])).await?;
+        publisher
+            .publish(
+                &topic(&device, "river_level"),
+                batch(&river.message, &device, vec![ok(good)]),
+            )
+            .await?;
         publisher.publish(t, payload.clone()).await?;
     }
     good += 1;
-    publisher.publish(&topic("good-last", "river_level"), batch(&river.message, "good-last", vec![ok(good)])).await?;
+    publisher
+        .publish(
+            &topic("good-last", "river_level"),
+            batch(&river.message, "good-last", vec![ok(good)]),
+        )
+        .await?;
     publisher.flush().await?;
     let total = good + bad.len() as u64;
     let summary = gw.wait_acked(total).await?;
@@ -76,15 +122,25 @@ async fn each_rejection_class_is_dead_lettered_and_good_readings_still_stored() 
     .await?;
     assert_eq!(letters.len(), bad.len());
     for (t, payload, reason) in &bad {
-        let l = letters.iter().find(|l| &l.properties["topic"] == t).unwrap_or_else(|| panic!("no dead letter for {t}"));
+        let l = letters
+            .iter()
+            .find(|l| &l.properties["topic"] == t)
+            .unwrap_or_else(|| panic!("no dead letter for {t}"));
         assert_eq!(l.properties["reason"], *reason, "{t}: {:?}", l.properties);
         assert_eq!(l.topic, format!("telegate/dead-letter/{t}"));
         assert_eq!(&l.payload[..], &payload[..], "{t}: original payload");
         assert!(!l.properties["detail"].is_empty(), "{t}");
         assert_eq!(l.properties["gateway"], "gw-reject");
     }
-    let range_detail = &letters.iter().find(|l| l.properties["reason"] == "constraint_violated").unwrap().properties["detail"];
-    assert!(range_detail.contains(&format!("samples[1].{}", field.name())), "{range_detail}");
+    let range_detail = &letters
+        .iter()
+        .find(|l| l.properties["reason"] == "constraint_violated")
+        .unwrap()
+        .properties["detail"];
+    assert!(
+        range_detail.contains(&format!("samples[1].{}", field.name())),
+        "{range_detail}"
+    );
 
     // Per-reason counters: one each; all good readings accepted.
     let want: BTreeMap<&str, u64> = bad.iter().map(|(_, _, r)| (*r, 1)).collect();
@@ -93,7 +149,9 @@ async fn each_rejection_class_is_dead_lettered_and_good_readings_still_stored() 
 
     // Nothing of the bad ones stored; every good one stored.
     assert_eq!(influx.count("telegate", "river_level", "seq").await?, good);
-    let leaked = influx.rows("telegate", "SELECT * FROM river_level WHERE device_id =~ /^bad|victim/").await?;
+    let leaked = influx
+        .rows("telegate", "SELECT * FROM river_level WHERE device_id =~ /^bad|victim/")
+        .await?;
     assert!(leaked.is_empty(), "{leaked:?}");
     assert!(influx.rows("telegate", "SELECT * FROM device_health").await?.is_empty());
     let last = gw.stop().await;

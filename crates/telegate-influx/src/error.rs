@@ -21,7 +21,12 @@ pub enum EncodeError {
 #[derive(Debug, Error)]
 pub enum WriteError {
     #[error("{url} answered {status}: {body}")]
-    Http { url: String, status: u16, body: String, headers: Box<HeaderMap> },
+    Http {
+        url: String,
+        status: u16,
+        body: String,
+        headers: Box<HeaderMap>,
+    },
     #[error("cannot reach {url}: {message}")]
     Transport { url: String, message: String },
     #[error("compressing the request body: {0}")]
@@ -50,7 +55,9 @@ impl WriteError {
 
     /// `Retry-After` in seconds, when the server sent one.
     pub fn retry_after(&self) -> Option<Duration> {
-        let WriteError::Http { headers, .. } = self else { return None };
+        let WriteError::Http { headers, .. } = self else {
+            return None;
+        };
         let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
         v.trim().parse::<u64>().ok().map(Duration::from_secs)
     }

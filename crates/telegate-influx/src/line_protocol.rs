@@ -17,7 +17,11 @@ use crate::error::EncodeError;
 
 fn escape(out: &mut Vec<u8>, s: &str, special: &[u8]) {
     for &b in s.as_bytes() {
-        let b = if matches!(b, b'\n' | b'\r' | b'\t' | 0) { b' ' } else { b };
+        let b = if matches!(b, b'\n' | b'\r' | b'\t' | 0) {
+            b' '
+        } else {
+            b
+        };
         if b == b'\\' {
             out.extend_from_slice(b"\\\\");
         } else {
@@ -64,7 +68,9 @@ pub fn encode_point(p: &Point, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         return Err(EncodeError::EmptyName { what: "measurement" });
     }
     if p.fields.is_empty() {
-        return Err(EncodeError::NoFields { measurement: p.measurement.to_string() });
+        return Err(EncodeError::NoFields {
+            measurement: p.measurement.to_string(),
+        });
     }
     let start = out.len();
     let result = encode_unchecked(p, out);

@@ -41,7 +41,10 @@ fn basic_auth(user: &str, password: &str) -> String {
     let input = format!("{user}:{password}");
     let mut out = String::from("Basic ");
     for chunk in input.as_bytes().chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
         for i in 0..4 {
             if i <= chunk.len() {
                 out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
@@ -96,8 +99,17 @@ impl HttpWriter {
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(std::time::Duration::from_secs(5)))
             .build()
-            .map_err(|e| WriteError::Transport { url: url.clone(), message: e.to_string() })?;
-        Ok(Self { client, url, create, auth, gzip: cfg.gzip })
+            .map_err(|e| WriteError::Transport {
+                url: url.clone(),
+                message: e.to_string(),
+            })?;
+        Ok(Self {
+            client,
+            url,
+            create,
+            auth,
+            gzip: cfg.gzip,
+        })
     }
 
     /// The write URL (no credentials in it: they travel in a header).
@@ -118,19 +130,30 @@ impl HttpWriter {
         if let Some(auth) = &self.auth {
             req = req.header(AUTHORIZATION, auth.clone());
         }
-        let resp = req.send().await.map_err(|e| WriteError::Transport { url: url.clone(), message: error_chain(&e) })?;
+        let resp = req.send().await.map_err(|e| WriteError::Transport {
+            url: url.clone(),
+            message: error_chain(&e),
+        })?;
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
         // 1.x answers 200 with {"results":[{"error":...}]} for refused statements.
         if status.is_success() && !text.contains("\"error\"") {
             return Ok(());
         }
-        Err(WriteError::Http { url: url.clone(), status: status.as_u16(), body: text, headers: Box::default() })
+        Err(WriteError::Http {
+            url: url.clone(),
+            status: status.as_u16(),
+            body: text,
+            headers: Box::default(),
+        })
     }
 
     /// Post one batch of newline-terminated lines.
     pub async fn write(&self, lines: &[u8]) -> Result<(), WriteError> {
-        let mut req = self.client.post(&self.url).header(CONTENT_TYPE, "text/plain; charset=utf-8");
+        let mut req = self
+            .client
+            .post(&self.url)
+            .header(CONTENT_TYPE, "text/plain; charset=utf-8");
         if let Some(auth) = &self.auth {
             req = req.header(AUTHORIZATION, auth.clone());
         }
@@ -144,7 +167,10 @@ impl HttpWriter {
             lines.to_vec()
         };
         let resp = req.body(body).send().await;
-        let resp = resp.map_err(|e| WriteError::Transport { url: self.url.clone(), message: error_chain(&e) })?;
+        let resp = resp.map_err(|e| WriteError::Transport {
+            url: self.url.clone(),
+            message: error_chain(&e),
+        })?;
         let status = resp.status();
         if status.is_success() {
             return Ok(());
@@ -154,7 +180,12 @@ impl HttpWriter {
             Ok(b) => String::from_utf8_lossy(&b[..b.len().min(4096)]).into_owned(),
             Err(e) => format!("(body unreadable: {e})"),
         };
-        Err(WriteError::Http { url: self.url.clone(), status: status.as_u16(), body, headers })
+        Err(WriteError::Http {
+            url: self.url.clone(),
+            status: status.as_u16(),
+            body,
+            headers,
+        })
     }
 }
 
@@ -175,17 +206,30 @@ mod tests {
 
     #[test]
     fn basic_auth_matches_rfc7617_example() {
-        assert_eq!(basic_auth("Aladdin", "open sesame"), "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ==");
+        assert_eq!(
+            basic_auth("Aladdin", "open sesame"),
+            "Basic QWxhZGRpbjpvcGVuIHNlc2FtZQ=="
+        );
         assert_eq!(basic_auth("a", "b"), "Basic YTpi");
     }
 
     #[test]
     fn urls_per_api_version() {
-        let mut cfg = InfluxConfig { url: "http://h:1/".into(), database: "tele gate".into(), ..Default::default() };
-        assert_eq!(HttpWriter::new(&cfg).unwrap().url(), "http://h:1/write?precision=ns&db=tele%20gate");
+        let mut cfg = InfluxConfig {
+            url: "http://h:1/".into(),
+            database: "tele gate".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            HttpWriter::new(&cfg).unwrap().url(),
+            "http://h:1/write?precision=ns&db=tele%20gate"
+        );
         cfg.api = ApiVersion::V2;
         cfg.org = "lai-chau".into();
         cfg.bucket = "b/1".into();
-        assert_eq!(HttpWriter::new(&cfg).unwrap().url(), "http://h:1/api/v2/write?precision=ns&org=lai-chau&bucket=b%2F1");
+        assert_eq!(
+            HttpWriter::new(&cfg).unwrap().url(),
+            "http://h:1/api/v2/write?precision=ns&org=lai-chau&bucket=b%2F1"
+        );
     }
 }

@@ -84,7 +84,10 @@ pub struct Rejection {
 
 impl Rejection {
     pub fn new(reason: RejectReason, detail: impl Into<String>) -> Self {
-        Self { reason, detail: detail.into() }
+        Self {
+            reason,
+            detail: detail.into(),
+        }
     }
 }
 
@@ -110,7 +113,11 @@ mod tests {
     #[test]
     fn labels_are_unique_snake_case() {
         let mut labels: Vec<_> = RejectReason::ALL.iter().map(|r| r.label()).collect();
-        assert!(labels.iter().all(|l| l.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+        assert!(
+            labels
+                .iter()
+                .all(|l| l.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+        );
         labels.sort_unstable();
         labels.dedup();
         assert_eq!(labels.len(), RejectReason::ALL.len());

@@ -35,13 +35,25 @@ pub enum TopicError {
     #[error("pattern `{pattern}`: {problem}")]
     BadPattern { pattern: String, problem: String },
     #[error("topic `{topic}` has {got} levels, pattern `{pattern}` has {want}")]
-    LevelCount { topic: String, pattern: String, got: usize, want: usize },
+    LevelCount {
+        topic: String,
+        pattern: String,
+        got: usize,
+        want: usize,
+    },
     #[error("topic `{topic}`: level {level} is `{got}`, pattern wants `{want}`")]
-    LiteralMismatch { topic: String, level: usize, got: String, want: String },
-    #[error(
-        "topic `{topic}`: {name} `{value}` must be 1-64 characters of A-Z a-z 0-9 . _ -"
-    )]
-    BadIdentifier { topic: String, name: &'static str, value: String },
+    LiteralMismatch {
+        topic: String,
+        level: usize,
+        got: String,
+        want: String,
+    },
+    #[error("topic `{topic}`: {name} `{value}` must be 1-64 characters of A-Z a-z 0-9 . _ -")]
+    BadIdentifier {
+        topic: String,
+        name: &'static str,
+        value: String,
+    },
 }
 
 /// Max length of a device id, site or sensor type taken from a topic.
@@ -53,7 +65,8 @@ pub const MAX_IDENTIFIER_LEN: usize = 64;
 pub fn is_valid_identifier(s: &str) -> bool {
     !s.is_empty()
         && s.len() <= MAX_IDENTIFIER_LEN
-        && s.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 impl TopicPattern {
@@ -86,7 +99,10 @@ impl TopicPattern {
                 return Err(bad(&format!("missing placeholder {name}")));
             }
         }
-        Ok(Self { levels, source: pattern.to_owned() })
+        Ok(Self {
+            levels,
+            source: pattern.to_owned(),
+        })
     }
 
     /// The MQTT subscription filter matching every topic of this pattern.
@@ -122,7 +138,11 @@ impl TopicPattern {
     }
 
     pub fn parse_topic<'a>(&self, topic: &'a str) -> Result<TopicFields<'a>, TopicError> {
-        let mut fields = TopicFields { site: "", device_id: "", sensor_type: "" };
+        let mut fields = TopicFields {
+            site: "",
+            device_id: "",
+            sensor_type: "",
+        };
         let mut n = 0;
         for (i, value) in topic.split('/').enumerate() {
             n += 1;
@@ -173,25 +193,46 @@ mod tests {
         let p = TopicPattern::parse("telemetry/{site}/{device_id}/{sensor_type}").unwrap();
         assert_eq!(p.filter(), "telemetry/+/+/+");
         let f = p.parse_topic("telemetry/malu-thang/rl-001/river_level").unwrap();
-        assert_eq!(f, TopicFields { site: "malu-thang", device_id: "rl-001", sensor_type: "river_level" });
+        assert_eq!(
+            f,
+            TopicFields {
+                site: "malu-thang",
+                device_id: "rl-001",
+                sensor_type: "river_level"
+            }
+        );
         assert_eq!(p.render("s", "d", "t"), "telemetry/s/d/t");
     }
 
     #[test]
     fn rejects_wrong_topics() {
         let p = TopicPattern::parse("telemetry/{site}/{device_id}/{sensor_type}").unwrap();
-        assert!(matches!(p.parse_topic("telemetry/a/b"), Err(TopicError::LevelCount { got: 3, .. })));
-        assert!(matches!(p.parse_topic("other/a/b/c"), Err(TopicError::LiteralMismatch { level: 1, .. })));
+        assert!(matches!(
+            p.parse_topic("telemetry/a/b"),
+            Err(TopicError::LevelCount { got: 3, .. })
+        ));
+        assert!(matches!(
+            p.parse_topic("other/a/b/c"),
+            Err(TopicError::LiteralMismatch { level: 1, .. })
+        ));
         assert!(matches!(
             p.parse_topic("telemetry/a/b c/t"),
             Err(TopicError::BadIdentifier { name: "device id", .. })
         ));
-        assert!(matches!(p.parse_topic("telemetry/a//t"), Err(TopicError::BadIdentifier { .. })));
+        assert!(matches!(
+            p.parse_topic("telemetry/a//t"),
+            Err(TopicError::BadIdentifier { .. })
+        ));
     }
 
     #[test]
     fn rejects_bad_patterns() {
-        for bad in ["telemetry/{site}/{sensor_type}", "t/{device_id}/{device_id}/{sensor_type}", "t/+/{device_id}/{sensor_type}", "t//{device_id}/{sensor_type}"] {
+        for bad in [
+            "telemetry/{site}/{sensor_type}",
+            "t/{device_id}/{device_id}/{sensor_type}",
+            "t/+/{device_id}/{sensor_type}",
+            "t//{device_id}/{sensor_type}",
+        ] {
             assert!(TopicPattern::parse(bad).is_err(), "{bad}");
         }
         let no_site = TopicPattern::parse("d/{device_id}/{sensor_type}/up").unwrap();

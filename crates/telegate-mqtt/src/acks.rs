@@ -43,7 +43,12 @@ impl AckTracker {
             p.pkid = publish.pkid;
             p
         });
-        self.pending.push_back(Pending { seq, ack, epoch: self.epoch, done: false });
+        self.pending.push_back(Pending {
+            seq,
+            ack,
+            epoch: self.epoch,
+            done: false,
+        });
         seq
     }
 
@@ -106,15 +111,30 @@ mod tests {
         let mut acked = Vec::new();
         t.complete(seqs[2]);
         t.complete(seqs[1]);
-        assert_eq!(t.release(|p| { acked.push(p.pkid); true }), 0);
+        assert_eq!(
+            t.release(|p| {
+                acked.push(p.pkid);
+                true
+            }),
+            0
+        );
         t.complete(seqs[0]);
-        assert_eq!(t.release(|p| { acked.push(p.pkid); true }), 3);
+        assert_eq!(
+            t.release(|p| {
+                acked.push(p.pkid);
+                true
+            }),
+            3
+        );
         assert_eq!(acked, [1, 2, 3]);
         assert_eq!(t.len(), 1);
         t.complete(seqs[3]);
         t.complete(seqs[3]);
         t.complete(999);
-        t.release(|p| { acked.push(p.pkid); true });
+        t.release(|p| {
+            acked.push(p.pkid);
+            true
+        });
         assert_eq!(acked, [1, 2, 3, 4]);
         assert!(t.is_empty());
     }
@@ -130,7 +150,13 @@ mod tests {
         let mut acked = Vec::new();
         assert_eq!(t.release(|_| false), 0, "send refused: nothing released");
         assert_eq!(t.len(), 1, "the old connection's message is dropped without an ack");
-        assert_eq!(t.release(|p| { acked.push(p.pkid); true }), 1);
+        assert_eq!(
+            t.release(|p| {
+                acked.push(p.pkid);
+                true
+            }),
+            1
+        );
         assert_eq!(acked, [1]);
     }
 
@@ -143,7 +169,13 @@ mod tests {
         assert_eq!(t.release(|_| true), 0);
         t.complete(a);
         let mut acked = Vec::new();
-        assert_eq!(t.release(|p| { acked.push(p.pkid); true }), 1);
+        assert_eq!(
+            t.release(|p| {
+                acked.push(p.pkid);
+                true
+            }),
+            1
+        );
         assert_eq!(acked, [7]);
     }
 }

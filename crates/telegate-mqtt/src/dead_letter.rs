@@ -33,7 +33,11 @@ const MAX_DETAIL: usize = 1024;
 
 impl DeadLetterPublisher {
     pub(crate) fn new(client: AsyncClient, prefix: String, gateway: String) -> Self {
-        Self { client, prefix: prefix.trim_end_matches('/').to_owned(), gateway }
+        Self {
+            client,
+            prefix: prefix.trim_end_matches('/').to_owned(),
+            gateway,
+        }
     }
 
     /// Queue one dead letter with the MQTT client. Waits only for room in the
@@ -41,8 +45,15 @@ impl DeadLetterPublisher {
     pub async fn publish(&self, letter: DeadLetter) -> Result<(), MqttError> {
         let original = String::from_utf8_lossy(&letter.topic);
         // Wildcards and NUL cannot appear in a topic we publish to.
-        let suffix: String = original.chars().map(|c| if matches!(c, '+' | '#' | '\0') { '_' } else { c }).collect();
-        let topic = if suffix.is_empty() { self.prefix.clone() } else { format!("{}/{suffix}", self.prefix) };
+        let suffix: String = original
+            .chars()
+            .map(|c| if matches!(c, '+' | '#' | '\0') { '_' } else { c })
+            .collect();
+        let topic = if suffix.is_empty() {
+            self.prefix.clone()
+        } else {
+            format!("{}/{suffix}", self.prefix)
+        };
         let mut detail = letter.detail;
         if detail.len() > MAX_DETAIL {
             let mut cut = MAX_DETAIL;

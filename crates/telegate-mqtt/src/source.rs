@@ -46,7 +46,9 @@ pub struct MqttSource {
 
 impl std::fmt::Debug for MqttSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MqttSource").field("subscription", &self.subscription).finish_non_exhaustive()
+        f.debug_struct("MqttSource")
+            .field("subscription", &self.subscription)
+            .finish_non_exhaustive()
     }
 }
 

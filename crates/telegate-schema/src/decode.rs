@@ -8,8 +8,8 @@
 
 use std::fmt::Write as _;
 
-use prost_reflect::{DynamicMessage, Value};
 use prost_protovalidate::{Error as ValidateError, Validator};
+use prost_reflect::{DynamicMessage, Value};
 use telegate_model::{FieldValue, Point, RejectReason, Rejection, TopicFields};
 
 use crate::limits::Limits;
@@ -57,7 +57,11 @@ fn violation_detail(err: &ValidateError) -> Rejection {
             if violations.len() > 3 {
                 let _ = write!(detail, "; and {} more", violations.len() - 3);
             }
-            let reason = if missing { RejectReason::MissingField } else { RejectReason::ConstraintViolated };
+            let reason = if missing {
+                RejectReason::MissingField
+            } else {
+                RejectReason::ConstraintViolated
+            };
             Rejection::new(reason, detail)
         }
         other => Rejection::new(RejectReason::ConstraintViolated, format!("validator error: {other}")),
@@ -88,7 +92,10 @@ fn field_value(col: &Column, v: &Value, path: impl Fn() -> String) -> Result<Fie
         Value::I64(x) => FieldValue::Int(*x),
         Value::U32(x) => FieldValue::Int(i64::from(*x)),
         Value::U64(x) => FieldValue::Int(i64::try_from(*x).map_err(|_| {
-            Rejection::new(RejectReason::ConstraintViolated, format!("{}: {x} exceeds the largest storable integer 2^63-1", path()))
+            Rejection::new(
+                RejectReason::ConstraintViolated,
+                format!("{}: {x} exceeds the largest storable integer 2^63-1", path()),
+            )
         })?),
         Value::Bool(b) => FieldValue::Bool(*b),
         Value::String(s) => FieldValue::Str(s.clone()),
@@ -97,7 +104,10 @@ fn field_value(col: &Column, v: &Value, path: impl Fn() -> String) -> Result<Fie
             _ => FieldValue::Int(i64::from(*n)),
         },
         _ => {
-            return Err(Rejection::new(RejectReason::MalformedProtobuf, format!("{}: unsupported value type", path())));
+            return Err(Rejection::new(
+                RejectReason::MalformedProtobuf,
+                format!("{}: unsupported value type", path()),
+            ));
         }
     })
 }
@@ -116,7 +126,11 @@ impl SensorSchema {
         DynamicMessage::decode(self.message.clone(), payload).map_err(|e| {
             Rejection::new(
                 RejectReason::MalformedProtobuf,
-                format!("not a valid {} ({} bytes): {e}", self.message.full_name(), payload.len()),
+                format!(
+                    "not a valid {} ({} bytes): {e}",
+                    self.message.full_name(),
+                    payload.len()
+                ),
             )
         })
     }
@@ -140,13 +154,22 @@ impl SensorSchema {
     }
 
     /// Every check that does not depend on the clock.
-    pub fn check_message(&self, validator: &Validator, origin: &TopicFields<'_>, msg: &DynamicMessage) -> Result<(), Rejection> {
+    pub fn check_message(
+        &self,
+        validator: &Validator,
+        origin: &TopicFields<'_>,
+        msg: &DynamicMessage,
+    ) -> Result<(), Rejection> {
         let device = msg.get_field(&self.device_id);
         let device = device.as_str().unwrap_or_default();
         if !device.is_empty() && device != origin.device_id {
             return Err(Rejection::new(
                 RejectReason::DeviceIdMismatch,
-                format!("payload device_id `{}` differs from topic device id `{}`", device.chars().take(80).collect::<String>(), origin.device_id),
+                format!(
+                    "payload device_id `{}` differs from topic device id `{}`",
+                    device.chars().take(80).collect::<String>(),
+                    origin.device_id
+                ),
             ));
         }
         let samples = msg.get_field(&self.samples);
@@ -169,24 +192,45 @@ impl SensorSchema {
         }
         validator.validate(msg).map_err(|e| violation_detail(&e))?;
         if samples.is_empty() {
-            return Err(Rejection::new(RejectReason::MissingField, format!("{}: batch has no samples", self.samples.name())));
+            return Err(Rejection::new(
+                RejectReason::MissingField,
+                format!("{}: batch has no samples", self.samples.name()),
+            ));
         }
         if device.is_empty() {
-            return Err(Rejection::new(RejectReason::MissingField, format!("{}: empty device id", self.device_id.name())));
+            return Err(Rejection::new(
+                RejectReason::MissingField,
+                format!("{}: empty device id", self.device_id.name()),
+            ));
         }
         Ok(())
     }
 
     fn sample_time(&self, i: usize, sample: &DynamicMessage) -> Result<i64, Rejection> {
-        let missing = || Rejection::new(RejectReason::MissingField, format!("samples[{i}].{}: no sample time", self.time.field_name()));
-        let absurd = |what: String| Rejection::new(RejectReason::TimestampInFuture, format!("samples[{i}].{}: {what} is not a representable time", self.time.field_name()));
+        let missing = || {
+            Rejection::new(
+                RejectReason::MissingField,
+                format!("samples[{i}].{}: no sample time", self.time.field_name()),
+            )
+        };
+        let absurd = |what: String| {
+            Rejection::new(
+                RejectReason::TimestampInFuture,
+                format!(
+                    "samples[{i}].{}: {what} is not a representable time",
+                    self.time.field_name()
+                ),
+            )
+        };
         match &self.time {
             TimeSource::Timestamp { field } => {
                 if !sample.has_field(field) {
                     return Err(missing());
                 }
                 let ts = sample.get_field(field);
-                let Some(ts) = ts.as_message() else { return Err(missing()) };
+                let Some(ts) = ts.as_message() else {
+                    return Err(missing());
+                };
                 let secs = ts.get_field_by_name("seconds").and_then(|v| v.as_i64()).unwrap_or(0);
                 let nanos = ts.get_field_by_name("nanos").and_then(|v| v.as_i32()).unwrap_or(0);
                 secs.checked_mul(1_000_000_000)
@@ -207,7 +251,13 @@ impl SensorSchema {
         }
     }
 
-    fn map_samples(&self, origin: &TopicFields<'_>, msg: &DynamicMessage, window: Window, out: &mut Vec<Point>) -> Result<(), Rejection> {
+    fn map_samples(
+        &self,
+        origin: &TopicFields<'_>,
+        msg: &DynamicMessage,
+        window: Window,
+        out: &mut Vec<Point>,
+    ) -> Result<(), Rejection> {
         let mut base_tags = Vec::with_capacity(2 + self.batch_tags.len());
         base_tags.push((self.device_tag.clone(), origin.device_id.to_owned()));
         if !origin.site.is_empty() {
@@ -225,13 +275,22 @@ impl SensorSchema {
             if time_ns > window.latest_ns {
                 return Err(Rejection::new(
                     RejectReason::TimestampInFuture,
-                    format!("samples[{i}] time {} is {} s ahead of the gateway clock {}", format_ns(time_ns), (time_ns - window.now_ns) / 1_000_000_000, format_ns(window.now_ns)),
+                    format!(
+                        "samples[{i}] time {} is {} s ahead of the gateway clock {}",
+                        format_ns(time_ns),
+                        (time_ns - window.now_ns) / 1_000_000_000,
+                        format_ns(window.now_ns)
+                    ),
                 ));
             }
             if time_ns < window.earliest_ns {
                 return Err(Rejection::new(
                     RejectReason::TimestampTooOld,
-                    format!("samples[{i}] time {} is older than the accepted age (earliest {})", format_ns(time_ns), format_ns(window.earliest_ns)),
+                    format!(
+                        "samples[{i}] time {} is older than the accepted age (earliest {})",
+                        format_ns(time_ns),
+                        format_ns(window.earliest_ns)
+                    ),
                 ));
             }
             let mut tags = base_tags.clone();
@@ -265,13 +324,24 @@ impl SensorSchema {
                 }
             }
             if fields.is_empty() {
-                return Err(Rejection::new(RejectReason::MissingField, format!("samples[{i}] has no values (every value field is unset)")));
+                return Err(Rejection::new(
+                    RejectReason::MissingField,
+                    format!("samples[{i}] has no values (every value field is unset)"),
+                ));
             }
             if let Some((k, _)) = tags.iter().find(|(_, v)| v.ends_with('\\')) {
-                return Err(Rejection::new(RejectReason::ConstraintViolated, format!("samples[{i}]: tag `{k}` ends with a backslash, which line protocol cannot carry")));
+                return Err(Rejection::new(
+                    RejectReason::ConstraintViolated,
+                    format!("samples[{i}]: tag `{k}` ends with a backslash, which line protocol cannot carry"),
+                ));
             }
             tags.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-            out.push(Point { measurement: self.measurement.clone(), tags, fields, time_ns });
+            out.push(Point {
+                measurement: self.measurement.clone(),
+                tags,
+                fields,
+                time_ns,
+            });
         }
         Ok(())
     }

@@ -65,15 +65,23 @@ impl Column {
     }
 
     pub(crate) fn indexed_name(&self, i: usize) -> Arc<str> {
-        self.indexed.get(i).cloned().unwrap_or_else(|| format!("{}_{}", self.name, i + 1).into())
+        self.indexed
+            .get(i)
+            .cloned()
+            .unwrap_or_else(|| format!("{}_{}", self.name, i + 1).into())
     }
 }
 
 /// Where a sample's device time comes from.
 #[derive(Debug, Clone)]
 pub enum TimeSource {
-    Timestamp { field: FieldDescriptor },
-    Integer { field: FieldDescriptor, nanos_per_unit: i64 },
+    Timestamp {
+        field: FieldDescriptor,
+    },
+    Integer {
+        field: FieldDescriptor,
+        nanos_per_unit: i64,
+    },
 }
 
 impl TimeSource {
@@ -175,26 +183,48 @@ fn time_unit_nanos(unit: &str) -> Option<i64> {
     })
 }
 
-fn column(ctx: &Ctx<'_>, field: &FieldDescriptor, role: ColumnRole, opt_name: String, unit: String) -> Result<Column, SchemaError> {
+fn column(
+    ctx: &Ctx<'_>,
+    field: &FieldDescriptor,
+    role: ColumnRole,
+    opt_name: String,
+    unit: String,
+) -> Result<Column, SchemaError> {
     if field.is_map() {
         return Err(ctx.field_err(field, "map fields are not supported; use a nested sample per key"));
     }
     let value_type = value_type(&field.kind()).ok_or_else(|| {
-        ctx.field_err(field, "only scalar, string and enum fields can be tags or values (bytes and messages cannot)")
+        ctx.field_err(
+            field,
+            "only scalar, string and enum fields can be tags or values (bytes and messages cannot)",
+        )
     })?;
     if role == ColumnRole::Tag && field.is_list() {
         return Err(ctx.field_err(field, "a repeated field cannot be a tag"));
     }
-    let name: Arc<str> = if opt_name.is_empty() { field.name().into() } else { opt_name.into() };
+    let name: Arc<str> = if opt_name.is_empty() {
+        field.name().into()
+    } else {
+        opt_name.into()
+    };
     if RESERVED.contains(&&*name) {
         return Err(ctx.field_err(field, format!("column name `{name}` is reserved (device_id and site come from the topic); set (telegate.v1.field).name")));
     }
     let indexed = if field.is_list() {
-        (1..=PRECOMPUTED_INDEXES).map(|i| Arc::from(format!("{name}_{i}"))).collect()
+        (1..=PRECOMPUTED_INDEXES)
+            .map(|i| Arc::from(format!("{name}_{i}")))
+            .collect()
     } else {
         Vec::new()
     };
-    Ok(Column { name, role, unit, value_type, field: field.clone(), indexed })
+    Ok(Column {
+        name,
+        role,
+        unit,
+        value_type,
+        field: field.clone(),
+        indexed,
+    })
 }
 
 impl SensorSchema {
@@ -241,8 +271,12 @@ impl SensorSchema {
                 }
             }
         }
-        let device_id = device_id.ok_or_else(|| ctx.msg_err("no device id field: name one `device_id` or mark it (telegate.v1.field).role = ROLE_DEVICE_ID"))?;
-        let samples = samples.ok_or_else(|| ctx.msg_err("no samples field: name one `samples` or mark it (telegate.v1.field).role = ROLE_SAMPLES"))?;
+        let device_id = device_id.ok_or_else(|| {
+            ctx.msg_err("no device id field: name one `device_id` or mark it (telegate.v1.field).role = ROLE_DEVICE_ID")
+        })?;
+        let samples = samples.ok_or_else(|| {
+            ctx.msg_err("no samples field: name one `samples` or mark it (telegate.v1.field).role = ROLE_SAMPLES")
+        })?;
         let Kind::Message(sample) = samples.kind() else {
             return Err(ctx.field_err(&samples, "the samples field must be of a message type"));
         };
@@ -251,12 +285,19 @@ impl SensorSchema {
         let mut names = BTreeSet::new();
         for c in batch_tags.iter().chain(&columns) {
             if !names.insert(c.name.clone()) {
-                return Err(ctx.msg_err(format!("column name `{}` is used twice (tags and fields share one namespace in InfluxDB)", c.name)));
+                return Err(ctx.msg_err(format!(
+                    "column name `{}` is used twice (tags and fields share one namespace in InfluxDB)",
+                    c.name
+                )));
             }
         }
         Ok(Self {
             sensor_type: sensor_type.into(),
-            measurement: if measurement.is_empty() { sensor_type.into() } else { measurement.into() },
+            measurement: if measurement.is_empty() {
+                sensor_type.into()
+            } else {
+                measurement.into()
+            },
             description: description.to_owned(),
             file: message.parent_file().name().to_owned(),
             message: message.clone(),
@@ -271,7 +312,10 @@ impl SensorSchema {
         })
     }
 
-    fn compile_sample(sample: &MessageDescriptor, options: &OptionReader) -> Result<(TimeSource, Vec<Column>), SchemaError> {
+    fn compile_sample(
+        sample: &MessageDescriptor,
+        options: &OptionReader,
+    ) -> Result<(TimeSource, Vec<Column>), SchemaError> {
         let ctx = Ctx { message: sample };
         let mut time = None;
         let mut columns = Vec::new();
@@ -286,14 +330,24 @@ impl SensorSchema {
                 Role::Time => {
                     let source = match field.kind() {
                         _ if field.is_list() => return Err(ctx.field_err(&field, "the time field cannot be repeated")),
-                        Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp" => TimeSource::Timestamp { field: field.clone() },
+                        Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp" => {
+                            TimeSource::Timestamp { field: field.clone() }
+                        }
                         Kind::Int64 | Kind::Uint64 | Kind::Sint64 | Kind::Fixed64 | Kind::Sfixed64 => {
                             let nanos_per_unit = time_unit_nanos(&opt.unit).ok_or_else(|| {
                                 ctx.field_err(&field, format!("time unit `{}` is not one of s, ms, us, ns", opt.unit))
                             })?;
-                            TimeSource::Integer { field: field.clone(), nanos_per_unit }
+                            TimeSource::Integer {
+                                field: field.clone(),
+                                nanos_per_unit,
+                            }
                         }
-                        _ => return Err(ctx.field_err(&field, "the time field must be google.protobuf.Timestamp or a 64-bit integer")),
+                        _ => {
+                            return Err(ctx.field_err(
+                                &field,
+                                "the time field must be google.protobuf.Timestamp or a 64-bit integer",
+                            ));
+                        }
                     };
                     if time.replace(source).is_some() {
                         return Err(ctx.msg_err("more than one time field"));
@@ -307,7 +361,9 @@ impl SensorSchema {
                 }
             }
         }
-        let time = time.ok_or_else(|| ctx.msg_err("no time field: name one `time` or mark it (telegate.v1.field).role = ROLE_TIME"))?;
+        let time = time.ok_or_else(|| {
+            ctx.msg_err("no time field: name one `time` or mark it (telegate.v1.field).role = ROLE_TIME")
+        })?;
         if !columns.iter().any(|c| c.role == ColumnRole::Value) {
             return Err(ctx.msg_err("a sample needs at least one value field (InfluxDB points need a field)"));
         }
@@ -318,7 +374,13 @@ impl SensorSchema {
     pub fn tag_keys(&self) -> Vec<&str> {
         let mut keys: Vec<&str> = [DEVICE_TAG, SITE_TAG]
             .into_iter()
-            .chain(self.batch_tags.iter().chain(&self.columns).filter(|c| c.role == ColumnRole::Tag).map(|c| &*c.name))
+            .chain(
+                self.batch_tags
+                    .iter()
+                    .chain(&self.columns)
+                    .filter(|c| c.role == ColumnRole::Tag)
+                    .map(|c| &*c.name),
+            )
             .collect();
         keys.sort_unstable();
         keys

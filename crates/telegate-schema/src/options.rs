@@ -72,7 +72,11 @@ impl OptionReader {
 
     pub(crate) fn field(&self, field: &FieldDescriptor) -> FieldOption {
         let Some(opt) = extension(&field.options(), self.field.as_ref()) else {
-            return FieldOption { role: Role::Auto, unit: String::new(), name: String::new() };
+            return FieldOption {
+                role: Role::Auto,
+                unit: String::new(),
+                name: String::new(),
+            };
         };
         let role = match opt.get_field_by_name("role").and_then(|v| v.as_enum_number()) {
             Some(1) => Role::Value,
@@ -83,6 +87,10 @@ impl OptionReader {
             Some(6) => Role::Ignore,
             _ => Role::Auto,
         };
-        FieldOption { role, unit: string_field(&opt, "unit"), name: string_field(&opt, "name") }
+        FieldOption {
+            role,
+            unit: string_field(&opt, "unit"),
+            name: string_field(&opt, "name"),
+        }
     }
 }

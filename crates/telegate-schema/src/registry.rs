@@ -34,18 +34,24 @@ impl std::fmt::Debug for Registry {
 }
 
 fn proto_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), SchemaError> {
-    let read_err = |source| SchemaError::ReadDir { dir: dir.to_owned(), source };
-    let mut entries: Vec<_> = std::fs::read_dir(dir).map_err(read_err)?.collect::<Result<_, _>>().map_err(read_err)?;
+    let read_err = |source| SchemaError::ReadDir {
+        dir: dir.to_owned(),
+        source,
+    };
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(read_err)?
+        .collect::<Result<_, _>>()
+        .map_err(read_err)?;
     entries.sort_by_key(|e| e.path());
     for entry in entries {
         let path = entry.path();
         if path.is_dir() {
             proto_files(root, &path, out)?;
-        } else if path.extension().is_some_and(|e| e == "proto") {
-            if let Ok(rel) = path.strip_prefix(root) {
-                let name: Vec<_> = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect();
-                out.push(name.join("/"));
-            }
+        } else if path.extension().is_some_and(|e| e == "proto")
+            && let Ok(rel) = path.strip_prefix(root)
+        {
+            let name: Vec<_> = rel.components().map(|c| c.as_os_str().to_string_lossy()).collect();
+            out.push(name.join("/"));
         }
     }
     Ok(())
@@ -55,36 +61,63 @@ fn proto_files(root: &Path, dir: &Path, out: &mut Vec<String>) -> Result<(), Sch
 /// alone omits where the error is.
 fn describe_compile_error(err: &protox::Error) -> String {
     fn one(diag: &dyn Diagnostic, file_hint: Option<&str>) -> String {
-        let location = diag.source_code().zip(diag.labels().and_then(|mut l| l.next())).and_then(|(src, label)| {
-            let span = src.read_span(label.inner(), 0, 0).ok()?;
-            let name = span.name().map(str::to_owned).or(file_hint.map(str::to_owned)).unwrap_or_default();
-            Some(format!("{name}:{}:{}: ", span.line() + 1, span.column() + 1))
-        });
-        format!("{}{diag}", location.unwrap_or_else(|| file_hint.map(|f| format!("{f}: ")).unwrap_or_default()))
+        let location = diag
+            .source_code()
+            .zip(diag.labels().and_then(|mut l| l.next()))
+            .and_then(|(src, label)| {
+                let span = src.read_span(label.inner(), 0, 0).ok()?;
+                let name = span
+                    .name()
+                    .map(str::to_owned)
+                    .or(file_hint.map(str::to_owned))
+                    .unwrap_or_default();
+                Some(format!("{name}:{}:{}: ", span.line() + 1, span.column() + 1))
+            });
+        format!(
+            "{}{diag}",
+            location.unwrap_or_else(|| file_hint.map(|f| format!("{f}: ")).unwrap_or_default())
+        )
     }
-    let related: Vec<String> = err.related().into_iter().flatten().map(|d| one(d, err.file())).collect();
-    if related.is_empty() { one(err, err.file()) } else { related.join("; ") }
+    let related: Vec<String> = err
+        .related()
+        .into_iter()
+        .flatten()
+        .map(|d| one(d, err.file()))
+        .collect();
+    if related.is_empty() {
+        one(err, err.file())
+    } else {
+        related.join("; ")
+    }
 }
 
 fn compile(dir: &Path, files: &[String], builtin: bool) -> Result<DescriptorPool, SchemaError> {
-    let compile_err = |e: &dyn std::fmt::Display| SchemaError::Compile { dir: dir.to_owned(), message: e.to_string() };
+    let compile_err = |e: &dyn std::fmt::Display| SchemaError::Compile {
+        dir: dir.to_owned(),
+        message: e.to_string(),
+    };
     // buf/validate/validate.proto comes from the descriptors prost-protovalidate embeds.
     let validate_set = prost_protovalidate::types::DESCRIPTOR_POOL.encode_to_vec();
     let validate = DescriptorSetFileResolver::decode(validate_set.as_slice()).map_err(|e| compile_err(&e))?;
     let mut resolver = ChainFileResolver::new();
     if builtin {
-        resolver.add(EmbeddedResolver { sets: &[embedded::OPTIONS, embedded::SENSORS] });
+        resolver.add(EmbeddedResolver {
+            sets: &[embedded::OPTIONS, embedded::SENSORS],
+        });
     } else {
         resolver.add(IncludeFileResolver::new(dir.to_owned()));
-        resolver.add(EmbeddedResolver { sets: &[embedded::OPTIONS] });
+        resolver.add(EmbeddedResolver {
+            sets: &[embedded::OPTIONS],
+        });
     }
     resolver.add(validate);
     resolver.add(GoogleFileResolver::new());
     let mut compiler = protox::Compiler::with_file_resolver(resolver);
     compiler.include_imports(true).include_source_info(false);
-    compiler
-        .open_files(files)
-        .map_err(|e| SchemaError::Compile { dir: dir.to_owned(), message: describe_compile_error(&e) })?;
+    compiler.open_files(files).map_err(|e| SchemaError::Compile {
+        dir: dir.to_owned(),
+        message: describe_compile_error(&e),
+    })?;
     // Never `file_descriptor_set()`: its prost-types structs drop custom options,
     // and with them every buf.validate rule and mapping annotation.
     Ok(compiler.descriptor_pool())
@@ -121,9 +154,12 @@ impl Registry {
                 continue;
             }
             if !is_valid_identifier(&opt.sensor_type) {
-                return Err(SchemaError::BadSensorType { sensor_type: opt.sensor_type });
+                return Err(SchemaError::BadSensorType {
+                    sensor_type: opt.sensor_type,
+                });
             }
-            let schema = SensorSchema::compile(&opt.sensor_type, &opt.measurement, &opt.description, &message, &options)?;
+            let schema =
+                SensorSchema::compile(&opt.sensor_type, &opt.measurement, &opt.description, &message, &options)?;
             if let Some(first) = schemas.get(&opt.sensor_type) {
                 return Err(SchemaError::DuplicateSensorType {
                     sensor_type: opt.sensor_type,
@@ -135,12 +171,16 @@ impl Registry {
         }
         for (sensor_type, name) in type_map {
             if !is_valid_identifier(sensor_type) {
-                return Err(SchemaError::BadSensorType { sensor_type: sensor_type.clone() });
+                return Err(SchemaError::BadSensorType {
+                    sensor_type: sensor_type.clone(),
+                });
             }
-            let message = pool.get_message_by_name(name).ok_or_else(|| SchemaError::UnknownMessage {
-                sensor_type: sensor_type.clone(),
-                message: name.clone(),
-            })?;
+            let message = pool
+                .get_message_by_name(name)
+                .ok_or_else(|| SchemaError::UnknownMessage {
+                    sensor_type: sensor_type.clone(),
+                    message: name.clone(),
+                })?;
             let (measurement, description) = options
                 .sensor(&message)
                 .map(|o| (o.measurement, o.description))
@@ -157,7 +197,9 @@ impl Registry {
             // rules: this build evaluates standard rules only) fails at load
             // time instead of rejecting every reading later.
             let empty = DynamicMessage::new(schema.message.clone());
-            if let Err(e @ (prost_protovalidate::Error::Compilation(_) | prost_protovalidate::Error::Runtime(_))) = validator.validate(&empty) {
+            if let Err(e @ (prost_protovalidate::Error::Compilation(_) | prost_protovalidate::Error::Runtime(_))) =
+                validator.validate(&empty)
+            {
                 return Err(SchemaError::BadMapping {
                     message: schema.message.full_name().to_owned(),
                     file: schema.file.clone(),
@@ -165,7 +207,12 @@ impl Registry {
                 });
             }
         }
-        Ok(Self { dir: dir.to_owned(), pool, schemas, validator })
+        Ok(Self {
+            dir: dir.to_owned(),
+            pool,
+            schemas,
+            validator,
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -202,13 +249,21 @@ impl Registry {
         if payload.len() > limits.max_payload_bytes {
             return Err(Rejection::new(
                 RejectReason::PayloadTooLarge,
-                format!("payload is {} bytes, limit is {} (limits.max_payload_bytes)", payload.len(), limits.max_payload_bytes),
+                format!(
+                    "payload is {} bytes, limit is {} (limits.max_payload_bytes)",
+                    payload.len(),
+                    limits.max_payload_bytes
+                ),
             ));
         }
         let schema = self.get(origin.sensor_type).ok_or_else(|| {
             Rejection::new(
                 RejectReason::UnknownSensorType,
-                format!("no schema for sensor type `{}` (known: {})", origin.sensor_type, self.schemas.keys().cloned().collect::<Vec<_>>().join(", ")),
+                format!(
+                    "no schema for sensor type `{}` (known: {})",
+                    origin.sensor_type,
+                    self.schemas.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
             )
         })?;
         schema.decode_into(&self.validator, origin, payload, Window::new(now_ns, limits), out)

@@ -45,15 +45,27 @@ fn batch(reg: &Registry, device: &str, samples: Vec<DynamicMessage>) -> Vec<u8> 
     let schema = reg.get("river_level").unwrap();
     let mut b = DynamicMessage::new(schema.message.clone());
     b.set_field_by_name("device_id", Value::String(device.into()));
-    b.set_field_by_name("samples", Value::List(samples.into_iter().map(Value::Message).collect()));
+    b.set_field_by_name(
+        "samples",
+        Value::List(samples.into_iter().map(Value::Message).collect()),
+    );
     b.encode_to_vec()
 }
 
-const ORIGIN: TopicFields<'static> = TopicFields { site: "muong-te", device_id: "rl-001", sensor_type: "river_level" };
+const ORIGIN: TopicFields<'static> = TopicFields {
+    site: "muong-te",
+    device_id: "rl-001",
+    sensor_type: "river_level",
+};
 
-fn decode(reg: &Registry, origin: &TopicFields<'_>, payload: &[u8]) -> Result<Vec<telegate_model::Point>, telegate_model::Rejection> {
+fn decode(
+    reg: &Registry,
+    origin: &TopicFields<'_>,
+    payload: &[u8],
+) -> Result<Vec<telegate_model::Point>, telegate_model::Rejection> {
     let mut out = Vec::new();
-    reg.decode(origin, payload, NOW_NS, &Limits::default(), &mut out).map(|()| out)
+    reg.decode(origin, payload, NOW_NS, &Limits::default(), &mut out)
+        .map(|()| out)
 }
 
 #[test]
@@ -61,7 +73,14 @@ fn decodes_a_batch_into_one_point_per_sample_at_device_time() {
     let (_d, reg) = river_registry();
     let desc = reg.get("river_level").unwrap().sample.clone();
     let t1 = NOW_NS - 3 * 3600 * 1_000_000_000;
-    let payload = batch(&reg, "rl-001", vec![sample(&desc, t1, 41, 285.4), sample(&desc, t1 + 600_000_000_123, 42, 285.5)]);
+    let payload = batch(
+        &reg,
+        "rl-001",
+        vec![
+            sample(&desc, t1, 41, 285.4),
+            sample(&desc, t1 + 600_000_000_123, 42, 285.5),
+        ],
+    );
     let points = decode(&reg, &ORIGIN, &payload).unwrap();
     assert_eq!(points.len(), 2);
     let p = &points[1];
@@ -72,14 +91,20 @@ fn decodes_a_batch_into_one_point_per_sample_at_device_time() {
     let fields: Vec<(&str, &FieldValue)> = p.fields.iter().map(|(k, v)| (&**k, v)).collect();
     assert_eq!(
         fields,
-        [("seq", &FieldValue::Int(42)), ("stage_m", &FieldValue::Float(285.5)), ("mode", &FieldValue::Str("normal".into()))],
+        [
+            ("seq", &FieldValue::Int(42)),
+            ("stage_m", &FieldValue::Float(285.5)),
+            ("mode", &FieldValue::Str("normal".into()))
+        ],
         "unset optional water_temp_c must not be written"
     );
 }
 
 fn expect_reject(reg: &Registry, origin: &TopicFields<'_>, payload: &[u8], reason: RejectReason, needle: &str) {
     let mut out = Vec::new();
-    let err = reg.decode(origin, payload, NOW_NS, &Limits::default(), &mut out).unwrap_err();
+    let err = reg
+        .decode(origin, payload, NOW_NS, &Limits::default(), &mut out)
+        .unwrap_err();
     assert_eq!(err.reason, reason, "{err}");
     assert!(err.detail.contains(needle), "detail `{}` lacks `{needle}`", err.detail);
     assert!(out.is_empty(), "a rejected message must leave no points");
@@ -91,23 +116,86 @@ fn each_rejection_class_has_its_reason() {
     let desc = reg.get("river_level").unwrap().sample.clone();
     let ok = |stage| sample(&desc, NOW_NS - 1_000_000_000, 1, stage);
 
-    expect_reject(&reg, &ORIGIN, b"\xff\xff\xff not protobuf", RejectReason::MalformedProtobuf, "RiverLevelBatch");
-    let unknown = TopicFields { sensor_type: "tide_gauge", ..ORIGIN };
-    expect_reject(&reg, &unknown, &batch(&reg, "rl-001", vec![ok(1.0)]), RejectReason::UnknownSensorType, "tide_gauge");
-    expect_reject(&reg, &ORIGIN, &batch(&reg, "rl-001", vec![ok(1.0), ok(9000.0)]), RejectReason::ConstraintViolated, "samples[1].stage_m");
-    expect_reject(&reg, &ORIGIN, &batch(&reg, "rl-001", vec![ok(f64::NAN)]), RejectReason::NonFiniteValue, "samples[0].stage_m");
-    expect_reject(&reg, &ORIGIN, &batch(&reg, "rl-001", vec![ok(f64::INFINITY)]), RejectReason::NonFiniteValue, "NaN or infinite");
-    expect_reject(&reg, &ORIGIN, &batch(&reg, "rl-666", vec![ok(1.0)]), RejectReason::DeviceIdMismatch, "rl-666");
+    expect_reject(
+        &reg,
+        &ORIGIN,
+        b"\xff\xff\xff not protobuf",
+        RejectReason::MalformedProtobuf,
+        "RiverLevelBatch",
+    );
+    let unknown = TopicFields {
+        sensor_type: "tide_gauge",
+        ..ORIGIN
+    };
+    expect_reject(
+        &reg,
+        &unknown,
+        &batch(&reg, "rl-001", vec![ok(1.0)]),
+        RejectReason::UnknownSensorType,
+        "tide_gauge",
+    );
+    expect_reject(
+        &reg,
+        &ORIGIN,
+        &batch(&reg, "rl-001", vec![ok(1.0), ok(9000.0)]),
+        RejectReason::ConstraintViolated,
+        "samples[1].stage_m",
+    );
+    expect_reject(
+        &reg,
+        &ORIGIN,
+        &batch(&reg, "rl-001", vec![ok(f64::NAN)]),
+        RejectReason::NonFiniteValue,
+        "samples[0].stage_m",
+    );
+    expect_reject(
+        &reg,
+        &ORIGIN,
+        &batch(&reg, "rl-001", vec![ok(f64::INFINITY)]),
+        RejectReason::NonFiniteValue,
+        "NaN or infinite",
+    );
+    expect_reject(
+        &reg,
+        &ORIGIN,
+        &batch(&reg, "rl-666", vec![ok(1.0)]),
+        RejectReason::DeviceIdMismatch,
+        "rl-666",
+    );
 
     let mut no_time = ok(1.0);
     no_time.clear_field_by_name("time");
-    expect_reject(&reg, &ORIGIN, &batch(&reg, "rl-001", vec![no_time]), RejectReason::MissingField, "time");
-    expect_reject(&reg, &ORIGIN, &batch(&reg, "rl-001", vec![]), RejectReason::ConstraintViolated, "samples");
+    expect_reject(
+        &reg,
+        &ORIGIN,
+        &batch(&reg, "rl-001", vec![no_time]),
+        RejectReason::MissingField,
+        "time",
+    );
+    expect_reject(
+        &reg,
+        &ORIGIN,
+        &batch(&reg, "rl-001", vec![]),
+        RejectReason::ConstraintViolated,
+        "samples",
+    );
 
     let future = sample(&desc, NOW_NS + 3600 * 1_000_000_000, 1, 1.0);
-    expect_reject(&reg, &ORIGIN, &batch(&reg, "rl-001", vec![future]), RejectReason::TimestampInFuture, "ahead");
+    expect_reject(
+        &reg,
+        &ORIGIN,
+        &batch(&reg, "rl-001", vec![future]),
+        RejectReason::TimestampInFuture,
+        "ahead",
+    );
     let old = sample(&desc, NOW_NS - 30 * 24 * 3600 * 1_000_000_000, 1, 1.0);
-    expect_reject(&reg, &ORIGIN, &batch(&reg, "rl-001", vec![ok(1.0), old]), RejectReason::TimestampTooOld, "samples[1]");
+    expect_reject(
+        &reg,
+        &ORIGIN,
+        &batch(&reg, "rl-001", vec![ok(1.0), old]),
+        RejectReason::TimestampTooOld,
+        "samples[1]",
+    );
 
     let big = vec![0u8; Limits::default().max_payload_bytes + 1];
     expect_reject(&reg, &ORIGIN, &big, RejectReason::PayloadTooLarge, "limit");
@@ -131,19 +219,28 @@ message Sample {
 "#;
     let dir = write_dir(&[("x/blob.proto", bytes_field)]);
     let err = Registry::load(dir.path(), &BTreeMap::new()).unwrap_err();
-    assert!(matches!(&err, SchemaError::BadField { field, file, .. } if field == "raw" && file == "x/blob.proto"), "{err}");
+    assert!(
+        matches!(&err, SchemaError::BadField { field, file, .. } if field == "raw" && file == "x/blob.proto"),
+        "{err}"
+    );
 
     let syntax = "syntax = \"proto3\";\nmessage A {\n  double x = 1\n}\n";
     let dir = write_dir(&[("broken.proto", syntax)]);
     let err = Registry::load(dir.path(), &BTreeMap::new()).unwrap_err().to_string();
     assert!(err.contains("broken.proto") && err.contains(":4:"), "{err}");
 
-    let dir = write_dir(&[("a.proto", RIVER), ("b.proto", &RIVER.replace("package telegate.v1;", "package other.v1;"))]);
+    let dir = write_dir(&[
+        ("a.proto", RIVER),
+        ("b.proto", &RIVER.replace("package telegate.v1;", "package other.v1;")),
+    ]);
     let err = Registry::load(dir.path(), &BTreeMap::new()).unwrap_err();
     assert!(matches!(err, SchemaError::DuplicateSensorType { .. }), "{err}");
 
     let empty = tempfile::tempdir().unwrap();
-    assert!(matches!(Registry::load(empty.path(), &BTreeMap::new()), Err(SchemaError::NoProtoFiles { .. })));
+    assert!(matches!(
+        Registry::load(empty.path(), &BTreeMap::new()),
+        Err(SchemaError::NoProtoFiles { .. })
+    ));
 }
 
 #[test]
@@ -177,14 +274,21 @@ message Reading {
     b.set_field_by_name("device_id", Value::String("s-1".into()));
     b.set_field_by_name("firmware", Value::String("1.2".into()));
     b.set_field_by_name("samples", Value::List(vec![Value::Message(r)]));
-    let origin = TopicFields { site: "", device_id: "s-1", sensor_type: "siren" };
+    let origin = TopicFields {
+        site: "",
+        device_id: "s-1",
+        sensor_type: "siren",
+    };
     let points = decode(&reg, &origin, &b.encode_to_vec()).unwrap();
     let p = &points[0];
     assert_eq!(p.time_ns, NOW_NS);
     assert_eq!(&*p.measurement, "siren");
     let names: Vec<&str> = p.fields.iter().map(|(k, _)| &**k).collect();
     assert_eq!(names, ["level_cm", "counts_1", "counts_2"]);
-    assert_eq!(p.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(), ["device_id=s-1", "firmware=1.2", "lane=in-1"]);
+    assert_eq!(
+        p.tags.iter().map(|(k, v)| format!("{k}={v}")).collect::<Vec<_>>(),
+        ["device_id=s-1", "firmware=1.2", "lane=in-1"]
+    );
 }
 
 #[test]
@@ -194,8 +298,20 @@ fn the_repository_schemas_all_load() {
     let builtin = Registry::builtin(&BTreeMap::new()).unwrap();
     let types: Vec<&str> = reg.schemas().map(|s| &*s.sensor_type).collect();
     let builtin_types: Vec<&str> = builtin.schemas().map(|s| &*s.sensor_type).collect();
-    assert_eq!(types, builtin_types, "every file in proto/ must be listed in embedded.rs");
-    for t in ["river_level", "rain_gauge", "landslide", "lane_counter", "weighbridge", "gate_barrier", "air_quality", "device_health"] {
+    assert_eq!(
+        types, builtin_types,
+        "every file in proto/ must be listed in embedded.rs"
+    );
+    for t in [
+        "river_level",
+        "rain_gauge",
+        "landslide",
+        "lane_counter",
+        "weighbridge",
+        "gate_barrier",
+        "air_quality",
+        "device_health",
+    ] {
         assert!(types.contains(&t), "{t} missing from {types:?}");
     }
 }

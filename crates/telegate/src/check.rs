@@ -21,7 +21,11 @@ fn describe(out: &mut String, pattern: &TopicPattern, s: &SensorSchema) {
     if !s.description.is_empty() {
         let _ = writeln!(out, "  {}", s.description);
     }
-    let _ = writeln!(out, "  topic:       {}", pattern.render("{site}", "{device_id}", &s.sensor_type));
+    let _ = writeln!(
+        out,
+        "  topic:       {}",
+        pattern.render("{site}", "{device_id}", &s.sensor_type)
+    );
     let _ = writeln!(out, "  message:     {} ({})", s.message.full_name(), s.file);
     let _ = writeln!(out, "  measurement: {}", s.measurement);
     let _ = writeln!(out, "  time:        samples[].{}", s.time.field_name());
@@ -31,7 +35,12 @@ fn describe(out: &mut String, pattern: &TopicPattern, s: &SensorSchema) {
         .iter()
         .filter(|c| c.role == ColumnRole::Value)
         .map(|c| {
-            let mut f = format!("{}{} ({}", c.name, if c.is_repeated() { "_N" } else { "" }, c.value_type.influx_type());
+            let mut f = format!(
+                "{}{} ({}",
+                c.name,
+                if c.is_repeated() { "_N" } else { "" },
+                c.value_type.influx_type()
+            );
             if !c.unit.is_empty() {
                 f.push_str(", ");
                 f.push_str(&c.unit);
@@ -48,10 +57,22 @@ pub fn report(loaded: &LoadedConfig, registry: &Registry) -> String {
     let mut out = String::new();
     let c = &loaded.config;
     let _ = writeln!(out, "config {}: ok", loaded.file);
-    let _ = writeln!(out, "broker {}:{} as `{}`, subscribing to `{}`", c.mqtt.host, c.mqtt.port, c.mqtt.client_id, c.subscription());
+    let _ = writeln!(
+        out,
+        "broker {}:{} as `{}`, subscribing to `{}`",
+        c.mqtt.host,
+        c.mqtt.port,
+        c.mqtt.client_id,
+        c.subscription()
+    );
     let _ = writeln!(out, "dead letters to `{}/<original topic>`", c.mqtt.dead_letter_prefix);
     let _ = writeln!(out, "influx {:?} at {}", c.influx.api, c.influx.url);
-    let _ = writeln!(out, "schemas from {}: {} sensor types\n", registry.dir().display(), registry.schemas().count());
+    let _ = writeln!(
+        out,
+        "schemas from {}: {} sensor types\n",
+        registry.dir().display(),
+        registry.schemas().count()
+    );
     if let Ok(pattern) = TopicPattern::parse(&c.mqtt.topic_pattern) {
         for s in registry.schemas() {
             describe(&mut out, &pattern, s);

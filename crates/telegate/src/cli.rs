@@ -6,7 +6,12 @@ use clap::{Parser, Subcommand};
 /// MQTT 5 broker, validates them against run-time .proto schemas, and writes
 /// them to InfluxDB; rejected readings go to a dead-letter topic with a reason.
 #[derive(Debug, Parser)]
-#[command(name = "telegate", version, propagate_version = true, after_help = "Examples:\n  telegate check --config config/telegate.example.toml\n  telegate run --config /etc/telegate/telegate.toml\n  RUST_LOG=debug telegate run        # built-in defaults: broker and InfluxDB on 127.0.0.1\n\nLog level: RUST_LOG (default info). Docs: docs/device-protocol.md")]
+#[command(
+    name = "telegate",
+    version,
+    propagate_version = true,
+    after_help = "Examples:\n  telegate check --config config/telegate.example.toml\n  telegate run --config /etc/telegate/telegate.toml\n  RUST_LOG=debug telegate run        # built-in defaults: broker and InfluxDB on 127.0.0.1\n\nLog level: RUST_LOG (default info). Docs: docs/device-protocol.md"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,

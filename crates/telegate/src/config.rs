@@ -72,16 +72,34 @@ impl Default for PipelineConfig {
 /// A config problem, always naming the file and (when known) the key.
 #[derive(Debug)]
 pub enum ConfigError {
-    Read { file: String, error: std::io::Error },
-    Syntax { file: String, line: Option<usize>, key: String, message: String },
-    Invalid { file: String, key: String, problem: String, fix: String },
+    Read {
+        file: String,
+        error: std::io::Error,
+    },
+    Syntax {
+        file: String,
+        line: Option<usize>,
+        key: String,
+        message: String,
+    },
+    Invalid {
+        file: String,
+        key: String,
+        problem: String,
+        fix: String,
+    },
 }
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             ConfigError::Read { file, error } => write!(f, "{file}: cannot read config: {error}"),
-            ConfigError::Syntax { file, line, key, message } => {
+            ConfigError::Syntax {
+                file,
+                line,
+                key,
+                message,
+            } => {
                 write!(f, "{file}")?;
                 if let Some(line) = line {
                     write!(f, ":{line}")?;
@@ -91,7 +109,12 @@ impl fmt::Display for ConfigError {
                 }
                 write!(f, ": {message}")
             }
-            ConfigError::Invalid { file, key, problem, fix } => write!(f, "{file}: key `{key}`: {problem}. Fix: {fix}"),
+            ConfigError::Invalid {
+                file,
+                key,
+                problem,
+                fix,
+            } => write!(f, "{file}: key `{key}`: {problem}. Fix: {fix}"),
         }
     }
 }
@@ -132,11 +155,18 @@ impl Config {
     pub fn load(path: Option<&Path>) -> Result<LoadedConfig, ConfigError> {
         let (text, file, base_dir) = match path {
             Some(p) => {
-                let text = std::fs::read_to_string(p).map_err(|error| ConfigError::Read { file: p.display().to_string(), error })?;
+                let text = std::fs::read_to_string(p).map_err(|error| ConfigError::Read {
+                    file: p.display().to_string(),
+                    error,
+                })?;
                 let base = p.parent().map(Path::to_path_buf).unwrap_or_default();
                 (text, p.display().to_string(), base)
             }
-            None => (EMBEDDED_DEFAULT.to_owned(), EMBEDDED_NAME.to_owned(), PathBuf::from(".")),
+            None => (
+                EMBEDDED_DEFAULT.to_owned(),
+                EMBEDDED_NAME.to_owned(),
+                PathBuf::from("."),
+            ),
         };
         let mut config = Self::parse(&text, &file)?;
         config.apply_env(|k| std::env::var(k).ok());
@@ -186,63 +216,134 @@ impl Config {
         };
         let m = &self.mqtt;
         if m.host.is_empty() {
-            return Err(bad("mqtt.host", "is empty".into(), "set the broker's host name or IP address"));
+            return Err(bad(
+                "mqtt.host",
+                "is empty".into(),
+                "set the broker's host name or IP address",
+            ));
         }
         if m.port == 0 {
             return Err(bad("mqtt.port", "is 0".into(), "set the broker's port, usually 1883"));
         }
         if m.client_id.is_empty() || m.client_id.len() > 64 {
-            return Err(bad("mqtt.client_id", format!("`{}` must be 1-64 characters", m.client_id), "give each gateway a fixed, unique id such as \"telegate-laichau-1\""));
+            return Err(bad(
+                "mqtt.client_id",
+                format!("`{}` must be 1-64 characters", m.client_id),
+                "give each gateway a fixed, unique id such as \"telegate-laichau-1\"",
+            ));
         }
         if let Err(e) = TopicPattern::parse(&m.topic_pattern) {
-            return Err(bad("mqtt.topic_pattern", e.to_string(), "use levels separated by `/` with {device_id} and {sensor_type} (and optionally {site}), e.g. \"telemetry/{site}/{device_id}/{sensor_type}\""));
+            return Err(bad(
+                "mqtt.topic_pattern",
+                e.to_string(),
+                "use levels separated by `/` with {device_id} and {sensor_type} (and optionally {site}), e.g. \"telemetry/{site}/{device_id}/{sensor_type}\"",
+            ));
         }
         if m.receive_maximum == 0 {
-            return Err(bad("mqtt.receive_maximum", "is 0".into(), "set 1..65535; 1000 is a good start"));
+            return Err(bad(
+                "mqtt.receive_maximum",
+                "is 0".into(),
+                "set 1..65535; 1000 is a good start",
+            ));
         }
         if m.max_packet_size < 1024 {
-            return Err(bad("mqtt.max_packet_size", format!("{} bytes is too small", m.max_packet_size), "set at least limits.max_payload_bytes plus 1 KiB"));
+            return Err(bad(
+                "mqtt.max_packet_size",
+                format!("{} bytes is too small", m.max_packet_size),
+                "set at least limits.max_payload_bytes plus 1 KiB",
+            ));
         }
         if (m.max_packet_size as usize) < self.limits.max_payload_bytes {
-            return Err(bad("mqtt.max_packet_size", format!("{} is below limits.max_payload_bytes = {}", m.max_packet_size, self.limits.max_payload_bytes), "raise mqtt.max_packet_size, or the broker connection drops on oversized payloads instead of dead-lettering them"));
+            return Err(bad(
+                "mqtt.max_packet_size",
+                format!(
+                    "{} is below limits.max_payload_bytes = {}",
+                    m.max_packet_size, self.limits.max_payload_bytes
+                ),
+                "raise mqtt.max_packet_size, or the broker connection drops on oversized payloads instead of dead-lettering them",
+            ));
         }
         if m.keep_alive < Duration::from_secs(5) {
-            return Err(bad("mqtt.keep_alive", format!("{:?} is too short", m.keep_alive), "use at least \"5s\"; \"30s\" suits 4G links"));
+            return Err(bad(
+                "mqtt.keep_alive",
+                format!("{:?} is too short", m.keep_alive),
+                "use at least \"5s\"; \"30s\" suits 4G links",
+            ));
         }
         if m.reconnect_min.is_zero() || m.reconnect_max < m.reconnect_min {
-            return Err(bad("mqtt.reconnect_min", "must be above 0 and at most mqtt.reconnect_max".into(), "e.g. reconnect_min = \"250ms\", reconnect_max = \"30s\""));
+            return Err(bad(
+                "mqtt.reconnect_min",
+                "must be above 0 and at most mqtt.reconnect_max".into(),
+                "e.g. reconnect_min = \"250ms\", reconnect_max = \"30s\"",
+            ));
         }
         if m.dead_letter_prefix.is_empty() || m.dead_letter_prefix.contains(['+', '#']) {
-            return Err(bad("mqtt.dead_letter_prefix", format!("`{}` is not a topic prefix", m.dead_letter_prefix), "use a plain topic such as \"telegate/dead-letter\""));
+            return Err(bad(
+                "mqtt.dead_letter_prefix",
+                format!("`{}` is not a topic prefix", m.dead_letter_prefix),
+                "use a plain topic such as \"telegate/dead-letter\"",
+            ));
         }
         let i = &self.influx;
         if !(i.url.starts_with("http://") || i.url.starts_with("https://")) {
-            return Err(bad("influx.url", format!("`{}` is not an http(s) URL", i.url), "e.g. \"http://127.0.0.1:8086\""));
+            return Err(bad(
+                "influx.url",
+                format!("`{}` is not an http(s) URL", i.url),
+                "e.g. \"http://127.0.0.1:8086\"",
+            ));
         }
         match i.api {
             ApiVersion::V1 if i.database.is_empty() => {
-                return Err(bad("influx.database", "is empty but influx.api = \"v1\"".into(), "set the InfluxDB 1.x database name"));
+                return Err(bad(
+                    "influx.database",
+                    "is empty but influx.api = \"v1\"".into(),
+                    "set the InfluxDB 1.x database name",
+                ));
             }
             ApiVersion::V2 if i.bucket.is_empty() => {
-                return Err(bad("influx.bucket", "is empty but influx.api = \"v2\"".into(), "set the bucket (InfluxDB 2.x/3.x/Cloud) or database name"));
+                return Err(bad(
+                    "influx.bucket",
+                    "is empty but influx.api = \"v2\"".into(),
+                    "set the bucket (InfluxDB 2.x/3.x/Cloud) or database name",
+                ));
             }
             _ => {}
         }
         if i.batch_size == 0 {
-            return Err(bad("influx.batch_size", "is 0".into(), "set a positive number of points; 5000 is a good start"));
+            return Err(bad(
+                "influx.batch_size",
+                "is 0".into(),
+                "set a positive number of points; 5000 is a good start",
+            ));
         }
         if i.retry_initial.is_zero() || i.retry_max < i.retry_initial {
-            return Err(bad("influx.retry_initial", "must be above 0 and at most influx.retry_max".into(), "e.g. retry_initial = \"200ms\", retry_max = \"30s\""));
+            return Err(bad(
+                "influx.retry_initial",
+                "must be above 0 and at most influx.retry_max".into(),
+                "e.g. retry_initial = \"200ms\", retry_max = \"30s\"",
+            ));
         }
         if self.limits.max_payload_bytes == 0 {
-            return Err(bad("limits.max_payload_bytes", "is 0".into(), "set the largest payload to accept, e.g. 262144"));
+            return Err(bad(
+                "limits.max_payload_bytes",
+                "is 0".into(),
+                "set the largest payload to accept, e.g. 262144",
+            ));
         }
         if self.limits.max_age.is_zero() {
-            return Err(bad("limits.max_age", "is 0".into(), "allow at least the longest coverage gap, e.g. \"7d\""));
+            return Err(bad(
+                "limits.max_age",
+                "is 0".into(),
+                "allow at least the longest coverage gap, e.g. \"7d\"",
+            ));
         }
         let p = &self.pipeline;
         if p.write_queue == 0 || p.dead_letter_queue == 0 {
-            return Err(bad("pipeline.write_queue", "queues must hold at least one message".into(), "use the defaults (1024 and 256)"));
+            return Err(bad(
+                "pipeline.write_queue",
+                "queues must hold at least one message".into(),
+                "use the defaults (1024 and 256)",
+            ));
         }
         Ok(())
     }
@@ -252,7 +353,9 @@ impl Config {
         if !self.mqtt.subscription.is_empty() {
             return self.mqtt.subscription.clone();
         }
-        TopicPattern::parse(&self.mqtt.topic_pattern).map(|p| p.filter()).unwrap_or_default()
+        TopicPattern::parse(&self.mqtt.topic_pattern)
+            .map(|p| p.filter())
+            .unwrap_or_default()
     }
 }
 

@@ -13,7 +13,8 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -41,7 +42,10 @@ fn check(path: Option<&std::path::Path>) -> anyhow::Result<()> {
 fn run(path: Option<&std::path::Path>) -> anyhow::Result<()> {
     let loaded = Config::load(path)?;
     let registry = Arc::new(load_registry(&loaded).with_context(|| format!("{}: key `schema.dir`", loaded.file))?);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         let running = telegate::start(&loaded.config, registry, shutdown.clone()).await?;
@@ -49,14 +53,18 @@ fn run(path: Option<&std::path::Path>) -> anyhow::Result<()> {
         shutdown.cancel();
         let summary = running.wait().await;
         if summary.unacked > 0 {
-            tracing::warn!(unacked = summary.unacked, "exited with unacknowledged readings; the broker will redeliver them");
+            tracing::warn!(
+                unacked = summary.unacked,
+                "exited with unacknowledged readings; the broker will redeliver them"
+            );
         }
         Ok(())
     })
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("installing the SIGTERM handler")?;
     tokio::select! {
         r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
         _ = term.recv() => {}

@@ -54,7 +54,11 @@ pub async fn start(config: &Config, registry: Arc<Registry>, shutdown: Cancellat
     }
     let (source, dead_letters) = MqttSource::new(&config.mqtt, config.subscription());
     let abort = CancellationToken::new();
-    let stats = Stats { pipeline: Arc::default(), source: source.stats(), writer: Arc::default() };
+    let stats = Stats {
+        pipeline: Arc::default(),
+        source: source.stats(),
+        writer: Arc::default(),
+    };
 
     let in_flight = usize::from(config.mqtt.receive_maximum.max(1));
     let (env_tx, env_rx) = mpsc::channel(in_flight);
@@ -69,13 +73,35 @@ pub async fn start(config: &Config, registry: Arc<Registry>, shutdown: Cancellat
         sensor_types = registry.schemas().count(),
         "telegate starting"
     );
-    let batcher = Batcher::new(&config.influx, writer, stats.writer.clone(), done_tx.clone(), abort.clone());
-    let decode = DecodeStage { pattern, registry, limits: config.limits.clone(), stats: stats.pipeline.clone() };
+    let batcher = Batcher::new(
+        &config.influx,
+        writer,
+        stats.writer.clone(),
+        done_tx.clone(),
+        abort.clone(),
+    );
+    let decode = DecodeStage {
+        pattern,
+        registry,
+        limits: config.limits.clone(),
+        stats: stats.pipeline.clone(),
+    };
     let tasks: Vec<(&'static str, JoinHandle<()>)> = vec![
-        ("mqtt source", tokio::spawn(source.run(env_tx, done_rx, shutdown.clone(), abort.clone()))),
+        (
+            "mqtt source",
+            tokio::spawn(source.run(env_tx, done_rx, shutdown.clone(), abort.clone())),
+        ),
         ("decoder", tokio::spawn(decode.run(env_rx, write_tx, refused_tx))),
         ("influx writer", tokio::spawn(batcher.run(write_rx))),
-        ("dead-letter publisher", tokio::spawn(dead_letter_stage(refused_rx, dead_letters, done_tx, stats.pipeline.clone()))),
+        (
+            "dead-letter publisher",
+            tokio::spawn(dead_letter_stage(
+                refused_rx,
+                dead_letters,
+                done_tx,
+                stats.pipeline.clone(),
+            )),
+        ),
     ];
     let reporter = tokio::spawn(report(stats.clone(), config.pipeline.stats_interval, shutdown.clone()));
     let deadline = config.pipeline.shutdown_timeout;
@@ -85,7 +111,10 @@ pub async fn start(config: &Config, registry: Arc<Registry>, shutdown: Cancellat
         tracing::info!(timeout = ?deadline, "shutting down: draining the pipeline");
         let mut tasks = tasks;
         if tokio::time::timeout(deadline, join_all(&mut tasks)).await.is_err() {
-            tracing::warn!(unacked = sup_stats.summary().unacked, "shutdown deadline passed; abandoning unfinished messages (the broker redelivers them)");
+            tracing::warn!(
+                unacked = sup_stats.summary().unacked,
+                "shutdown deadline passed; abandoning unfinished messages (the broker redelivers them)"
+            );
             abort.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(5), join_all(&mut tasks)).await;
         }

@@ -27,9 +27,18 @@ pub(crate) fn now_ns() -> i64 {
 }
 
 /// Topic → origin → registry: the whole check of one message.
-pub(crate) fn decode_one(pattern: &TopicPattern, registry: &Registry, limits: &Limits, env: &Envelope, now_ns: i64) -> Result<Vec<Point>, Rejection> {
-    let topic = std::str::from_utf8(&env.topic).map_err(|_| Rejection::new(RejectReason::BadTopic, "topic is not valid UTF-8"))?;
-    let origin = pattern.parse_topic(topic).map_err(|e| Rejection::new(RejectReason::BadTopic, e.to_string()))?;
+pub(crate) fn decode_one(
+    pattern: &TopicPattern,
+    registry: &Registry,
+    limits: &Limits,
+    env: &Envelope,
+    now_ns: i64,
+) -> Result<Vec<Point>, Rejection> {
+    let topic = std::str::from_utf8(&env.topic)
+        .map_err(|_| Rejection::new(RejectReason::BadTopic, "topic is not valid UTF-8"))?;
+    let origin = pattern
+        .parse_topic(topic)
+        .map_err(|e| Rejection::new(RejectReason::BadTopic, e.to_string()))?;
     let mut points = Vec::new();
     registry.decode(&origin, &env.payload, now_ns, limits, &mut points)?;
     Ok(points)
@@ -67,7 +76,14 @@ impl DecodeStage {
                     } else {
                         tracing::debug!(reason = %rejection.reason, detail = %rejection.detail, topic = %String::from_utf8_lossy(&env.topic), "rejected");
                     }
-                    if refused_tx.send(Refused { envelope: env, rejection }).await.is_err() {
+                    if refused_tx
+                        .send(Refused {
+                            envelope: env,
+                            rejection,
+                        })
+                        .await
+                        .is_err()
+                    {
                         break;
                     }
                 }

@@ -44,9 +44,25 @@ fn encodes_types_and_escapes() {
 fn refuses_what_line_protocol_cannot_hold_and_leaves_buffer_intact() {
     let mut out = b"previous\n".to_vec();
     assert!(encode_point(&point("m", &[], vec![]), &mut out).is_err());
-    assert!(encode_point(&point("m", &[("t", "x")], vec![("a", FieldValue::Int(1)), ("v", FieldValue::Float(f64::NAN))]), &mut out).is_err());
+    assert!(
+        encode_point(
+            &point(
+                "m",
+                &[("t", "x")],
+                vec![("a", FieldValue::Int(1)), ("v", FieldValue::Float(f64::NAN))]
+            ),
+            &mut out
+        )
+        .is_err()
+    );
     assert!(encode_point(&point("", &[], vec![("v", FieldValue::Int(1))]), &mut out).is_err());
-    assert!(encode_point(&point("m", &[("t", "ends\\")], vec![("v", FieldValue::Int(1))]), &mut out).is_err());
+    assert!(
+        encode_point(
+            &point("m", &[("t", "ends\\")], vec![("v", FieldValue::Int(1))]),
+            &mut out
+        )
+        .is_err()
+    );
     assert_eq!(out, b"previous\n");
 }
 
@@ -63,11 +79,15 @@ fn name() -> impl Strategy<Value = String> {
 
 fn field_value() -> impl Strategy<Value = FieldValue> {
     prop_oneof![
-        any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(FieldValue::Float),
+        any::<f64>()
+            .prop_filter("finite", |x| x.is_finite())
+            .prop_map(FieldValue::Float),
         any::<i64>().prop_map(FieldValue::Int),
         any::<u64>().prop_map(FieldValue::UInt),
         any::<bool>().prop_map(FieldValue::Bool),
-        proptest::string::string_regex("[ -~é水\n]{0,20}").unwrap().prop_map(FieldValue::Str),
+        proptest::string::string_regex("[ -~é水\n]{0,20}")
+            .unwrap()
+            .prop_map(FieldValue::Str),
     ]
 }
 

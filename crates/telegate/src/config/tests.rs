@@ -23,9 +23,16 @@ fn unknown_key_names_file_line_and_key() {
 
 #[test]
 fn wrong_type_names_the_dotted_key() {
-    let err = Config::parse("[influx]\nlinger = 5\n", "gw.toml").unwrap_err().to_string();
-    assert!(err.contains("gw.toml:2") && err.contains("key `influx.linger`"), "{err}");
-    let err = Config::parse("[mqtt]\nport = \"x\"\n", "gw.toml").unwrap_err().to_string();
+    let err = Config::parse("[influx]\nlinger = 5\n", "gw.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("gw.toml:2") && err.contains("key `influx.linger`"),
+        "{err}"
+    );
+    let err = Config::parse("[mqtt]\nport = \"x\"\n", "gw.toml")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("key `mqtt.port`"), "{err}");
 }
 
@@ -33,10 +40,20 @@ fn wrong_type_names_the_dotted_key() {
 fn semantic_errors_name_key_and_fix() {
     let cfg = Config::parse("[influx]\napi = \"v2\"\n", "gw.toml").unwrap();
     let err = cfg.validate("gw.toml").unwrap_err().to_string();
-    assert!(err.starts_with("gw.toml: key `influx.bucket`") && err.contains("Fix:"), "{err}");
-    let cfg = Config::parse("[mqtt]\ntopic_pattern = \"telemetry/{site}/{sensor_type}\"\n", "gw.toml").unwrap();
+    assert!(
+        err.starts_with("gw.toml: key `influx.bucket`") && err.contains("Fix:"),
+        "{err}"
+    );
+    let cfg = Config::parse(
+        "[mqtt]\ntopic_pattern = \"telemetry/{site}/{sensor_type}\"\n",
+        "gw.toml",
+    )
+    .unwrap();
     let err = cfg.validate("gw.toml").unwrap_err().to_string();
-    assert!(err.contains("key `mqtt.topic_pattern`") && err.contains("{device_id}"), "{err}");
+    assert!(
+        err.contains("key `mqtt.topic_pattern`") && err.contains("{device_id}"),
+        "{err}"
+    );
 }
 
 #[test]
