@@ -92,3 +92,20 @@ impl Drop for Gateway {
         self.shutdown.cancel();
     }
 }
+
+/// The `telegate` binary built next to this test (cargo builds the workspace's
+/// binaries before running its tests).
+pub fn telegate_binary() -> anyhow::Result<std::path::PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe
+        .parent()
+        .and_then(|d| d.parent())
+        .ok_or_else(|| anyhow::anyhow!("no target dir above {}", exe.display()))?;
+    let bin = dir.join("telegate");
+    anyhow::ensure!(
+        bin.exists(),
+        "{} not built: run `cargo build -p telegate` (or test the whole workspace)",
+        bin.display()
+    );
+    Ok(bin)
+}

@@ -131,3 +131,37 @@ async fn a_late_batch_after_a_coverage_gap_stores_every_sample_at_its_own_time()
     tokio::time::sleep(Duration::from_millis(10)).await;
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_example_config_a_reading_is_queryable_within_two_seconds() -> anyhow::Result<()> {
+    let broker = Mosquitto::start().await?;
+    let influx = Influxd::start().await?;
+    // The shipped example, with only the two addresses pointed at the test servers.
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/telegate.example.toml"))?
+        .replace("port = 1883", &format!("port = {}", broker.port()))
+        .replace(
+            "url = \"http://127.0.0.1:8086\"",
+            &format!("url = \"{}\"", influx.url()),
+        );
+    let config = telegate::Config::parse(&text, "telegate.example.toml").map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(config.mqtt.port, broker.port());
+    let gw = Gateway::start(config).await?;
+    gw.connected().await?;
+    let mut publisher = Publisher::connect("rl-latency", broker.port()).await?;
+    let schema = gw.registry.get("river_level").unwrap().clone();
+    let payload = batch(
+        &schema.message,
+        "rl-9",
+        vec![valid_sample(&schema.sample, now_ms_ns(), 1)],
+    );
+    publisher
+        .publish("telemetry/muong-te/rl-9/river_level", payload)
+        .await?;
+    let published = std::time::Instant::now();
+    telegate_e2e::eventually(Duration::from_secs(2), || async {
+        Ok((influx.count("telegate", "river_level", "seq").await? == 1).then_some(()))
+    })
+    .await?;
+    eprintln!("publish → queryable: {:?}", published.elapsed());
+    Ok(())
+}
