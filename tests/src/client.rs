@@ -23,10 +23,14 @@ pub struct Publisher {
     task: JoinHandle<()>,
 }
 
+/// A persistent session, like a field device's: unacknowledged publishes are
+/// resent after a reconnect, even to a restarted broker.
 fn options(id: &str, port: u16) -> MqttOptions {
     let mut o = MqttOptions::new(id, "127.0.0.1", port);
     o.set_keep_alive(Duration::from_secs(10))
-        .set_max_packet_size(Some(4 * 1024 * 1024));
+        .set_max_packet_size(Some(4 * 1024 * 1024))
+        .set_clean_start(false)
+        .set_session_expiry_interval(Some(3600));
     o
 }
 
@@ -71,7 +75,7 @@ impl Publisher {
 
     /// Wait until the broker acknowledged everything published so far.
     pub async fn flush(&self) -> anyhow::Result<()> {
-        for _ in 0..300 {
+        for _ in 0..1200 {
             if self.acked.load(SeqCst) >= self.sent {
                 return Ok(());
             }

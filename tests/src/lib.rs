@@ -1,28 +1,48 @@
-//! Test support for telegate's end-to-end tests: real servers started on
-//! free loopback ports ([`servers`]), MQTT test clients ([`client`]), payloads
-//! built from the schemas ([`payloads`]) and the gateway run in-process
-//! ([`gateway`]).
+//! Test support for telegate's end-to-end tests.
+//!
+//! - Real servers from the Debian packages, each on free loopback ports with
+//!   its own temp dir, killed on drop, able to stop and start again on the
+//!   same port with the same data: [`Mosquitto`](mosquitto::Mosquitto),
+//!   [`Influxd`](influxdb::Influxd) (InfluxDB 1.x, v1 API) and
+//!   [`Victoria`](victoria::Victoria) (VictoriaMetrics, the v2 write API),
+//!   on top of [`process`]. [`servers`] gathers the three.
+//! - MQTT test clients ([`client`]), payloads built from the schemas
+//!   ([`payloads`]) and the gateway run in-process ([`gateway`]).
+//! - [`eventually`], for conditions that take a moment to hold.
 
 pub mod client;
 pub mod gateway;
+pub mod influxdb;
+pub mod mosquitto;
 pub mod payloads;
-pub mod servers;
+pub mod process;
+pub mod victoria;
+
+/// The three servers, as the tests import them.
+pub mod servers {
+    pub use crate::influxdb::Influxd;
+    pub use crate::mosquitto::Mosquitto;
+    pub use crate::process::free_port;
+    pub use crate::victoria::Victoria;
+}
 
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
+
 /// Poll `f` every 100 ms until it yields `Some`, or fail after `timeout`
-/// with the last error.
+/// naming the last error (or that the answer was still `None`).
 pub async fn eventually<T, F, Fut>(timeout: Duration, mut f: F) -> anyhow::Result<T>
 where
     F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = anyhow::Result<Option<T>>>,
+    Fut: Future<Output = anyhow::Result<Option<T>>>,
 {
     let deadline = Instant::now() + timeout;
     let mut last;
     loop {
         match f().await {
             Ok(Some(v)) => return Ok(v),
-            Ok(None) => last = "condition never held".into(),
+            Ok(None) => last = "still None".to_owned(),
             Err(e) => last = format!("{e:#}"),
         }
         if Instant::now() >= deadline {
@@ -30,4 +50,36 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// An HTTP client for the test servers: rustls' provider installed (the
+/// workspace's reqwest has none built in), no proxy, 30 s per request.
+pub fn http_client() -> anyhow::Result<reqwest::Client> {
+    telegate_influx::install_crypto_provider();
+    reqwest::Client::builder()
+        .no_proxy()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .context("building the HTTP client")
+}
+
+/// The status of a GET, or `None` if there was no answer within a second
+/// (readiness checks).
+pub(crate) async fn http_status(client: &reqwest::Client, url: &str) -> Option<u16> {
+    let req = client.get(url).timeout(Duration::from_secs(1));
+    req.send().await.ok().map(|r| r.status().as_u16())
+}
+
+/// Percent-encode a query-string value: everything but RFC 3986 unreserved
+/// characters, so InfluxQL quotes, spaces, braces and commas survive.
+pub fn encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 3);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }

@@ -89,9 +89,15 @@ async fn a_late_batch_after_a_coverage_gap_stores_every_sample_at_its_own_time()
     // Six hours offline, one sample every 10 minutes, uploaded in one message.
     let start = now_ms_ns() - 6 * 3600 * 1_000_000_000;
     let times: Vec<i64> = (0..36).map(|i| start + i * 600 * 1_000_000_000).collect();
-    let samples = times.iter().enumerate().map(|(i, &t)| valid_sample(&schema.sample, t, 1000 + i as u64)).collect();
+    let samples = times
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| valid_sample(&schema.sample, t, 1000 + i as u64))
+        .collect();
     let payload = batch(&schema.message, "rl-gap", samples);
-    publisher.publish("telemetry/nam-giang/rl-gap/river_level", payload.clone()).await?;
+    publisher
+        .publish("telemetry/nam-giang/rl-gap/river_level", payload.clone())
+        .await?;
     publisher.flush().await?;
     gw.wait_acked(1).await?;
 
@@ -106,7 +112,9 @@ async fn a_late_batch_after_a_coverage_gap_stores_every_sample_at_its_own_time()
     assert_eq!(stored, want);
 
     // Redelivery of the same batch overwrites: still 36 points.
-    publisher.publish("telemetry/nam-giang/rl-gap/river_level", payload).await?;
+    publisher
+        .publish("telemetry/nam-giang/rl-gap/river_level", payload)
+        .await?;
     publisher.flush().await?;
     gw.wait_acked(2).await?;
     assert_eq!(influx.count("telegate", "river_level", "seq").await?, 36);

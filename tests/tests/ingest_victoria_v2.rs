@@ -1,7 +1,8 @@
 //! The v2 write API flavour, against a real VictoriaMetrics: every sensor
 //! type's numeric and boolean fields arrive as series `{measurement}_{field}`
-//! with the topic's tags and the device timestamp. (VictoriaMetrics drops
-//! string fields, so those are checked against InfluxDB in the v1 test.)
+//! with the topic's tags and the device timestamp. (VictoriaMetrics turns a
+//! string field into a series of zeros, so strings are checked against
+//! InfluxDB in the v1 test.)
 
 mod common;
 

@@ -90,7 +90,7 @@ async fn sigterm_drains_and_a_restart_stores_the_rest_exactly_once() -> anyhow::
     assert!(status.success(), "exit status {status}");
     let after_stop = influx.count("telegate", "river_level", "seq").await?;
     eprintln!("stored by the first run before SIGTERM completed: {after_stop} of {N}");
-    assert!(after_stop >= 1 && after_stop <= N, "{after_stop}");
+    assert!((1..=N).contains(&after_stop), "{after_stop}");
 
     // The rest waited in the broker's persistent session.
     let mut gw = spawn()?;

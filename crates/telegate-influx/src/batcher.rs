@@ -8,6 +8,7 @@ use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::InfluxConfig;
+use crate::error::WriteError;
 use crate::line_protocol::encode_point;
 use crate::writer::HttpWriter;
 
@@ -18,36 +19,57 @@ pub struct WriteItem<T> {
     pub token: T,
 }
 
+/// Lines of one message that the database refused for good (a 400 such as a
+/// field type conflict), with the database's own message. The token completes
+/// only once these lines are dead-lettered: the batcher does not send it to
+/// `done`.
+#[derive(Debug)]
+pub struct RefusedLines<T> {
+    pub token: T,
+    /// The refused lines, newline-terminated line protocol.
+    pub lines: Vec<u8>,
+    /// What the database answered for (the first of) them.
+    pub error: String,
+}
+
 /// Counters the batcher keeps; read them for logs and metrics.
 #[derive(Debug, Default)]
 pub struct WriterStats {
     pub points_written: AtomicU64,
     pub batches_written: AtomicU64,
     pub retries: AtomicU64,
-    pub batches_rejected: AtomicU64,
-    pub points_rejected: AtomicU64,
+    /// Batches the database refused in part or whole (then split to find the bad lines).
+    pub batches_refused: AtomicU64,
+    pub points_refused: AtomicU64,
     pub encode_errors: AtomicU64,
 }
 
 /// The writer stage: batch by count and linger, write with retries, then hand
-/// every token of the batch to `done` — only after InfluxDB answered 2xx (or
-/// refused the batch for good, which is counted in [`WriterStats`] and
-/// logged with InfluxDB's message), never before.
+/// every token of the batch to `done` — only after the database answered 2xx,
+/// never before. When the database refuses a batch for good (400, 413, 422),
+/// the batch is split in halves until each refused line is alone; the good
+/// lines are stored (rewriting a point is harmless: same identity) and each
+/// refused line goes to `refused` with the database's message.
+///
+/// `done` receives `D`, what the token converts into (e.g. just the message's
+/// sequence number), so the acknowledging side need not know the token type.
 #[derive(Debug)]
-pub struct Batcher<T> {
+pub struct Batcher<T, D = T> {
     writer: HttpWriter,
     batch_size: usize,
     linger: Duration,
     retry_initial: Duration,
     retry_max: Duration,
     stats: Arc<WriterStats>,
-    done: mpsc::Sender<T>,
+    done: mpsc::Sender<D>,
+    refused: mpsc::Sender<RefusedLines<T>>,
     /// Stops retrying (on a shutdown deadline): the batch stays unacknowledged
     /// and the broker redelivers it later.
     abort: CancellationToken,
     lines: Vec<u8>,
+    /// Per encoded line: its end offset in `lines` and the index of its item in `tokens`.
+    spans: Vec<(usize, usize)>,
     tokens: Vec<T>,
-    points: usize,
 }
 
 /// Longest `Retry-After` honoured, so a bogus header cannot park the writer for days.
@@ -60,12 +82,19 @@ fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
     half + half.mul_f64(fastrand::f64())
 }
 
-impl<T: Send + 'static> Batcher<T> {
+/// The write was refused for good, or the batcher was told to abort.
+enum Failed {
+    Refused(WriteError),
+    Aborted,
+}
+
+impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
     pub fn new(
         cfg: &InfluxConfig,
         writer: HttpWriter,
         stats: Arc<WriterStats>,
-        done: mpsc::Sender<T>,
+        done: mpsc::Sender<D>,
+        refused: mpsc::Sender<RefusedLines<T>>,
         abort: CancellationToken,
     ) -> Self {
         Self {
@@ -76,10 +105,11 @@ impl<T: Send + 'static> Batcher<T> {
             retry_max: cfg.retry_max,
             stats,
             done,
+            refused,
             abort,
             lines: Vec::with_capacity(cfg.batch_size.max(1) * 128),
+            spans: Vec::with_capacity(cfg.batch_size.max(1)),
             tokens: Vec::new(),
-            points: 0,
         }
     }
 
@@ -94,7 +124,7 @@ impl<T: Send + 'static> Batcher<T> {
             self.add(first);
             let deadline = Instant::now() + self.linger;
             let mut closed = false;
-            while self.points < self.batch_size {
+            while self.spans.len() < self.batch_size {
                 tokio::select! {
                     item = rx.recv() => match item {
                         Some(item) => self.add(item),
@@ -110,9 +140,10 @@ impl<T: Send + 'static> Batcher<T> {
     }
 
     fn add(&mut self, item: WriteItem<T>) {
+        let index = self.tokens.len();
         for p in &item.points {
             match encode_point(p, &mut self.lines) {
-                Ok(()) => self.points += 1,
+                Ok(()) => self.spans.push((self.lines.len(), index)),
                 Err(e) => {
                     self.stats.encode_errors.fetch_add(1, Relaxed);
                     tracing::error!(error = %e, measurement = %p.measurement, "point cannot be encoded; dropped");
@@ -122,28 +153,24 @@ impl<T: Send + 'static> Batcher<T> {
         self.tokens.push(item.token);
     }
 
-    /// Write the pending batch; false when aborted.
-    async fn flush(&mut self) -> bool {
+    /// Byte range of lines `from..to`.
+    fn bytes(&self, from: usize, to: usize) -> &[u8] {
+        let start = if from == 0 { 0 } else { self.spans[from - 1].0 };
+        &self.lines[start..self.spans[to - 1].0]
+    }
+
+    /// Write lines `from..to`, retrying what can succeed later.
+    async fn write_with_retry(&self, from: usize, to: usize) -> Result<(), Failed> {
         let mut attempt = 0u32;
         loop {
-            if self.points == 0 {
-                break;
-            }
-            match self.writer.write(&self.lines).await {
+            match self.writer.write(self.bytes(from, to)).await {
                 Ok(()) => {
-                    self.stats.points_written.fetch_add(self.points as u64, Relaxed);
-                    self.stats.batches_written.fetch_add(1, Relaxed);
                     if attempt > 0 {
                         tracing::info!(attempts = attempt + 1, "InfluxDB write succeeded after retries");
                     }
-                    break;
+                    return Ok(());
                 }
-                Err(e) if !e.is_retryable() => {
-                    self.stats.batches_rejected.fetch_add(1, Relaxed);
-                    self.stats.points_rejected.fetch_add(self.points as u64, Relaxed);
-                    tracing::error!(error = %e, hint = e.hint().unwrap_or(""), points = self.points, "InfluxDB refused the batch");
-                    break;
-                }
+                Err(e) if !e.is_retryable() => return Err(Failed::Refused(e)),
                 Err(e) => {
                     self.stats.retries.fetch_add(1, Relaxed);
                     let delay = e
@@ -151,20 +178,77 @@ impl<T: Send + 'static> Batcher<T> {
                         .map(|d| d.min(MAX_RETRY_AFTER))
                         .unwrap_or_else(|| backoff(self.retry_initial, self.retry_max, attempt));
                     if attempt == 0 || attempt.is_power_of_two() {
-                        tracing::warn!(error = %e, hint = e.hint().unwrap_or(""), attempt = attempt + 1, retry_in = ?delay, points = self.points, "InfluxDB write failed; retrying");
+                        tracing::warn!(error = %e, hint = e.hint().unwrap_or(""), attempt = attempt + 1, retry_in = ?delay, points = to - from, "InfluxDB write failed; retrying");
                     }
                     attempt = attempt.saturating_add(1);
                     tokio::select! {
                         () = sleep(delay) => {}
-                        () = self.abort.cancelled() => return false,
+                        () = self.abort.cancelled() => return Err(Failed::Aborted),
                     }
                 }
             }
         }
+    }
+
+    /// Write the pending batch and complete its tokens; false when aborted
+    /// or when nobody listens for completions any more.
+    async fn flush(&mut self) -> bool {
+        let n = self.spans.len();
+        // Lines refused for good, with the database's message.
+        let mut bad: Vec<(usize, String)> = Vec::new();
+        if n > 0 {
+            match self.write_with_retry(0, n).await {
+                Ok(()) => {}
+                Err(Failed::Aborted) => return false,
+                Err(Failed::Refused(e)) => {
+                    self.stats.batches_refused.fetch_add(1, Relaxed);
+                    tracing::warn!(error = %e, points = n, "InfluxDB refused the batch; isolating the refused lines");
+                    let mut ranges = vec![(0, n, e)];
+                    while let Some((from, to, e)) = ranges.pop() {
+                        if to - from == 1 {
+                            bad.push((from, e.to_string()));
+                            continue;
+                        }
+                        let mid = from + (to - from) / 2;
+                        for (a, b) in [(mid, to), (from, mid)] {
+                            match self.write_with_retry(a, b).await {
+                                Ok(()) => {}
+                                Err(Failed::Aborted) => return false,
+                                Err(Failed::Refused(e)) => ranges.push((a, b, e)),
+                            }
+                        }
+                    }
+                }
+            }
+            self.stats.points_written.fetch_add((n - bad.len()) as u64, Relaxed);
+            self.stats.points_refused.fetch_add(bad.len() as u64, Relaxed);
+            self.stats.batches_written.fetch_add(1, Relaxed);
+        }
+        // Refused lines grouped by the item (message) they came from.
+        bad.sort_unstable_by_key(|(line, _)| *line);
+        let mut refused: Vec<Option<(Vec<u8>, String)>> = Vec::new();
+        for (line, error) in bad {
+            let item = self.spans[line].1;
+            if refused.len() <= item {
+                refused.resize_with(item + 1, || None);
+            }
+            let bytes = self.bytes(line, line + 1).to_vec();
+            match &mut refused[item] {
+                Some((lines, _)) => lines.extend_from_slice(&bytes),
+                slot => *slot = Some((bytes, error)),
+            }
+        }
         self.lines.clear();
-        self.points = 0;
-        for token in self.tokens.drain(..) {
-            if self.done.send(token).await.is_err() {
+        self.spans.clear();
+        for (i, token) in self.tokens.drain(..).enumerate() {
+            let sent = match refused.get_mut(i).and_then(Option::take) {
+                Some((lines, error)) => {
+                    tracing::error!(%error, "InfluxDB refused lines of a message; dead-lettering them");
+                    self.refused.send(RefusedLines { token, lines, error }).await.is_ok()
+                }
+                None => self.done.send(token.into()).await.is_ok(),
+            };
+            if !sent {
                 return false;
             }
         }

@@ -35,9 +35,9 @@ pub enum WriteError {
 
 impl WriteError {
     /// Whether the same batch can succeed later. 400/413/422 mean the data
-    /// itself is refused; everything else (5xx, 429, network, and also
-    /// 401/403/404 — a token or database an operator can fix) is worth
-    /// retrying rather than dropping data.
+    /// itself is refused (the batcher then splits it to find the bad lines);
+    /// everything else (5xx, 429, network, and also 401/403/404 — a token or
+    /// database an operator can fix) is worth retrying rather than dropping data.
     pub fn is_retryable(&self) -> bool {
         match self {
             WriteError::Http { status, .. } => !matches!(status, 400 | 413 | 422),

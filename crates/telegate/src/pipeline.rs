@@ -65,6 +65,7 @@ pub async fn start(config: &Config, registry: Arc<Registry>, shutdown: Cancellat
     let (write_tx, write_rx) = mpsc::channel(config.pipeline.write_queue);
     let (refused_tx, refused_rx) = mpsc::channel(config.pipeline.dead_letter_queue);
     let (done_tx, done_rx) = mpsc::channel(in_flight * 2);
+    let (lines_tx, lines_rx) = mpsc::channel(config.pipeline.dead_letter_queue);
 
     tracing::info!(
         broker = %format!("{}:{}", config.mqtt.host, config.mqtt.port),
@@ -78,6 +79,7 @@ pub async fn start(config: &Config, registry: Arc<Registry>, shutdown: Cancellat
         writer,
         stats.writer.clone(),
         done_tx.clone(),
+        lines_tx,
         abort.clone(),
     );
     let decode = DecodeStage {
@@ -97,6 +99,7 @@ pub async fn start(config: &Config, registry: Arc<Registry>, shutdown: Cancellat
             "dead-letter publisher",
             tokio::spawn(dead_letter_stage(
                 refused_rx,
+                lines_rx,
                 dead_letters,
                 done_tx,
                 stats.pipeline.clone(),

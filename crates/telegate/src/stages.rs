@@ -4,13 +4,28 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use telegate_influx::WriteItem;
+use bytes::Bytes;
+use telegate_influx::{RefusedLines, WriteItem};
 use telegate_model::{Point, RejectReason, Rejection, TopicPattern};
 use telegate_mqtt::{DeadLetter, DeadLetterPublisher, Envelope};
 use telegate_schema::{Limits, Registry};
 use tokio::sync::mpsc;
 
 use crate::stats::PipelineStats;
+
+/// What travels with a message's points through the writer: enough to
+/// acknowledge it, and to dead-letter lines the database refuses.
+#[derive(Debug)]
+pub(crate) struct WriteToken {
+    pub(crate) seq: u64,
+    pub(crate) topic: Bytes,
+}
+
+impl From<WriteToken> for u64 {
+    fn from(t: WriteToken) -> u64 {
+        t.seq
+    }
+}
 
 /// A refused message with what the dead-letter topic needs.
 #[derive(Debug)]
@@ -58,7 +73,7 @@ impl DecodeStage {
     pub(crate) async fn run(
         self,
         mut rx: mpsc::Receiver<Envelope>,
-        write_tx: mpsc::Sender<WriteItem<u64>>,
+        write_tx: mpsc::Sender<WriteItem<WriteToken>>,
         refused_tx: mpsc::Sender<Refused>,
     ) {
         while let Some(env) = rx.recv().await {
@@ -66,7 +81,11 @@ impl DecodeStage {
                 Ok(points) => {
                     self.stats.accepted_messages.fetch_add(1, Relaxed);
                     self.stats.accepted_points.fetch_add(points.len() as u64, Relaxed);
-                    if write_tx.send(WriteItem { points, token: env.seq }).await.is_err() {
+                    let token = WriteToken {
+                        seq: env.seq,
+                        topic: env.topic,
+                    };
+                    if write_tx.send(WriteItem { points, token }).await.is_err() {
                         break;
                     }
                 }
@@ -92,24 +111,44 @@ impl DecodeStage {
     }
 }
 
-/// Publishes dead letters, then reports the message done so it is acked.
+/// Publishes dead letters — messages the decoder refused and lines the
+/// database refused — then reports each message done so it is acked.
 pub(crate) async fn dead_letter_stage(
-    mut rx: mpsc::Receiver<Refused>,
+    mut decoded: mpsc::Receiver<Refused>,
+    mut written: mpsc::Receiver<RefusedLines<WriteToken>>,
     publisher: DeadLetterPublisher,
     done: mpsc::Sender<u64>,
     stats: Arc<PipelineStats>,
 ) {
-    while let Some(Refused { envelope, rejection }) = rx.recv().await {
-        let letter = DeadLetter {
-            topic: envelope.topic,
-            payload: envelope.payload,
-            reason: rejection.reason.label(),
-            detail: rejection.detail,
+    let (mut decoded_open, mut written_open) = (true, true);
+    while decoded_open || written_open {
+        let (seq, letter) = tokio::select! {
+            r = decoded.recv(), if decoded_open => match r {
+                Some(Refused { envelope, rejection }) => (envelope.seq, DeadLetter {
+                    topic: envelope.topic,
+                    payload: envelope.payload,
+                    reason: rejection.reason.label(),
+                    detail: rejection.detail,
+                }),
+                None => { decoded_open = false; continue; }
+            },
+            r = written.recv(), if written_open => match r {
+                Some(RefusedLines { token, lines, error }) => {
+                    stats.reject(RejectReason::WriteRejected);
+                    (token.seq, DeadLetter {
+                        topic: token.topic,
+                        payload: Bytes::from(lines),
+                        reason: RejectReason::WriteRejected.label(),
+                        detail: error,
+                    })
+                }
+                None => { written_open = false; continue; }
+            },
         };
         match publisher.publish(letter).await {
             Ok(()) => {
                 stats.dead_letters_published.fetch_add(1, Relaxed);
-                if done.send(envelope.seq).await.is_err() {
+                if done.send(seq).await.is_err() {
                     break;
                 }
             }

@@ -68,7 +68,7 @@ impl Stats {
             accepted_points: p.accepted_points.load(Relaxed),
             points_written: self.writer.points_written.load(Relaxed),
             write_retries: self.writer.retries.load(Relaxed),
-            points_refused_by_database: self.writer.points_rejected.load(Relaxed),
+            points_refused_by_database: self.writer.points_refused.load(Relaxed),
             rejected: RejectReason::ALL
                 .iter()
                 .filter_map(|r| {

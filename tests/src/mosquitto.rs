@@ -1,0 +1,127 @@
+//! A real Mosquitto 2 broker on a free loopback port, with persistence on and
+//! no queue limits, so a persistent session keeps every QoS 1 message across
+//! a broker restart.
+
+use std::path::Path;
+
+use anyhow::Context as _;
+use tempfile::TempDir;
+
+use crate::process::{self, Process};
+
+/// The broker's configuration. Checked by hand against Debian's 2.0.11:
+/// - `user root`: run as root, Mosquitto otherwise drops to user
+///   `mosquitto`, which cannot write the temp dir;
+/// - `max_queued_messages 0`: no limit (the default 1000 drops QoS 1
+///   messages queued for an offline persistent session);
+/// - `autosave_interval 1`: the persistence file is written every second
+///   and on SIGTERM. A SIGKILL loses what arrived since the last save: 2000
+///   messages published and acknowledged just before a SIGKILL were all gone
+///   after the restart, hence [`Mosquitto::stop`] is a SIGTERM.
+fn config(port: u16, data: &Path) -> String {
+    format!(
+        "user root\n\
+         listener {port} 127.0.0.1\n\
+         allow_anonymous true\n\
+         persistence true\n\
+         persistence_location {data}/\n\
+         autosave_interval 1\n\
+         max_queued_messages 0\n\
+         max_inflight_messages 0\n\
+         log_dest stderr\n\
+         log_type error\n\
+         log_type warning\n\
+         log_type notice\n",
+        data = data.display()
+    )
+}
+
+/// A Mosquitto broker with its own temp dir (config, persistence, log),
+/// killed on drop.
+#[derive(Debug)]
+pub struct Mosquitto {
+    port: u16,
+    // Before `dir`: the process dies before its directory is removed.
+    proc: Process,
+    dir: TempDir,
+}
+
+impl Mosquitto {
+    /// Start a broker on a free port and wait until it accepts connections.
+    pub async fn start() -> anyhow::Result<Self> {
+        let mut attempt = 1;
+        loop {
+            match Self::start_once().await {
+                Err(e) if attempt < process::START_ATTEMPTS && process::port_taken(&e) => attempt += 1,
+                result => return result,
+            }
+        }
+    }
+
+    async fn start_once() -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir().context("creating mosquitto's temp dir")?;
+        let port = process::free_port()?;
+        let data = dir.path().join("data");
+        std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
+        let conf = dir.path().join("mosquitto.conf");
+        std::fs::write(&conf, config(port, &data)).with_context(|| format!("writing {}", conf.display()))?;
+        let proc = Process::new(
+            "mosquitto",
+            "mosquitto",
+            vec!["-c".into(), conf.display().to_string()],
+            dir.path().join("mosquitto.log"),
+        );
+        let mut broker = Self { port, proc, dir };
+        broker.start_again().await?;
+        Ok(broker)
+    }
+
+    /// Always `127.0.0.1`.
+    pub fn host(&self) -> &'static str {
+        "127.0.0.1"
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The temp dir: `mosquitto.conf`, `data/mosquitto.db`, `mosquitto.log`.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The last lines of the broker's log.
+    pub fn log_tail(&self) -> String {
+        self.proc.log_tail()
+    }
+
+    /// Start again after [`stop`](Self::stop) or [`kill`](Self::kill): same
+    /// port, same persisted sessions and queued messages.
+    pub async fn start_again(&mut self) -> anyhow::Result<()> {
+        self.proc.spawn()?;
+        let port = self.port;
+        self.proc
+            .wait_ready(&format!("127.0.0.1:{port}"), || async move {
+                tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_ok()
+            })
+            .await
+    }
+
+    /// Graceful stop (SIGTERM, waits for the exit): Mosquitto writes its
+    /// persistence file, so nothing it acknowledged is lost.
+    pub fn stop(&mut self) {
+        self.proc.terminate();
+    }
+
+    /// Crash (SIGKILL): messages acknowledged since the last autosave (up to
+    /// a second) are lost by the broker itself.
+    pub fn kill(&mut self) {
+        self.proc.kill();
+    }
+
+    /// [`stop`](Self::stop), then [`start_again`](Self::start_again).
+    pub async fn restart(&mut self) -> anyhow::Result<()> {
+        self.stop();
+        self.start_again().await
+    }
+}
