@@ -158,3 +158,83 @@ async fn each_rejection_class_is_dead_lettered_and_good_readings_still_stored() 
     assert_eq!(last.acked, total, "{last}");
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_line_influxdb_refuses_is_dead_lettered_with_its_message_and_the_rest_stored() -> anyhow::Result<()> {
+    let broker = Mosquitto::start().await?;
+    let influx = Influxd::start().await?;
+    // A field type conflict: pm2_5_ugm3 already exists as a string in this shard.
+    influx.create_database("telegate").await?;
+    let now = now_ms_ns();
+    influx
+        .write(
+            "telegate",
+            &format!(
+                "air_quality,device_id=legacy pm2_5_ugm3=\"n/a\" {}",
+                now - 60_000_000_000
+            ),
+        )
+        .await?;
+
+    let mut config = test_config("gw-conflict", broker.port(), &influx.url());
+    config.influx.linger = Duration::from_millis(300); // one batch for all of them
+    let gw = Gateway::start(config).await?;
+    gw.connected().await?;
+    let dlq = Subscriber::connect("dlq-conflict", broker.port(), "telegate/dead-letter/#").await?;
+    let mut publisher = Publisher::connect("gate-devices", broker.port()).await?;
+    let river = gw.registry.get("river_level").unwrap().clone();
+    let air = gw.registry.get("air_quality").unwrap().clone();
+    const GOOD: u64 = 40;
+    for i in 0..GOOD {
+        let s = valid_sample(&river.sample, now - (i as i64 + 1) * 1_000_000_000, i);
+        publisher
+            .publish(
+                &format!("telemetry/muong-te/rl-{i}/river_level"),
+                batch(&river.message, &format!("rl-{i}"), vec![s]),
+            )
+            .await?;
+        if i == GOOD / 2 {
+            let s = valid_sample(&air.sample, now - 1_000_000_000, 1);
+            publisher
+                .publish(
+                    "telemetry/ma-lu-thang/aq-1/air_quality",
+                    batch(&air.message, "aq-1", vec![s]),
+                )
+                .await?;
+        }
+    }
+    publisher.flush().await?;
+    let summary = gw.wait_acked(GOOD + 1).await?;
+
+    let letters = eventually(Duration::from_secs(10), || async {
+        let m = dlq.messages().await;
+        Ok((!m.is_empty()).then_some(m))
+    })
+    .await?;
+    assert_eq!(letters.len(), 1, "{letters:?}");
+    let l = &letters[0];
+    assert_eq!(l.properties["reason"], "write_rejected");
+    assert_eq!(l.properties["topic"], "telemetry/ma-lu-thang/aq-1/air_quality");
+    assert!(
+        l.properties["detail"].contains("field type conflict"),
+        "InfluxDB's own message: {}",
+        l.properties["detail"]
+    );
+    let line = String::from_utf8_lossy(&l.payload);
+    assert!(
+        line.starts_with("air_quality,device_id=aq-1,site=ma-lu-thang ") && line.ends_with('\n'),
+        "{line}"
+    );
+    assert_eq!(summary.rejected.get("write_rejected"), Some(&1), "{summary}");
+
+    assert_eq!(
+        influx.count("telegate", "river_level", "seq").await?,
+        GOOD,
+        "every other line stored"
+    );
+    let aq = influx
+        .rows("telegate", "SELECT * FROM air_quality WHERE device_id = 'aq-1'")
+        .await?;
+    assert!(aq.is_empty(), "{aq:?}");
+    Ok(())
+}

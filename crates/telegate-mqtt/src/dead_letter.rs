@@ -54,7 +54,14 @@ impl DeadLetterPublisher {
         } else {
             format!("{}/{suffix}", self.prefix)
         };
-        let mut detail = letter.detail;
+        // MQTT strings should carry no control characters (Mosquitto drops the
+        // connection over them), and database answers end in a newline.
+        let mut detail: String = letter
+            .detail
+            .trim()
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
         if detail.len() > MAX_DETAIL {
             let mut cut = MAX_DETAIL;
             while !detail.is_char_boundary(cut) {
