@@ -1,0 +1,37 @@
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// The `[wal]` config section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WalConfig {
+    /// Off: a reading is acknowledged only once InfluxDB stored it (lower
+    /// throughput, and an InfluxDB outage parks readings in the broker).
+    pub enabled: bool,
+    /// Directory of the log, relative to the config file.
+    pub dir: String,
+    /// A segment is sealed and a new one started past this size.
+    pub segment_bytes: u64,
+    /// Most bytes the log may hold; when full, acknowledgements pause until
+    /// InfluxDB drains it.
+    pub budget_bytes: u64,
+    /// Group commit: one fsync covers the records of at most this long...
+    #[serde(with = "humantime_serde")]
+    pub commit_linger: Duration,
+    /// ...or this many bytes, whichever comes first.
+    pub commit_bytes: usize,
+}
+
+impl Default for WalConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            dir: "data/wal".into(),
+            segment_bytes: 64 * 1024 * 1024,
+            budget_bytes: 2 * 1024 * 1024 * 1024,
+            commit_linger: Duration::from_millis(5),
+            commit_bytes: 1024 * 1024,
+        }
+    }
+}

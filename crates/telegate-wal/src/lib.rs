@@ -1,0 +1,32 @@
+//! The write-ahead log that lets the gateway acknowledge a reading as soon as
+//! it is on local disk, instead of waiting for InfluxDB.
+//!
+//! The log is a directory of append-only segment files. Each [`Record`] (one
+//! MQTT message's encoded lines plus its topic) is a frame: a magic marker,
+//! the payload length, a CRC-32 of the payload, and the payload. The
+//! [`Appender`] batches records and covers each batch with one `fdatasync`
+//! (group commit), then hands back the records' tokens (to acknowledge them).
+//! The InfluxDB writer is fed from disk by the [`Tailer`]. When the writer has
+//! stored every record of a sealed segment, [`Wal::release`] deletes it. A
+//! byte budget bounds the log: when it is full the appender waits, so the
+//! gateway stops acknowledging and the broker keeps the backlog.
+//!
+//! On start, [`Wal::open`] checks every segment: a torn last frame (a crash
+//! mid-write) is truncated; a frame whose checksum fails is copied to
+//! `quarantine/` and counted, never silently skipped. The [`Tailer`] reads
+//! the log in order — what a previous run left, then what is appended — one
+//! chunk at a time, never loading the log whole, and feeds the writer.
+
+mod appender;
+mod config;
+mod error;
+mod frame;
+mod log;
+mod tailer;
+
+pub use appender::Appender;
+pub use config::WalConfig;
+pub use error::WalError;
+pub use frame::Record;
+pub use log::{Wal, WalStats};
+pub use tailer::Tailer;

@@ -1,0 +1,321 @@
+//! The log directory: segments, their accounting, recovery and replay.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::tailer::Tailer;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use tokio::sync::Notify;
+
+use crate::config::WalConfig;
+use crate::error::WalError;
+use crate::frame::{HEADER, MAGIC, Record, Scan, scan};
+
+/// Counters for logs and metrics.
+#[derive(Debug, Default)]
+pub struct WalStats {
+    pub bytes: AtomicU64,
+    pub segments: AtomicU64,
+    pub appended: AtomicU64,
+    pub commits: AtomicU64,
+    pub replayed: AtomicU64,
+    pub corrupt_frames: AtomicU64,
+    pub truncated_bytes: AtomicU64,
+    /// True while the budget is exhausted (acknowledgements paused).
+    pub full: AtomicBool,
+}
+
+#[derive(Debug, Default)]
+struct Segment {
+    bytes: u64,
+    /// Records handed out (appended or replayed) and not yet released.
+    outstanding: u64,
+    /// The appender will add nothing more (rotated, or left by a previous run).
+    sealed: bool,
+    /// The tailer has read past its end.
+    read_done: bool,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    segments: BTreeMap<u64, Segment>,
+    total: u64,
+    /// The active segment and how many of its bytes are fsynced.
+    committed: (u64, u64),
+    /// The appender has finished (shutdown): once caught up, the tailer ends.
+    closed: bool,
+}
+
+/// The shared log: accounting of every segment and the budget.
+#[derive(Debug)]
+pub struct Wal {
+    dir: PathBuf,
+    pub(crate) segment_bytes: u64,
+    budget: u64,
+    state: Mutex<State>,
+    space: Notify,
+    pub(crate) new_data: Notify,
+    stats: Arc<WalStats>,
+    next_segment: AtomicU64,
+}
+
+pub(crate) fn segment_path(dir: &Path, id: u64) -> PathBuf {
+    dir.join(format!("{id:020}.wal"))
+}
+
+impl Wal {
+    /// Open (creating) the log. Returns the log and the tailer that reads it
+    /// in order — first what a previous run left, then what is appended.
+    pub fn open(dir: &Path, cfg: &WalConfig) -> Result<(Arc<Wal>, Tailer), WalError> {
+        std::fs::create_dir_all(dir.join("quarantine")).map_err(WalError::io(dir, "creating the directory"))?;
+        let mut existing = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(WalError::io(dir, "listing"))? {
+            let entry = entry.map_err(WalError::io(dir, "listing"))?;
+            let name = entry.file_name();
+            let Some(id) = name
+                .to_str()
+                .and_then(|n| n.strip_suffix(".wal"))
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            let bytes = entry.metadata().map_err(WalError::io(&entry.path(), "stat"))?.len();
+            existing.push((id, bytes));
+        }
+        existing.sort_unstable();
+        let mut state = State::default();
+        for &(id, bytes) in &existing {
+            state.segments.insert(
+                id,
+                Segment {
+                    bytes,
+                    outstanding: 0,
+                    sealed: true,
+                    read_done: false,
+                },
+            );
+            state.total += bytes;
+        }
+        let stats = Arc::new(WalStats::default());
+        stats.bytes.store(state.total, Relaxed);
+        stats.segments.store(existing.len() as u64, Relaxed);
+        let next = existing.last().map_or(1, |(id, _)| id + 1);
+        // A tiny budget must still let segments seal and be deleted.
+        let segment_bytes = cfg.segment_bytes.min(cfg.budget_bytes / 4).max(4096);
+        state.committed = (next, 0);
+        let wal = Arc::new(Wal {
+            dir: dir.to_owned(),
+            segment_bytes,
+            budget: cfg.budget_bytes,
+            state: Mutex::new(state),
+            space: Notify::new(),
+            new_data: Notify::new(),
+            stats,
+            next_segment: AtomicU64::new(next),
+        });
+        let tailer = Tailer::new(wal.clone(), existing.iter().map(|(id, _)| *id).collect(), next);
+        Ok((wal, tailer))
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    pub fn stats(&self) -> Arc<WalStats> {
+        self.stats.clone()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A panic while holding the lock leaves only counters behind; keep going.
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    pub(crate) fn next_segment_id(&self) -> u64 {
+        self.next_segment.fetch_add(1, Relaxed)
+    }
+
+    /// `bytes` more bytes of `segment` are fsynced: the tailer may read them.
+    pub(crate) fn committed(&self, segment: u64, bytes: u64) {
+        let mut st = self.lock();
+        st.segments.entry(segment).or_default().bytes += bytes;
+        st.total += bytes;
+        st.committed = if st.committed.0 == segment {
+            (segment, st.committed.1 + bytes)
+        } else {
+            (segment, bytes)
+        };
+        self.stats.bytes.store(st.total, Relaxed);
+        self.stats.segments.store(st.segments.len() as u64, Relaxed);
+        drop(st);
+        self.new_data.notify_waiters();
+    }
+
+    /// The appender moved to a new, empty segment.
+    pub(crate) fn started(&self, segment: u64) {
+        let mut st = self.lock();
+        st.segments.entry(segment).or_default();
+        st.committed = (segment, 0);
+        drop(st);
+        self.new_data.notify_waiters();
+    }
+
+    /// The appender has stopped for good.
+    pub(crate) fn close(&self) {
+        self.lock().closed = true;
+        self.new_data.notify_waiters();
+    }
+
+    /// Where fsynced data ends, and whether the appender has stopped.
+    pub(crate) fn committed_end(&self) -> ((u64, u64), bool) {
+        let st = self.lock();
+        (st.committed, st.closed)
+    }
+
+    /// The tailer handed out `records` records of `segment`.
+    pub(crate) fn handed_out(&self, segment: u64, records: u64) {
+        if let Some(seg) = self.lock().segments.get_mut(&segment) {
+            seg.outstanding += records;
+        }
+    }
+
+    /// The tailer has read all of `segment`.
+    pub(crate) fn read_past(&self, segment: u64) {
+        let mut st = self.lock();
+        if let Some(seg) = st.segments.get_mut(&segment) {
+            seg.read_done = true;
+        }
+        self.collect(&mut st, segment);
+    }
+
+    /// No more records go to `segment`.
+    pub(crate) fn seal(&self, segment: u64) {
+        let mut st = self.lock();
+        if let Some(seg) = st.segments.get_mut(&segment) {
+            seg.sealed = true;
+        }
+        self.collect(&mut st, segment);
+    }
+
+    /// One record of `segment` is stored (or dead-lettered): when a sealed
+    /// segment has none left, its file is deleted.
+    pub fn release(&self, segment: u64) {
+        let mut st = self.lock();
+        if let Some(seg) = st.segments.get_mut(&segment) {
+            seg.outstanding = seg.outstanding.saturating_sub(1);
+        }
+        self.collect(&mut st, segment);
+    }
+
+    fn collect(&self, st: &mut State, segment: u64) {
+        let done = st
+            .segments
+            .get(&segment)
+            .is_some_and(|s| s.sealed && s.read_done && s.outstanding == 0);
+        if !done {
+            return;
+        }
+        let path = segment_path(&self.dir, segment);
+        if let Err(e) = std::fs::remove_file(&path)
+            && e.kind() != std::io::ErrorKind::NotFound
+        {
+            tracing::error!(path = %path.display(), error = %e, "cannot delete a drained WAL segment; keeping it counted");
+            return;
+        }
+        if let Some(seg) = st.segments.remove(&segment) {
+            st.total = st.total.saturating_sub(seg.bytes);
+        }
+        self.stats.bytes.store(st.total, Relaxed);
+        self.stats.segments.store(st.segments.len() as u64, Relaxed);
+        self.space.notify_waiters();
+    }
+
+    /// Whether `bytes` more fit in the budget (an empty log always takes one record).
+    pub(crate) fn fits(&self, bytes: u64) -> bool {
+        let st = self.lock();
+        st.total == 0 || st.total + bytes <= self.budget
+    }
+
+    /// Wait until something is deleted.
+    pub(crate) async fn space_freed(&self, bytes: u64) {
+        let notified = self.space.notified();
+        if self.fits(bytes) {
+            return;
+        }
+        notified.await;
+    }
+
+    /// Bytes in `segment` so far.
+    pub(crate) fn bytes_in(&self, segment: u64) -> u64 {
+        self.lock().segments.get(&segment).map_or(0, |s| s.bytes)
+    }
+
+    pub(crate) fn stats_ref(&self) -> &WalStats {
+        &self.stats
+    }
+}
+
+/// Read one segment: keep valid frames, quarantine corrupt ones, truncate a
+/// torn tail.
+pub(crate) fn recover_segment(wal: &Wal, id: u64) -> Result<VecDeque<Record>, WalError> {
+    let path = segment_path(&wal.dir, id);
+    let data = std::fs::read(&path).map_err(WalError::io(&path, "reading"))?;
+    let mut records = VecDeque::new();
+    let mut pos = 0;
+    while pos < data.len() {
+        match scan(&data[pos..]) {
+            Scan::Frame { len } => {
+                if let Some(r) = Record::decode_payload(&data[pos + HEADER..pos + len]) {
+                    records.push_back(r);
+                }
+                pos += len;
+            }
+            Scan::Incomplete if next_frame(&data, pos + 1) < data.len() => {
+                // Looks cut short, yet whole frames follow: a damaged length, not a torn tail.
+                pos = quarantine(wal, id, &path, &data, pos)?;
+            }
+            Scan::Incomplete => {
+                // A crash mid-append: the unacknowledged tail is dropped.
+                let torn = data.len() - pos;
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(WalError::io(&path, "opening"))?;
+                f.set_len(pos as u64).map_err(WalError::io(&path, "truncating"))?;
+                f.sync_all().map_err(WalError::io(&path, "syncing"))?;
+                wal.stats.truncated_bytes.fetch_add(torn as u64, Relaxed);
+                tracing::warn!(segment = %path.display(), offset = pos, bytes = torn, "WAL: torn last frame truncated (crash while appending)");
+                break;
+            }
+            Scan::Corrupt => pos = quarantine(wal, id, &path, &data, pos)?,
+        }
+    }
+    Ok(records)
+}
+
+/// Copy the damaged bytes from `pos` up to the next whole frame into
+/// `quarantine/`, count them, and return where reading resumes.
+fn quarantine(wal: &Wal, id: u64, path: &Path, data: &[u8], pos: usize) -> Result<usize, WalError> {
+    let next = next_frame(data, pos + 1);
+    let q = wal.dir.join("quarantine").join(format!("{id:020}-{pos}.bin"));
+    std::fs::write(&q, &data[pos..next]).map_err(WalError::io(&q, "quarantining"))?;
+    wal.stats.corrupt_frames.fetch_add(1, Relaxed);
+    tracing::error!(segment = %path.display(), offset = pos, bytes = next - pos, quarantined = %q.display(), "WAL: corrupt frame quarantined");
+    Ok(next)
+}
+
+/// Offset of the next whole, valid frame at or after `from`, or the end.
+fn next_frame(data: &[u8], from: usize) -> usize {
+    let mut i = from;
+    while i + MAGIC.len() <= data.len() {
+        if data[i..i + MAGIC.len()] == MAGIC && matches!(scan(&data[i..]), Scan::Frame { .. }) {
+            return i;
+        }
+        i += 1;
+    }
+    data.len()
+}
+
+#[cfg(test)]
+mod tests;
