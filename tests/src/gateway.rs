@@ -17,6 +17,8 @@ pub struct Gateway {
     running: Option<Running>,
     pub stats: Stats,
     pub registry: Arc<Registry>,
+    /// The WAL's directory when the config left it relative.
+    _wal_dir: Option<tempfile::TempDir>,
 }
 
 /// A config for tests: the given broker and InfluxDB, fast batching, and a
@@ -34,7 +36,16 @@ pub fn test_config(client_id: &str, mqtt_port: u16, influx_url: &str) -> Config 
 }
 
 impl Gateway {
-    pub async fn start(config: Config) -> anyhow::Result<Self> {
+    /// Start in-process. A relative `wal.dir` is replaced by a temp dir the
+    /// gateway owns (pass an absolute one to keep the log across starts).
+    pub async fn start(mut config: Config) -> anyhow::Result<Self> {
+        let wal_dir = if std::path::Path::new(&config.wal.dir).is_relative() {
+            let dir = tempfile::tempdir()?;
+            config.wal.dir = dir.path().join("wal").display().to_string();
+            Some(dir)
+        } else {
+            None
+        };
         config.validate("test config").map_err(|e| anyhow::anyhow!("{e}"))?;
         let registry = Arc::new(Registry::builtin(&BTreeMap::new())?);
         let shutdown = CancellationToken::new();
@@ -45,6 +56,7 @@ impl Gateway {
             running: Some(running),
             stats,
             registry,
+            _wal_dir: wal_dir,
         })
     }
 
@@ -69,10 +81,15 @@ impl Gateway {
     }
 
     /// Wait until `n` messages are done (acked) — stored or dead-lettered.
+    /// Wait until `n` messages are acknowledged *and* settled: every
+    /// accepted point stored (or refused by the database) and every
+    /// rejection dead-lettered. With the WAL, acks come before the write.
     pub async fn wait_acked(&self, n: u64) -> anyhow::Result<Summary> {
         crate::eventually(Duration::from_secs(20), || async {
             let s = self.summary();
-            Ok((s.acked >= n).then_some(s))
+            let written = s.points_written + s.points_refused_by_database >= s.accepted_points;
+            let lettered = s.dead_letters_published + s.dead_letter_errors >= s.rejected_total();
+            Ok((s.acked >= n && written && lettered).then_some(s))
         })
         .await
     }

@@ -143,22 +143,38 @@ async fn sigkill_twice_mid_stream_loses_and_duplicates_nothing() -> anyhow::Resu
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn influxdb_down_for_twenty_seconds_then_the_backlog_drains_by_itself() -> anyhow::Result<()> {
+async fn influxdb_down_for_twenty_seconds_the_wal_absorbs_it_and_drains_by_itself() -> anyhow::Result<()> {
+    influxdb_outage(true).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn influxdb_down_for_twenty_seconds_without_wal_acks_stop_and_the_broker_keeps_the_backlog() -> anyhow::Result<()>
+{
+    influxdb_outage(false).await
+}
+
+async fn influxdb_outage(wal: bool) -> anyhow::Result<()> {
     let broker = Mosquitto::start().await?;
     let mut influx = Influxd::start().await?;
-    let gw = Gateway::start(test_config("gw-outage", broker.port(), &influx.url())).await?;
+    let mut config = test_config(
+        if wal { "gw-outage-wal" } else { "gw-outage" },
+        broker.port(),
+        &influx.url(),
+    );
+    config.wal.enabled = wal;
+    let gw = Gateway::start(config).await?;
     gw.connected().await?;
     let t0 = now_ms_ns() - 3_600_000_000_000;
 
     const N: u64 = 6_000;
-    let sender = stream(
+    stream(
         Publisher::connect("rl-outage", broker.port()).await?,
         t0,
         0,
         N / 2,
         5_000,
-    );
-    sender.await??;
+    )
+    .await??;
     gw.wait_acked(N / 2).await?;
     influx.stop();
     let down = Instant::now();
@@ -172,16 +188,22 @@ async fn influxdb_down_for_twenty_seconds_then_the_backlog_drains_by_itself() ->
     );
     tokio::time::sleep(Duration::from_secs(20).saturating_sub(down.elapsed())).await;
     let during = gw.summary();
-    assert!(
-        during.acked <= N / 2 + 1,
-        "nothing acknowledged while InfluxDB is down: {during}"
-    );
     assert!(during.write_retries > 0, "{during}");
+    assert!(during.points_written <= N / 2, "{during}");
+    if wal {
+        assert_eq!(during.acked, N, "the WAL acknowledges while InfluxDB is down: {during}");
+        assert!(during.wal_bytes > 0, "{during}");
+    } else {
+        assert!(
+            during.acked <= N / 2 + 1,
+            "nothing acknowledged while InfluxDB is down: {during}"
+        );
+    }
     influx.start_again().await?;
     sender.await??;
     let drained = assert_stored_exactly(&influx, N, Duration::from_secs(60)).await?;
     eprintln!(
-        "InfluxDB down {:?}; backlog of {} drained {drained:?} after restart",
+        "wal={wal}: InfluxDB down {:?}; backlog of {} drained {drained:?} after restart",
         down.elapsed(),
         N / 2
     );

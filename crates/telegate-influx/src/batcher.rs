@@ -2,6 +2,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
+use bytes::Bytes;
 use telegate_model::Point;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep, sleep_until};
@@ -12,11 +13,23 @@ use crate::error::WriteError;
 use crate::line_protocol::encode_point;
 use crate::writer::HttpWriter;
 
-/// The points of one message plus the token that completes it.
+/// One message's points, already encoded as newline-terminated line
+/// protocol (the form the write-ahead log keeps), plus the token that
+/// completes it.
 #[derive(Debug)]
 pub struct WriteItem<T> {
-    pub points: Vec<Point>,
+    pub lines: Bytes,
     pub token: T,
+}
+
+/// Encode `points` as one message's lines. On error nothing is returned: a
+/// point line protocol cannot carry makes the whole message unwritable.
+pub fn encode_points(points: &[Point]) -> Result<Bytes, crate::error::EncodeError> {
+    let mut out = Vec::with_capacity(points.len() * 160);
+    for p in points {
+        encode_point(p, &mut out)?;
+    }
+    Ok(Bytes::from(out))
 }
 
 /// Lines of one message that the database refused for good (a 400 such as a
@@ -41,7 +54,6 @@ pub struct WriterStats {
     /// Batches the database refused in part or whole (then split to find the bad lines).
     pub batches_refused: AtomicU64,
     pub points_refused: AtomicU64,
-    pub encode_errors: AtomicU64,
 }
 
 /// The writer stage: batch by count and linger, write with retries, then hand
@@ -141,14 +153,12 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
 
     fn add(&mut self, item: WriteItem<T>) {
         let index = self.tokens.len();
-        for p in &item.points {
-            match encode_point(p, &mut self.lines) {
-                Ok(()) => self.spans.push((self.lines.len(), index)),
-                Err(e) => {
-                    self.stats.encode_errors.fetch_add(1, Relaxed);
-                    tracing::error!(error = %e, measurement = %p.measurement, "point cannot be encoded; dropped");
-                }
+        for line in item.lines.split_inclusive(|&b| b == b'\n') {
+            self.lines.extend_from_slice(line);
+            if line.last() != Some(&b'\n') {
+                self.lines.push(b'\n');
             }
+            self.spans.push((self.lines.len(), index));
         }
         self.tokens.push(item.token);
     }

@@ -17,7 +17,7 @@ mod error;
 mod line_protocol;
 mod writer;
 
-pub use batcher::{Batcher, RefusedLines, WriteItem, WriterStats};
+pub use batcher::{Batcher, RefusedLines, WriteItem, WriterStats, encode_points};
 pub use config::{ApiVersion, InfluxConfig};
 pub use error::{EncodeError, WriteError};
 pub use line_protocol::{encode_point, escape_key, escape_measurement, escape_string_value, escape_tag_value};

@@ -6,7 +6,7 @@ use std::io::Read as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use telegate_influx::{ApiVersion, Batcher, HttpWriter, InfluxConfig, WriteItem, WriterStats};
+use telegate_influx::{ApiVersion, Batcher, HttpWriter, InfluxConfig, WriteItem, WriterStats, encode_points};
 use telegate_model::{FieldValue, Point};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpListener;
@@ -156,7 +156,7 @@ async fn honours_retry_after_then_retries_503_and_loses_nothing() {
     const N: i64 = 500;
     for seq in 0..N {
         h.tx.send(WriteItem {
-            points: vec![point("m", seq, FieldValue::Float(seq as f64))],
+            lines: encode_points(&[point("m", seq, FieldValue::Float(seq as f64))]).unwrap(),
             token: seq as u64,
         })
         .await
@@ -227,7 +227,7 @@ async fn a_refused_line_is_isolated_and_every_other_line_stored() {
             points.push(point("m", 10_000, FieldValue::Str("boom".into())));
         }
         h.tx.send(WriteItem {
-            points,
+            lines: encode_points(&points).unwrap(),
             token: seq as u64,
         })
         .await

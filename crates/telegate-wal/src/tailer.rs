@@ -63,6 +63,10 @@ impl Tailer {
                 "WAL: replaying a segment left by the previous run"
             );
             self.wal.handed_out(id, records.len() as u64);
+            self.wal
+                .stats_ref()
+                .replayed
+                .fetch_add(records.len() as u64, std::sync::atomic::Ordering::Relaxed);
             for r in records {
                 if tx.send((id, r)).await.is_err() {
                     return Ok(());

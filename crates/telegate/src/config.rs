@@ -12,6 +12,7 @@ use telegate_influx::{ApiVersion, InfluxConfig};
 use telegate_model::TopicPattern;
 use telegate_mqtt::MqttConfig;
 use telegate_schema::Limits;
+use telegate_wal::WalConfig;
 
 /// The config used when no `--config` is given: local broker and InfluxDB,
 /// built-in schemas. Kept in the repository as `config/telegate.example.toml`.
@@ -26,6 +27,7 @@ pub struct Config {
     pub schema: SchemaConfig,
     pub limits: Limits,
     pub influx: InfluxConfig,
+    pub wal: WalConfig,
     pub pipeline: PipelineConfig,
 }
 
@@ -170,6 +172,10 @@ impl Config {
         };
         let mut config = Self::parse(&text, &file)?;
         config.apply_env(|k| std::env::var(k).ok());
+        // The WAL directory is relative to the config file, like schema.dir.
+        if !config.wal.dir.is_empty() && Path::new(&config.wal.dir).is_relative() {
+            config.wal.dir = base_dir.join(&config.wal.dir).display().to_string();
+        }
         config.validate(&file)?;
         Ok(LoadedConfig { config, file, base_dir })
     }
@@ -336,6 +342,24 @@ impl Config {
                 "is 0".into(),
                 "allow at least the longest coverage gap, e.g. \"7d\"",
             ));
+        }
+        let w = &self.wal;
+        if w.enabled && w.dir.is_empty() {
+            return Err(bad(
+                "wal.dir",
+                "is empty but wal.enabled = true".into(),
+                "set a directory on a local disk, e.g. \"/var/lib/telegate/wal\"",
+            ));
+        }
+        if w.enabled && w.budget_bytes < 1024 * 1024 {
+            return Err(bad(
+                "wal.budget_bytes",
+                format!("{} bytes is too small", w.budget_bytes),
+                "allow at least 1 MiB (1048576); size it for the longest InfluxDB outage to ride out",
+            ));
+        }
+        if w.commit_bytes == 0 {
+            return Err(bad("wal.commit_bytes", "is 0".into(), "use the default 1048576"));
         }
         let p = &self.pipeline;
         if p.write_queue == 0 || p.dead_letter_queue == 0 {

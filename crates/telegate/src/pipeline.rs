@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use telegate_influx::{Batcher, HttpWriter};
+use telegate_influx::{Batcher, HttpWriter, WriteItem};
 use telegate_model::TopicPattern;
 use telegate_mqtt::MqttSource;
 use telegate_schema::Registry;
@@ -20,8 +20,9 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::stages::{DecodeStage, dead_letter_stage};
+use crate::stages::{DecodeStage, Sink, WriteToken, dead_letter_stage};
 use crate::stats::{Stats, Summary};
+use telegate_wal::{Appender, Record, Tailer, Wal};
 
 /// A started gateway.
 #[derive(Debug)]
@@ -54,10 +55,28 @@ pub async fn start(config: &Config, registry: Arc<Registry>, shutdown: Cancellat
     }
     let (source, dead_letters) = MqttSource::new(&config.mqtt, config.subscription());
     let abort = CancellationToken::new();
+    // With the WAL, the writer need not finish at shutdown (the log keeps
+    // what it has not stored); it gets its own token so it can be stopped
+    // early without cutting the source's last acknowledgements short.
+    let writer_abort = if config.wal.enabled {
+        CancellationToken::new()
+    } else {
+        abort.clone()
+    };
+    let wal = if config.wal.enabled {
+        let dir = std::path::Path::new(&config.wal.dir);
+        let (wal, tailer) =
+            Wal::open(dir, &config.wal).with_context(|| format!("opening the WAL in {}", dir.display()))?;
+        let appender = Appender::new(wal.clone(), &config.wal).context("starting the WAL")?;
+        Some((wal, tailer, appender))
+    } else {
+        None
+    };
     let stats = Stats {
         pipeline: Arc::default(),
         source: source.stats(),
         writer: Arc::default(),
+        wal: wal.as_ref().map(|(w, _, _)| w.stats()),
     };
 
     let in_flight = usize::from(config.mqtt.receive_maximum.max(1));
@@ -71,16 +90,9 @@ pub async fn start(config: &Config, registry: Arc<Registry>, shutdown: Cancellat
         broker = %format!("{}:{}", config.mqtt.host, config.mqtt.port),
         subscription = %config.subscription(),
         influx = %writer.url(),
+        wal = %if config.wal.enabled { config.wal.dir.as_str() } else { "off" },
         sensor_types = registry.schemas().count(),
         "telegate starting"
-    );
-    let batcher = Batcher::new(
-        &config.influx,
-        writer,
-        stats.writer.clone(),
-        done_tx.clone(),
-        lines_tx,
-        abort.clone(),
     );
     let decode = DecodeStage {
         pattern,
@@ -88,37 +100,81 @@ pub async fn start(config: &Config, registry: Arc<Registry>, shutdown: Cancellat
         limits: config.limits.clone(),
         stats: stats.pipeline.clone(),
     };
-    let tasks: Vec<(&'static str, JoinHandle<()>)> = vec![
-        (
-            "mqtt source",
-            tokio::spawn(source.run(env_tx, done_rx, shutdown.clone(), abort.clone())),
-        ),
-        ("decoder", tokio::spawn(decode.run(env_rx, write_tx, refused_tx))),
-        ("influx writer", tokio::spawn(batcher.run(write_rx))),
-        (
-            "dead-letter publisher",
-            tokio::spawn(dead_letter_stage(
-                refused_rx,
-                lines_rx,
-                dead_letters,
-                done_tx,
-                stats.pipeline.clone(),
-            )),
-        ),
-    ];
+    let mut tasks: Vec<(&'static str, JoinHandle<()>)> = vec![(
+        "mqtt source",
+        tokio::spawn(source.run(env_tx, done_rx, shutdown.clone(), abort.clone())),
+    )];
+    // Completions of the writer: to the source (ack) without the WAL, to the
+    // WAL's releaser (delete stored segments) with it.
+    let written_done = match wal {
+        None => {
+            tasks.push((
+                "decoder",
+                tokio::spawn(decode.run(env_rx, Sink::Writer(write_tx), refused_tx)),
+            ));
+            done_tx.clone()
+        }
+        Some((wal, tailer, appender)) => {
+            let (record_tx, record_rx) = mpsc::channel(in_flight);
+            let (tail_tx, tail_rx) = mpsc::channel(config.pipeline.write_queue);
+            let (release_tx, release_rx) = mpsc::channel(config.pipeline.write_queue * 2);
+            tasks.push((
+                "decoder",
+                tokio::spawn(decode.run(env_rx, Sink::Wal(record_tx), refused_tx)),
+            ));
+            tasks.push(("wal appender", tokio::spawn(appender.run(record_rx, done_tx.clone()))));
+            tasks.push(("wal tailer", tokio::spawn(tail(tailer, tail_tx, tail_rx, write_tx))));
+            tasks.push(("wal releaser", tokio::spawn(release(wal, release_rx))));
+            release_tx
+        }
+    };
+    let batcher = Batcher::new(
+        &config.influx,
+        writer,
+        stats.writer.clone(),
+        written_done.clone(),
+        lines_tx,
+        writer_abort.clone(),
+    );
+    tasks.push(("influx writer", tokio::spawn(batcher.run(write_rx))));
+    tasks.push((
+        "dead-letter publisher",
+        tokio::spawn(dead_letter_stage(
+            refused_rx,
+            lines_rx,
+            dead_letters,
+            done_tx,
+            written_done,
+            stats.pipeline.clone(),
+        )),
+    ));
     let reporter = tokio::spawn(report(stats.clone(), config.pipeline.stats_interval, shutdown.clone()));
     let deadline = config.pipeline.shutdown_timeout;
+    let wal_on = config.wal.enabled;
     let sup_stats = stats.clone();
     let supervisor = tokio::spawn(async move {
         shutdown.cancelled().await;
         tracing::info!(timeout = ?deadline, "shutting down: draining the pipeline");
         let mut tasks = tasks;
-        if tokio::time::timeout(deadline, join_all(&mut tasks)).await.is_err() {
+        let started = tokio::time::Instant::now();
+        // The source goes first: it ends once every message it took is acknowledged.
+        if tokio::time::timeout(deadline, join_first(&mut tasks)).await.is_ok() && wal_on {
+            // Everything acknowledged is in the log; give the writer a moment
+            // to store what it can, the rest is replayed on the next start.
+            let writer_abort = writer_abort.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                writer_abort.cancel();
+            });
+        }
+        let left = deadline.saturating_sub(started.elapsed());
+        if tokio::time::timeout(left, join_all(&mut tasks)).await.is_err() {
             tracing::warn!(
                 unacked = sup_stats.summary().unacked,
                 "shutdown deadline passed; abandoning unfinished messages (the broker redelivers them)"
             );
             abort.cancel();
+            writer_abort.cancel();
             let _ = tokio::time::timeout(Duration::from_secs(5), join_all(&mut tasks)).await;
         }
         let _ = reporter.await;
@@ -127,6 +183,55 @@ pub async fn start(config: &Config, registry: Arc<Registry>, shutdown: Cancellat
         summary
     });
     Ok(Running { stats, supervisor })
+}
+
+/// Follow the WAL and feed its records to the writer.
+async fn tail(
+    tailer: Tailer,
+    tail_tx: mpsc::Sender<(u64, Record)>,
+    mut tail_rx: mpsc::Receiver<(u64, Record)>,
+    write_tx: mpsc::Sender<WriteItem<WriteToken>>,
+) {
+    let replay = tailer.segments_to_replay();
+    if replay > 0 {
+        tracing::info!(segments = replay, "WAL: replaying what the previous run had not stored");
+    }
+    let reader = tokio::spawn(tailer.run(tail_tx));
+    while let Some((segment, record)) = tail_rx.recv().await {
+        let item = WriteItem {
+            lines: record.lines,
+            token: WriteToken {
+                id: segment,
+                topic: record.topic,
+            },
+        };
+        if write_tx.send(item).await.is_err() {
+            break;
+        }
+    }
+    drop(tail_rx);
+    match reader.await {
+        Ok(Ok(())) => {}
+        Ok(Err(e)) => tracing::error!(error = %e, "WAL reader failed; restart to replay the log"),
+        Err(e) => tracing::error!(error = %e, "WAL reader task failed"),
+    }
+}
+
+/// Release WAL records the writer stored (or dead-lettered): drained
+/// segments are deleted.
+async fn release(wal: Arc<Wal>, mut rx: mpsc::Receiver<u64>) {
+    while let Some(segment) = rx.recv().await {
+        wal.release(segment);
+    }
+}
+
+async fn join_first(tasks: &mut Vec<(&'static str, JoinHandle<()>)>) {
+    if let Some((name, handle)) = tasks.first_mut() {
+        if let Err(e) = handle.await {
+            tracing::error!(task = *name, error = %e, "task failed");
+        }
+        tasks.remove(0);
+    }
 }
 
 async fn join_all(tasks: &mut Vec<(&'static str, JoinHandle<()>)>) {

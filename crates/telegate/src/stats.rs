@@ -7,6 +7,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use telegate_influx::WriterStats;
 use telegate_model::RejectReason;
 use telegate_mqtt::SourceStats;
+use telegate_wal::WalStats;
 
 /// Counters of the decode and dead-letter stages.
 #[derive(Debug, Default)]
@@ -32,6 +33,8 @@ pub struct Stats {
     pub pipeline: Arc<PipelineStats>,
     pub source: Arc<SourceStats>,
     pub writer: Arc<WriterStats>,
+    /// `None` with the WAL off.
+    pub wal: Option<Arc<WalStats>>,
 }
 
 /// A point-in-time copy of the counters.
@@ -49,6 +52,11 @@ pub struct Summary {
     pub rejected: BTreeMap<&'static str, u64>,
     pub dead_letters_published: u64,
     pub dead_letter_errors: u64,
+    pub wal_bytes: u64,
+    pub wal_segments: u64,
+    pub wal_full: bool,
+    pub wal_replayed: u64,
+    pub wal_corrupt_frames: u64,
 }
 
 impl Summary {
@@ -78,6 +86,11 @@ impl Stats {
                 .collect(),
             dead_letters_published: p.dead_letters_published.load(Relaxed),
             dead_letter_errors: p.dead_letter_errors.load(Relaxed),
+            wal_bytes: self.wal.as_ref().map_or(0, |w| w.bytes.load(Relaxed)),
+            wal_segments: self.wal.as_ref().map_or(0, |w| w.segments.load(Relaxed)),
+            wal_full: self.wal.as_ref().is_some_and(|w| w.full.load(Relaxed)),
+            wal_replayed: self.wal.as_ref().map_or(0, |w| w.replayed.load(Relaxed)),
+            wal_corrupt_frames: self.wal.as_ref().map_or(0, |w| w.corrupt_frames.load(Relaxed)),
         }
     }
 }
@@ -98,6 +111,12 @@ impl std::fmt::Display for Summary {
         )?;
         for (reason, n) in &self.rejected {
             write!(f, " {reason}={n}")?;
+        }
+        if self.wal_segments > 0 || self.wal_bytes > 0 {
+            write!(f, " wal_bytes={} wal_segments={}", self.wal_bytes, self.wal_segments)?;
+            if self.wal_full {
+                f.write_str(" wal_full")?;
+            }
         }
         Ok(())
     }
