@@ -102,7 +102,16 @@ impl Drop for Binary {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_twice_mid_stream_loses_and_duplicates_nothing() -> anyhow::Result<()> {
+async fn sigkill_twice_mid_stream_with_the_wal_loses_and_duplicates_nothing() -> anyhow::Result<()> {
+    sigkill_twice(true).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_twice_mid_stream_without_the_wal_loses_and_duplicates_nothing() -> anyhow::Result<()> {
+    sigkill_twice(false).await
+}
+
+async fn sigkill_twice(wal: bool) -> anyhow::Result<()> {
     let broker = Mosquitto::start().await?;
     let influx = Influxd::start().await?;
     let dir = tempfile::tempdir()?;
@@ -110,7 +119,7 @@ async fn sigkill_twice_mid_stream_loses_and_duplicates_nothing() -> anyhow::Resu
     std::fs::write(
         &cfg,
         format!(
-            "[mqtt]\nport = {}\nclient_id = \"gw-crash\"\nreconnect_max = \"1s\"\n[influx]\nurl = \"{}\"\n[pipeline]\nstats_interval = \"0s\"\n",
+            "[mqtt]\nport = {}\nclient_id = \"gw-crash\"\nreconnect_max = \"1s\"\n[influx]\nurl = \"{}\"\n[wal]\nenabled = {wal}\n[pipeline]\nstats_interval = \"0s\"\n",
             broker.port(),
             influx.url()
         ),
@@ -138,7 +147,9 @@ async fn sigkill_twice_mid_stream_loses_and_duplicates_nothing() -> anyhow::Resu
     }
     sender.await??;
     let drained = assert_stored_exactly(&influx, N, Duration::from_secs(90)).await?;
-    eprintln!("all {N} stored, none duplicated; drained {drained:?} after the last publish was acknowledged");
+    eprintln!(
+        "wal={wal}: all {N} stored, none duplicated; drained {drained:?} after the last publish was acknowledged"
+    );
     Ok(())
 }
 
@@ -239,5 +250,43 @@ async fn broker_restart_mid_stream_loses_nothing() -> anyhow::Result<()> {
         last.received >= N,
         "redeliveries are received again, never fewer: {last}"
     );
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_wal_budget_stops_acks_and_loses_nothing() -> anyhow::Result<()> {
+    let broker = Mosquitto::start().await?;
+    let mut influx = Influxd::start().await?;
+    let mut config = test_config("gw-budget", broker.port(), &influx.url());
+    config.wal.budget_bytes = 1024 * 1024; // about 5,000 readings
+    let gw = Gateway::start(config).await?;
+    gw.connected().await?;
+    let t0 = now_ms_ns() - 3_600_000_000_000;
+    influx.stop();
+
+    const N: u64 = 15_000;
+    let sender = stream(Publisher::connect("rl-budget", broker.port()).await?, t0, 0, N, 5_000);
+    // Wait until acks have stalled on the full log.
+    let stalled = eventually(Duration::from_secs(30), || async {
+        let a = gw.summary();
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let b = gw.summary();
+        Ok((b.wal_full && a.acked == b.acked && b.received > b.acked).then_some(b))
+    })
+    .await?;
+    eprintln!(
+        "WAL full with {} of {N} acknowledged, {} bytes in the log",
+        stalled.acked, stalled.wal_bytes
+    );
+    assert!(stalled.acked < N, "{stalled}");
+    assert!(stalled.wal_bytes <= 1024 * 1024 + 64 * 1024, "{stalled}");
+
+    influx.start_again().await?;
+    sender.await??;
+    let drained = assert_stored_exactly(&influx, N, Duration::from_secs(90)).await?;
+    eprintln!("all {N} stored {drained:?} after the last publish was acknowledged");
+    let last = gw.stop().await;
+    assert_eq!(last.acked, N, "{last}");
+    assert!(!last.wal_full, "{last}");
     Ok(())
 }
