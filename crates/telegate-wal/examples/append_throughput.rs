@@ -19,8 +19,13 @@ async fn main() {
     let n: u64 = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(200_000);
     let linger_ms: u64 = args.get(2).and_then(|a| a.parse().ok()).unwrap_or(5);
     let tmp = tempfile::tempdir().expect("temp dir");
-    let dir = args.get(3).map_or_else(|| tmp.path().to_owned(), std::path::PathBuf::from);
-    let cfg = WalConfig { commit_linger: Duration::from_millis(linger_ms), ..Default::default() };
+    let dir = args
+        .get(3)
+        .map_or_else(|| tmp.path().to_owned(), std::path::PathBuf::from);
+    let cfg = WalConfig {
+        commit_linger: Duration::from_millis(linger_ms),
+        ..Default::default()
+    };
     let (wal, _tailer) = Wal::open(&dir, &cfg).expect("open WAL");
     let appender = Appender::new(wal.clone(), &cfg).expect("appender");
     let (tx, rx) = mpsc::channel(4096);
@@ -41,7 +46,11 @@ async fn main() {
             i % 100,
             1_764_383_400_000_000_000u64 + i * 1_000_000
         );
-        let record = Record { topic: Bytes::from_static(b"telemetry/muong-te/rl-001/river_level"), lines: Bytes::from(lines), points: 1 };
+        let record = Record {
+            topic: Bytes::from_static(b"telemetry/muong-te/rl-001/river_level"),
+            lines: Bytes::from(lines),
+            points: 1,
+        };
         if tx.send((record, i)).await.is_err() {
             break;
         }
