@@ -126,3 +126,53 @@ pub fn telegate_binary() -> anyhow::Result<std::path::PathBuf> {
     );
     Ok(bin)
 }
+
+/// The real `telegate run` process, with its log appended to a file; killed
+/// (SIGKILL) on drop so a failing test leaves nothing running.
+#[derive(Debug)]
+pub struct Binary {
+    child: std::process::Child,
+}
+
+impl Binary {
+    pub fn start(config: &std::path::Path, log: &std::path::Path) -> anyhow::Result<Self> {
+        let child = std::process::Command::new(telegate_binary()?)
+            .args(["run", "--config"])
+            .arg(config)
+            .env("RUST_LOG", "info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::OpenOptions::new().create(true).append(true).open(log)?)
+            .spawn()?;
+        Ok(Self { child })
+    }
+
+    pub fn sigkill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM, then wait up to `within` for the exit status.
+    pub async fn sigterm(&mut self, within: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        std::process::Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status()?;
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait()? {
+                return Ok(s);
+            }
+            anyhow::ensure!(
+                started.elapsed() < within,
+                "gateway did not exit within {within:?} of SIGTERM"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+impl Drop for Binary {
+    fn drop(&mut self) {
+        self.sigkill();
+    }
+}

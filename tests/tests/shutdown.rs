@@ -4,13 +4,12 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::now_ms_ns;
 use telegate_e2e::client::Publisher;
 use telegate_e2e::eventually;
-use telegate_e2e::gateway::telegate_binary;
+use telegate_e2e::gateway::Binary;
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::servers::{Influxd, Mosquitto};
 use telegate_schema::Registry;
@@ -33,17 +32,8 @@ async fn sigterm_drains_and_a_restart_stores_the_rest_exactly_once() -> anyhow::
     let influx = Influxd::start().await?;
     let dir = tempfile::tempdir()?;
     let cfg = config(dir.path(), broker.port(), &influx.url());
-    let bin = telegate_binary()?;
-    let spawn = || {
-        Command::new(&bin)
-            .args(["run", "--config"])
-            .arg(&cfg)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(dir.path().join(format!("gw-{}.log", now_ms_ns()))).unwrap())
-            .spawn()
-    };
-    let mut gw = spawn()?;
+    let log = dir.path().join("gateway.log");
+    let mut gw = Binary::start(&cfg, &log)?;
 
     let registry = Registry::builtin(&Default::default())?;
     let river = registry.get("river_level").unwrap();
@@ -75,32 +65,21 @@ async fn sigterm_drains_and_a_restart_stores_the_rest_exactly_once() -> anyhow::
     }
     publisher.flush().await?;
     // SIGTERM while readings are still flowing through the gateway.
-    Command::new("kill").arg("-TERM").arg(gw.id().to_string()).status()?;
-    let started = Instant::now();
-    let status = loop {
-        if let Some(s) = gw.try_wait()? {
-            break s;
-        }
-        anyhow::ensure!(
-            started.elapsed() < Duration::from_secs(20),
-            "gateway did not exit within 20 s of SIGTERM"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    };
+    let status = gw.sigterm(Duration::from_secs(20)).await?;
     assert!(status.success(), "exit status {status}");
     let after_stop = influx.count("telegate", "river_level", "seq").await?;
     eprintln!("stored by the first run before SIGTERM completed: {after_stop} of {N}");
     assert!((1..=N).contains(&after_stop), "{after_stop}");
 
-    // The rest waited in the broker's persistent session.
-    let mut gw = spawn()?;
+    // The rest waited in the broker's persistent session (and, what was
+    // acknowledged but not yet stored, in the WAL, replayed now).
+    let mut gw = Binary::start(&cfg, &log)?;
     let stored = eventually(Duration::from_secs(30), || async {
         let n = influx.count("telegate", "river_level", "seq").await?;
         Ok((n == N).then_some(n))
     })
     .await;
-    Command::new("kill").arg("-TERM").arg(gw.id().to_string()).status()?;
-    let _ = gw.wait();
+    let _ = gw.sigterm(Duration::from_secs(20)).await;
     assert_eq!(
         stored?, N,
         "every reading stored exactly once (first run stored {after_stop})"

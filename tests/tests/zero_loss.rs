@@ -5,13 +5,12 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::now_ms_ns;
 use telegate_e2e::client::Publisher;
 use telegate_e2e::eventually;
-use telegate_e2e::gateway::{Gateway, telegate_binary, test_config};
+use telegate_e2e::gateway::{Binary, Gateway, test_config};
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::servers::{Influxd, Mosquitto};
 use telegate_schema::Registry;
@@ -71,34 +70,6 @@ async fn assert_stored_exactly(influx: &Influxd, n: u64, within: Duration) -> an
         .await?;
     assert_eq!(distinct[0]["count"].as_u64(), Some(n), "distinct readings");
     Ok(drained)
-}
-
-struct Binary {
-    child: Child,
-}
-
-impl Binary {
-    fn start(config: &std::path::Path, log: &std::path::Path) -> anyhow::Result<Self> {
-        let child = Command::new(telegate_binary()?)
-            .args(["run", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(std::fs::OpenOptions::new().create(true).append(true).open(log)?)
-            .spawn()?;
-        Ok(Self { child })
-    }
-
-    fn sigkill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Binary {
-    fn drop(&mut self) {
-        self.sigkill();
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
