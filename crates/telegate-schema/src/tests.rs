@@ -315,3 +315,42 @@ fn the_repository_schemas_all_load() {
         assert!(types.contains(&t), "{t} missing from {types:?}");
     }
 }
+
+mod never_panics {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    /// Compiled once: the property is about decoding, not loading.
+    static REGISTRY: std::sync::LazyLock<Registry> = std::sync::LazyLock::new(|| river_registry().1);
+
+    proptest! {
+
+        /// Any bytes, and any corruption of a valid payload, give points or a
+        /// rejection — never a panic, never a half-filled output.
+        #[test]
+        fn arbitrary_and_mutated_payloads(
+            random in proptest::collection::vec(any::<u8>(), 0..512),
+            flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..8),
+            cut in any::<prop::sample::Index>(),
+        ) {
+            let reg = &*REGISTRY;
+            let mut out = Vec::new();
+            if reg.decode(&ORIGIN, &random, NOW_NS, &Limits::default(), &mut out).is_err() {
+                prop_assert!(out.is_empty());
+            }
+            let desc = reg.get("river_level").unwrap().sample.clone();
+            let mut valid = batch(reg, "rl-001", vec![sample(&desc, NOW_NS - 1_000_000_000, 1, 2.0), sample(&desc, NOW_NS - 2_000_000_000, 2, 3.0)]);
+            for (i, b) in &flips {
+                let at = i.index(valid.len());
+                valid[at] ^= b;
+            }
+            valid.truncate(cut.index(valid.len() + 1));
+            out.clear();
+            match reg.decode(&ORIGIN, &valid, NOW_NS, &Limits::default(), &mut out) {
+                Ok(()) => prop_assert!(out.len() <= 2),
+                Err(r) => { prop_assert!(out.is_empty()); prop_assert!(!r.detail.is_empty()); }
+            }
+        }
+    }
+}

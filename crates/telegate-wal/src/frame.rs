@@ -117,3 +117,23 @@ mod tests {
         assert_eq!(scan(&bad), Scan::Corrupt);
     }
 }
+
+#[cfg(test)]
+mod prop {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    proptest! {
+        /// Recovery scans arbitrary bytes: it must classify, never panic.
+        #[test]
+        fn scan_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256), magic in any::<bool>()) {
+            let mut buf = bytes;
+            if magic && buf.len() >= 4 {
+                buf[..4].copy_from_slice(&MAGIC);
+            }
+            let _ = scan(&buf);
+            let _ = Record::decode_payload(&buf);
+        }
+    }
+}
