@@ -84,6 +84,11 @@ impl AckTracker {
         sent
     }
 
+    /// Whether the oldest message is done (an ack is due but was not sent yet).
+    pub(crate) fn has_releasable(&self) -> bool {
+        self.pending.front().is_some_and(|p| p.done)
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.pending.len()
     }
@@ -149,6 +154,7 @@ mod tests {
         t.complete(b);
         let mut acked = Vec::new();
         assert_eq!(t.release(|_| false), 0, "send refused: nothing released");
+        assert!(t.has_releasable(), "the refused ack is due and retried later");
         assert_eq!(t.len(), 1, "the old connection's message is dropped without an ack");
         assert_eq!(
             t.release(|p| {

@@ -172,7 +172,13 @@ impl MqttSource {
                     Ok(Event::Incoming(Packet::Disconnect(d))) => {
                         tracing::warn!(reason = ?d.reason_code, "broker sent DISCONNECT");
                     }
-                    Ok(_) => {}
+                    Ok(_) => {
+                        // Each processed request (e.g. a PUBACK sent) frees room
+                        // in the client's queue: retry acks that did not fit.
+                        if tracker.has_releasable() {
+                            self.release(&mut tracker);
+                        }
+                    }
                     Err(e) => {
                         stats.connected.store(false, Relaxed);
                         stats.connection_errors.fetch_add(1, Relaxed);
