@@ -53,13 +53,7 @@ pub struct Influxd {
 impl Influxd {
     /// Start a server on free ports and wait until `/ping` answers 204.
     pub async fn start() -> anyhow::Result<Self> {
-        let mut attempt = 1;
-        loop {
-            match Self::start_once().await {
-                Err(e) if attempt < process::START_ATTEMPTS && process::port_taken(&e) => attempt += 1,
-                result => return result,
-            }
-        }
+        process::start_with_retries(Self::start_once).await
     }
 
     async fn start_once() -> anyhow::Result<Self> {

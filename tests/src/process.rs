@@ -23,6 +23,22 @@ const LOG_TAIL_LINES: usize = 30;
 /// Attempts at a first start, each on fresh ports, when the port was taken.
 pub(crate) const START_ATTEMPTS: u32 = 3;
 
+/// Run `start_once` (which picks fresh ports each time) until it succeeds or
+/// fails for a reason other than a port taken between choosing and binding it.
+pub(crate) async fn start_with_retries<T, F, Fut>(mut start_once: F) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let mut attempt = 1;
+    loop {
+        match start_once().await {
+            Err(e) if attempt < START_ATTEMPTS && port_taken(&e) => attempt += 1,
+            result => return result,
+        }
+    }
+}
+
 /// A free TCP port on 127.0.0.1 (bound, read, released). Another process may
 /// take it before the server binds it; servers retry a first start on a
 /// fresh port when that happens (see [`port_taken`]).

@@ -79,13 +79,11 @@ impl DeadLetterPublisher {
             ..Default::default()
         };
         self.client
-            .publish_with_properties(topic.clone(), QoS::AtLeastOnce, false, letter.payload, props)
+            .publish_with_properties(topic.as_str(), QoS::AtLeastOnce, false, letter.payload, props)
             .await
-            .map_err(|e| match e {
-                rumqttc::v5::ClientError::Request(_) | rumqttc::v5::ClientError::TryRequest(_) if topic.is_empty() => {
-                    MqttError::BadTopic { topic }
-                }
-                _ => MqttError::ClientClosed { topic },
+            .map_err(|e| MqttError::Publish {
+                topic,
+                message: e.to_string(),
             })
     }
 }

@@ -2,8 +2,7 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum MqttError {
-    #[error("publishing to `{topic}`: the MQTT client has stopped")]
-    ClientClosed { topic: String },
-    #[error("`{topic}` is not a valid topic to publish to")]
-    BadTopic { topic: String },
+    /// The client's event loop is gone (shutdown) or refused the request.
+    #[error("publishing to `{topic}`: {message}")]
+    Publish { topic: String, message: String },
 }

@@ -125,15 +125,22 @@ mod prop {
     use super::*;
 
     proptest! {
-        /// Recovery scans arbitrary bytes: it must classify, never panic.
+        /// Recovery scans arbitrary bytes: it must classify them consistently, never panic.
         #[test]
         fn scan_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..256), magic in any::<bool>()) {
             let mut buf = bytes;
             if magic && buf.len() >= 4 {
                 buf[..4].copy_from_slice(&MAGIC);
             }
-            let _ = scan(&buf);
-            let _ = Record::decode_payload(&buf);
+            match scan(&buf) {
+                // A frame it accepts lies within the bytes and decodes.
+                Scan::Frame { len } => {
+                    prop_assert!(len <= buf.len());
+                    prop_assert!(Record::decode_payload(&buf[HEADER..len]).is_some());
+                }
+                // Without the marker nothing is ever taken for a frame.
+                other => prop_assert!(magic || buf.starts_with(&MAGIC) || other == Scan::Corrupt || buf.len() < 4),
+            }
         }
     }
 }

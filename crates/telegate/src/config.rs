@@ -362,12 +362,17 @@ impl Config {
             return Err(bad("wal.commit_bytes", "is 0".into(), "use the default 1048576"));
         }
         let p = &self.pipeline;
-        if p.write_queue == 0 || p.dead_letter_queue == 0 {
-            return Err(bad(
-                "pipeline.write_queue",
-                "queues must hold at least one message".into(),
-                "use the defaults (1024 and 256)",
-            ));
+        for (key, n) in [
+            ("pipeline.write_queue", p.write_queue),
+            ("pipeline.dead_letter_queue", p.dead_letter_queue),
+        ] {
+            if n == 0 {
+                return Err(bad(
+                    key,
+                    "is 0: the queue must hold at least one message".into(),
+                    "use the default (1024 for write_queue, 256 for dead_letter_queue)",
+                ));
+            }
         }
         Ok(())
     }
