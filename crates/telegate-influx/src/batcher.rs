@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::InfluxConfig;
 use crate::error::WriteError;
+use crate::output::Output;
 use crate::line_protocol::encode_point;
-use crate::writer::HttpWriter;
 
 /// One message's points, already encoded as newline-terminated line
 /// protocol (the form the write-ahead log keeps), plus the token that
@@ -67,7 +67,7 @@ pub struct WriterStats {
 /// sequence number), so the acknowledging side need not know the token type.
 #[derive(Debug)]
 pub struct Batcher<T, D = T> {
-    writer: HttpWriter,
+    writer: Output,
     batch_size: usize,
     linger: Duration,
     retry_initial: Duration,
@@ -103,14 +103,14 @@ enum Failed {
 impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
     pub fn new(
         cfg: &InfluxConfig,
-        writer: HttpWriter,
+        writer: impl Into<Output>,
         stats: Arc<WriterStats>,
         done: mpsc::Sender<D>,
         refused: mpsc::Sender<RefusedLines<T>>,
         abort: CancellationToken,
     ) -> Self {
         Self {
-            writer,
+            writer: writer.into(),
             batch_size: cfg.batch_size.max(1),
             linger: cfg.linger,
             retry_initial: cfg.retry_initial,

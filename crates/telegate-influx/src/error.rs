@@ -29,6 +29,8 @@ pub enum WriteError {
     },
     #[error("cannot reach {url}: {message}")]
     Transport { url: String, message: String },
+    #[error("writing {path}: {message}")]
+    File { path: String, message: String },
     #[error("compressing the request body: {0}")]
     Compress(#[source] std::io::Error),
 }
@@ -41,7 +43,8 @@ impl WriteError {
     pub fn is_retryable(&self) -> bool {
         match self {
             WriteError::Http { status, .. } => !matches!(status, 400 | 413 | 422),
-            WriteError::Transport { .. } => true,
+            // A full or read-only disk can be fixed without losing the batch.
+            WriteError::Transport { .. } | WriteError::File { .. } => true,
             WriteError::Compress(_) => false,
         }
     }

@@ -20,6 +20,7 @@ mod limits;
 mod mapping;
 mod options;
 mod registry;
+pub mod sample;
 
 pub use error::SchemaError;
 pub use limits::Limits;

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::Deserialize;
-use telegate_influx::{ApiVersion, InfluxConfig};
+use telegate_influx::{ApiVersion, FileSinkConfig, InfluxConfig};
 use telegate_model::TopicPattern;
 use telegate_mqtt::MqttConfig;
 use telegate_schema::Limits;
@@ -27,12 +27,13 @@ pub struct Config {
     pub schema: SchemaConfig,
     pub limits: Limits,
     pub influx: InfluxConfig,
+    pub file_sink: FileSinkConfig,
     pub wal: WalConfig,
     pub pipeline: PipelineConfig,
 }
 
 /// `[schema]`: where sensor types come from.
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SchemaConfig {
     /// Directory of `.proto` files, relative to the config file. Empty: the
@@ -41,6 +42,21 @@ pub struct SchemaConfig {
     /// Extra sensor types for messages without a `(telegate.v1.sensor)`
     /// option: sensor type → fully-qualified message name.
     pub types: BTreeMap<String, String>,
+    /// How often the schema directory and the config file are checked for
+    /// changes (which are then compiled and swapped in); 0s disables it.
+    /// SIGHUP reloads at any time.
+    #[serde(with = "humantime_serde")]
+    pub reload_interval: Duration,
+}
+
+impl Default for SchemaConfig {
+    fn default() -> Self {
+        Self {
+            dir: String::new(),
+            types: BTreeMap::new(),
+            reload_interval: Duration::from_secs(2),
+        }
+    }
 }
 
 /// `[pipeline]`: queues between stages and shutdown.
@@ -131,6 +147,8 @@ pub struct LoadedConfig {
     pub file: String,
     /// Directory relative paths are resolved against.
     pub base_dir: PathBuf,
+    /// The file itself; `None` for the embedded default.
+    pub path: Option<PathBuf>,
 }
 
 impl LoadedConfig {
@@ -172,12 +190,19 @@ impl Config {
         };
         let mut config = Self::parse(&text, &file)?;
         config.apply_env(|k| std::env::var(k).ok());
-        // The WAL directory is relative to the config file, like schema.dir.
-        if !config.wal.dir.is_empty() && Path::new(&config.wal.dir).is_relative() {
-            config.wal.dir = base_dir.join(&config.wal.dir).display().to_string();
+        // The WAL and file-sink directories are relative to the config file, like schema.dir.
+        for dir in [&mut config.wal.dir, &mut config.file_sink.dir] {
+            if !dir.is_empty() && Path::new(dir.as_str()).is_relative() {
+                *dir = base_dir.join(dir.as_str()).display().to_string();
+            }
         }
         config.validate(&file)?;
-        Ok(LoadedConfig { config, file, base_dir })
+        Ok(LoadedConfig {
+            config,
+            file,
+            base_dir,
+            path: path.map(Path::to_path_buf),
+        })
     }
 
     /// Parse TOML text; errors carry the line and the dotted key path.
@@ -360,6 +385,21 @@ impl Config {
         }
         if w.commit_bytes == 0 {
             return Err(bad("wal.commit_bytes", "is 0".into(), "use the default 1048576"));
+        }
+        let f = &self.file_sink;
+        if f.enabled && f.dir.is_empty() {
+            return Err(bad(
+                "file_sink.dir",
+                "is empty but file_sink.enabled = true".into(),
+                "set a directory for the line-protocol files, e.g. \"data/points\"",
+            ));
+        }
+        if f.enabled && f.rotate_bytes < 4096 {
+            return Err(bad(
+                "file_sink.rotate_bytes",
+                format!("{} bytes is too small", f.rotate_bytes),
+                "use at least 4096; the default is 67108864 (64 MiB)",
+            ));
         }
         let p = &self.pipeline;
         for (key, n) in [

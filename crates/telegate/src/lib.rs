@@ -8,9 +8,10 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod pipeline;
+pub mod reload;
 mod stages;
 pub mod stats;
 
 pub use config::{Config, LoadedConfig};
-pub use pipeline::{Running, start};
+pub use pipeline::{Running, start, start_watched};
 pub use stats::Summary;

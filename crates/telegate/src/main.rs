@@ -48,8 +48,8 @@ fn run(path: Option<&std::path::Path>) -> anyhow::Result<()> {
         .context("starting the async runtime")?;
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
-        let running = telegate::start(&loaded.config, registry, shutdown.clone()).await?;
-        wait_for_signal().await?;
+        let running = telegate::start_watched(&loaded, registry, shutdown.clone()).await?;
+        wait_for_signal(&running.reloader).await?;
         shutdown.cancel();
         let summary = running.wait().await;
         if summary.unacked > 0 {
@@ -62,12 +62,23 @@ fn run(path: Option<&std::path::Path>) -> anyhow::Result<()> {
     })
 }
 
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("installing the SIGTERM handler")?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
-        _ = term.recv() => {}
+/// Wait for SIGTERM or Ctrl-C; SIGHUP on the way reloads the schemas.
+async fn wait_for_signal(reloader: &telegate::reload::Reloader) -> anyhow::Result<()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+    let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    loop {
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => {
+                r.context("waiting for Ctrl-C")?;
+                break;
+            }
+            _ = term.recv() => break,
+            _ = hup.recv() => {
+                tracing::info!("SIGHUP: reloading config and schemas");
+                reloader.reload_now();
+            }
+        }
     }
     tracing::info!("signal received");
     Ok(())

@@ -11,15 +11,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use telegate_influx::{Batcher, HttpWriter, WriteItem};
+use telegate_influx::{Batcher, FileSink, HttpWriter, Output, WriteItem};
 use telegate_model::TopicPattern;
 use telegate_mqtt::MqttSource;
 use telegate_schema::Registry;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
+use crate::config::{Config, LoadedConfig};
+use crate::reload::{Active, Reloader, watch_loop};
 use crate::stages::{DecodeStage, Sink, WriteToken, dead_letter_stage};
 use crate::stats::{Stats, Summary};
 use telegate_wal::{Appender, Record, Tailer, Wal};
@@ -28,6 +29,9 @@ use telegate_wal::{Appender, Record, Tailer, Wal};
 #[derive(Debug)]
 pub struct Running {
     pub stats: Stats,
+    /// Ask for a schema reload (SIGHUP); does nothing unless started with
+    /// [`start_watched`].
+    pub reloader: Reloader,
     supervisor: JoinHandle<Summary>,
 }
 
@@ -45,14 +49,45 @@ impl Running {
     }
 }
 
-/// Start every stage. Returns once the tasks are spawned; connecting to the
-/// broker and InfluxDB happens in the background, with retries.
+/// Start every stage with a fixed registry. Returns once the tasks are
+/// spawned; connecting to the broker and InfluxDB happens in the
+/// background, with retries.
 pub async fn start(config: &Config, registry: Arc<Registry>, shutdown: CancellationToken) -> anyhow::Result<Running> {
-    let pattern = TopicPattern::parse(&config.mqtt.topic_pattern).context("mqtt.topic_pattern")?;
+    start_inner(config, registry, None, shutdown).await
+}
+
+/// [`start`], and also watch the config file and the schema directory:
+/// changed schemas are compiled and swapped in while the gateway runs.
+pub async fn start_watched(
+    loaded: &LoadedConfig,
+    registry: Arc<Registry>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    start_inner(&loaded.config, registry, Some(loaded.clone()), shutdown).await
+}
+
+async fn output(config: &Config) -> anyhow::Result<Output> {
+    if config.file_sink.enabled {
+        let dir = std::path::Path::new(&config.file_sink.dir);
+        let sink = FileSink::open(dir, &config.file_sink)
+            .with_context(|| format!("opening the line-protocol file sink in {}", dir.display()))?;
+        return Ok(Output::File(sink));
+    }
     let writer = HttpWriter::new(&config.influx).context("building the InfluxDB client")?;
     if let Err(e) = writer.create_database().await {
         tracing::warn!(error = %e, "could not create the InfluxDB database; writes will retry until it exists");
     }
+    Ok(Output::Http(writer))
+}
+
+async fn start_inner(
+    config: &Config,
+    registry: Arc<Registry>,
+    watched: Option<LoadedConfig>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Running> {
+    let pattern = TopicPattern::parse(&config.mqtt.topic_pattern).context("mqtt.topic_pattern")?;
+    let writer = output(config).await?;
     let (source, dead_letters) = MqttSource::new(&config.mqtt, config.subscription());
     let abort = CancellationToken::new();
     // With the WAL, the writer need not finish at shutdown (the log keeps
@@ -77,6 +112,7 @@ pub async fn start(config: &Config, registry: Arc<Registry>, shutdown: Cancellat
         source: source.stats(),
         writer: Arc::default(),
         wal: wal.as_ref().map(|(w, _, _)| w.stats()),
+        reload: Arc::default(),
     };
 
     let in_flight = usize::from(config.mqtt.receive_maximum.max(1));
@@ -89,15 +125,27 @@ pub async fn start(config: &Config, registry: Arc<Registry>, shutdown: Cancellat
     tracing::info!(
         broker = %format!("{}:{}", config.mqtt.host, config.mqtt.port),
         subscription = %config.subscription(),
-        influx = %writer.url(),
+        output = %writer.describe(),
         wal = %if config.wal.enabled { config.wal.dir.as_str() } else { "off" },
         sensor_types = registry.schemas().count(),
         "telegate starting"
     );
-    let decode = DecodeStage {
-        pattern,
+    let (active_tx, active_rx) = watch::channel(Arc::new(Active {
         registry,
         limits: config.limits.clone(),
+        generation: 1,
+    }));
+    let reloader = Reloader::new(stats.reload.clone());
+    let watcher = match watched {
+        Some(loaded) => tokio::spawn(watch_loop(loaded, active_tx, reloader.clone(), shutdown.clone())),
+        None => tokio::spawn(async move {
+            // Keep the sender alive so the decoder's receiver stays valid.
+            let _tx = active_tx;
+        }),
+    };
+    let decode = DecodeStage {
+        pattern,
+        active: active_rx,
         stats: stats.pipeline.clone(),
     };
     let mut tasks: Vec<(&'static str, JoinHandle<()>)> = vec![(
@@ -178,11 +226,16 @@ pub async fn start(config: &Config, registry: Arc<Registry>, shutdown: Cancellat
             let _ = tokio::time::timeout(Duration::from_secs(5), join_all(&mut tasks)).await;
         }
         let _ = reporter.await;
+        let _ = watcher.await;
         let summary = sup_stats.summary();
         tracing::info!(%summary, "telegate stopped");
         summary
     });
-    Ok(Running { stats, supervisor })
+    Ok(Running {
+        stats,
+        reloader,
+        supervisor,
+    })
 }
 
 /// Follow the WAL and feed its records to the writer.

@@ -10,8 +10,9 @@ use telegate_model::{Point, RejectReason, Rejection, TopicPattern};
 use telegate_mqtt::{DeadLetter, DeadLetterPublisher, Envelope};
 use telegate_schema::{Limits, Registry};
 use telegate_wal::Record;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 
+use crate::reload::Active;
 use crate::stats::PipelineStats;
 
 /// What travels with a message's lines through the writer: the id to
@@ -95,8 +96,8 @@ pub(crate) fn decode_one(
 #[derive(Debug)]
 pub(crate) struct DecodeStage {
     pub(crate) pattern: TopicPattern,
-    pub(crate) registry: Arc<Registry>,
-    pub(crate) limits: Limits,
+    /// The registry in service; hot reload replaces it between messages.
+    pub(crate) active: watch::Receiver<Arc<Active>>,
     pub(crate) stats: Arc<PipelineStats>,
 }
 
@@ -105,7 +106,9 @@ impl DecodeStage {
     /// stage is gone.
     pub(crate) async fn run(self, mut rx: mpsc::Receiver<Envelope>, sink: Sink, refused_tx: mpsc::Sender<Refused>) {
         while let Some(env) = rx.recv().await {
-            let encoded = decode_one(&self.pattern, &self.registry, &self.limits, &env, now_ns()).and_then(|points| {
+            // One snapshot per message: it is decoded wholly with one registry.
+            let active = self.active.borrow().clone();
+            let encoded = decode_one(&self.pattern, &active.registry, &active.limits, &env, now_ns()).and_then(|points| {
                 let lines = encode_points(&points).map_err(|e| {
                     Rejection::new(
                         RejectReason::ConstraintViolated,

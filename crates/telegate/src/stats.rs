@@ -9,6 +9,8 @@ use telegate_model::RejectReason;
 use telegate_mqtt::SourceStats;
 use telegate_wal::WalStats;
 
+use crate::reload::ReloadStats;
+
 /// Counters of the decode and dead-letter stages.
 #[derive(Debug, Default)]
 pub struct PipelineStats {
@@ -35,6 +37,7 @@ pub struct Stats {
     pub writer: Arc<WriterStats>,
     /// `None` with the WAL off.
     pub wal: Option<Arc<WalStats>>,
+    pub reload: Arc<ReloadStats>,
 }
 
 /// A point-in-time copy of the counters.
@@ -57,6 +60,9 @@ pub struct Summary {
     pub wal_full: bool,
     pub wal_replayed: u64,
     pub wal_corrupt_frames: u64,
+    /// Generation of the schemas in service (1 = as started).
+    pub schema_generation: u64,
+    pub schema_reload_failures: u64,
 }
 
 impl Summary {
@@ -91,6 +97,8 @@ impl Stats {
             wal_full: self.wal.as_ref().is_some_and(|w| w.full.load(Relaxed)),
             wal_replayed: self.wal.as_ref().map_or(0, |w| w.replayed.load(Relaxed)),
             wal_corrupt_frames: self.wal.as_ref().map_or(0, |w| w.corrupt_frames.load(Relaxed)),
+            schema_generation: self.reload.generation(),
+            schema_reload_failures: self.reload.failures(),
         }
     }
 }
@@ -111,6 +119,13 @@ impl std::fmt::Display for Summary {
         )?;
         for (reason, n) in &self.rejected {
             write!(f, " {reason}={n}")?;
+        }
+        if self.schema_generation > 1 || self.schema_reload_failures > 0 {
+            write!(
+                f,
+                " schema_generation={} schema_reload_failures={}",
+                self.schema_generation, self.schema_reload_failures
+            )?;
         }
         if self.wal_segments > 0 || self.wal_bytes > 0 {
             write!(f, " wal_bytes={} wal_segments={}", self.wal_bytes, self.wal_segments)?;
