@@ -64,6 +64,11 @@ impl Column {
         self.field.is_list()
     }
 
+    /// The protobuf field, e.g. to show its validation rules.
+    pub fn field(&self) -> &FieldDescriptor {
+        &self.field
+    }
+
     pub(crate) fn indexed_name(&self, i: usize) -> Arc<str> {
         self.indexed
             .get(i)
@@ -384,6 +389,16 @@ impl SensorSchema {
             .collect();
         keys.sort_unstable();
         keys
+    }
+
+    /// The batch field holding the device id (checked against the topic).
+    pub fn device_id_field(&self) -> &FieldDescriptor {
+        &self.device_id
+    }
+
+    /// The batch field holding the samples.
+    pub fn samples_field(&self) -> &FieldDescriptor {
+        &self.samples
     }
 
     pub fn value_columns(&self) -> impl Iterator<Item = &Column> {

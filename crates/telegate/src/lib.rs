@@ -4,9 +4,11 @@
 //! tests drive the same code in-process with their own shutdown token:
 //! [`config::Config::load`] → [`check::load_registry`] → [`pipeline::start`].
 
+pub mod broker;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod inspect;
 pub mod pipeline;
 pub mod reload;
 mod stages;
