@@ -111,7 +111,11 @@ stats_interval = "0s"
     let running = telegate::start_watched(&loaded, registry.clone(), shutdown.clone()).await?;
     let stats = running.stats.clone();
     eventually(Duration::from_secs(10), || async {
-        Ok(stats.source.connected.load(std::sync::atomic::Ordering::SeqCst).then_some(()))
+        Ok(stats
+            .source
+            .connected
+            .load(std::sync::atomic::Ordering::SeqCst)
+            .then_some(()))
     })
     .await?;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -144,23 +148,32 @@ stats_interval = "0s"
         telegate_schema::Registry::load(d.path(), &Default::default())?
     };
     let topic = "telemetry/gate-yard/reefer-1/cold_chain";
-    publisher.publish(topic, cold(&standalone, now - 3_000_000_000, 4.0)?).await?;
+    publisher
+        .publish(topic, cold(&standalone, now - 3_000_000_000, 4.0)?)
+        .await?;
     publisher.flush().await?;
     let s = settled(1).await?;
     assert_eq!(s.rejected.get("unknown_sensor_type"), Some(&1), "{s:?}");
 
     // 2. …until its .proto is dropped into the schema directory.
     write_file(&dir.path().join("proto/cold_chain.proto"), COLD_CHAIN)?;
-    eventually(Duration::from_secs(10), || async { Ok((stats.reload.generation() == 2).then_some(())) }).await?;
+    eventually(Duration::from_secs(10), || async {
+        Ok((stats.reload.generation() == 2).then_some(()))
+    })
+    .await?;
     assert_eq!(stats.reload.failures(), 0, "{:?}", stats.reload.last_error());
-    publisher.publish(topic, cold(&standalone, now - 2_000_000_000, 4.5)?).await?;
+    publisher
+        .publish(topic, cold(&standalone, now - 2_000_000_000, 4.5)?)
+        .await?;
     publisher.flush().await?;
     let s = settled(2).await?;
     assert_eq!(s.rejected_total(), 1, "{s:?}");
     assert_eq!(influx.count("telegate", "cold_chain", "temp_c").await?, 1);
 
     // 3. A changed range takes effect: 25 °C is fine now, not after lte 8.
-    publisher.publish(topic, cold(&standalone, now - 1_900_000_000, 25.0)?).await?;
+    publisher
+        .publish(topic, cold(&standalone, now - 1_900_000_000, 25.0)?)
+        .await?;
     publisher.flush().await?;
     settled(3).await?;
     assert_eq!(influx.count("telegate", "cold_chain", "temp_c").await?, 2);
@@ -168,8 +181,13 @@ stats_interval = "0s"
         &dir.path().join("proto/cold_chain.proto"),
         &COLD_CHAIN.replace("{gte: -40, lte: 30}", "{gte: -40, lte: 8}"),
     )?;
-    eventually(Duration::from_secs(10), || async { Ok((stats.reload.generation() == 3).then_some(())) }).await?;
-    publisher.publish(topic, cold(&standalone, now - 1_800_000_000, 25.0)?).await?;
+    eventually(Duration::from_secs(10), || async {
+        Ok((stats.reload.generation() == 3).then_some(()))
+    })
+    .await?;
+    publisher
+        .publish(topic, cold(&standalone, now - 1_800_000_000, 25.0)?)
+        .await?;
     publisher.flush().await?;
     let s = settled(4).await?;
     assert_eq!(s.rejected.get("constraint_violated"), Some(&1), "{s:?}");
@@ -178,23 +196,37 @@ stats_interval = "0s"
     // 4. A broken schema is refused, with file and line; the old one serves on.
     let broken = COLD_CHAIN.replace("bool door_open = 3;", "bool door_open = 3\n  oops");
     write_file(&dir.path().join("proto/cold_chain.proto"), &broken)?;
-    eventually(Duration::from_secs(10), || async { Ok((stats.reload.failures() == 1).then_some(())) }).await?;
+    eventually(Duration::from_secs(10), || async {
+        Ok((stats.reload.failures() == 1).then_some(()))
+    })
+    .await?;
     let error = stats.reload.last_error().unwrap_or_default();
-    let at = error.find("cold_chain.proto:").map(|i| &error[i + "cold_chain.proto:".len()..]);
+    let at = error
+        .find("cold_chain.proto:")
+        .map(|i| &error[i + "cold_chain.proto:".len()..]);
     assert!(
         at.is_some_and(|rest| rest.starts_with(|c: char| c.is_ascii_digit())),
         "error names the file and line: {error}"
     );
-    assert!(error.contains("telegate.toml: key `schema.dir`"), "error names the config key: {error}");
+    assert!(
+        error.contains("telegate.toml: key `schema.dir`"),
+        "error names the config key: {error}"
+    );
     eprintln!("reload error as reported: {error}");
     assert_eq!(stats.reload.generation(), 3);
-    publisher.publish(topic, cold(&standalone, now - 1_700_000_000, 5.0)?).await?;
+    publisher
+        .publish(topic, cold(&standalone, now - 1_700_000_000, 5.0)?)
+        .await?;
     publisher.flush().await?;
     let s = settled(5).await?;
     assert_eq!(influx.count("telegate", "cold_chain", "temp_c").await?, 3, "{s:?}");
     // The built-in types were never interrupted.
     let river = registry.get("river_level").unwrap();
-    let reading = batch(&river.message, "gauge-1", vec![valid_sample(&river.sample, now - 1_000_000_000, 1)]);
+    let reading = batch(
+        &river.message,
+        "gauge-1",
+        vec![valid_sample(&river.sample, now - 1_000_000_000, 1)],
+    );
     publisher
         .publish("telemetry/muong-te/gauge-1/river_level", reading)
         .await?;
@@ -204,7 +236,10 @@ stats_interval = "0s"
 
     // 5. Fixing it is picked up again.
     write_file(&dir.path().join("proto/cold_chain.proto"), COLD_CHAIN)?;
-    eventually(Duration::from_secs(10), || async { Ok((stats.reload.generation() == 4).then_some(())) }).await?;
+    eventually(Duration::from_secs(10), || async {
+        Ok((stats.reload.generation() == 4).then_some(()))
+    })
+    .await?;
     assert_eq!(stats.reload.last_error(), None);
 
     shutdown.cancel();

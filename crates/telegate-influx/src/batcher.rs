@@ -10,8 +10,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::InfluxConfig;
 use crate::error::WriteError;
-use crate::output::Output;
 use crate::line_protocol::encode_point;
+use crate::output::Output;
 
 /// One message's points, already encoded as newline-terminated line
 /// protocol (the form the write-ahead log keeps), plus the token that

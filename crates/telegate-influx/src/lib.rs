@@ -22,7 +22,7 @@ mod writer;
 pub use batcher::{Batcher, RefusedLines, WriteItem, WriterStats, encode_points};
 pub use config::{ApiVersion, InfluxConfig};
 pub use error::{EncodeError, WriteError};
-pub use line_protocol::{encode_point, escape_key, escape_measurement, escape_string_value, escape_tag_value};
 pub use file_sink::{CURRENT_FILE, FileSink, FileSinkConfig};
+pub use line_protocol::{encode_point, escape_key, escape_measurement, escape_string_value, escape_tag_value};
 pub use output::Output;
 pub use writer::{HttpWriter, install_crypto_provider};

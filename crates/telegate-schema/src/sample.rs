@@ -84,12 +84,70 @@ pub fn number(kind: &Kind, x: f64) -> Value {
     }
 }
 
+/// A short string the field's `string` rules accept (const, `in`, length,
+/// pattern, prefix, suffix, contains), trying a few plausible shapes.
+pub fn valid_string(field: &FieldDescriptor) -> String {
+    const FALLBACK: &str = "in-1";
+    let Some(mut r) = rules(field) else {
+        return FALLBACK.into();
+    };
+    if field.is_list() {
+        match r
+            .get_field_by_name("repeated")
+            .and_then(|v| v.as_message().cloned())
+            .and_then(|rep| rep.get_field_by_name("items").and_then(|v| v.as_message().cloned()))
+        {
+            Some(items) => r = items,
+            None => return FALLBACK.into(),
+        }
+    }
+    let Some(sr) = r.get_field_by_name("string").and_then(|v| v.as_message().cloned()) else {
+        return FALLBACK.into();
+    };
+    let get = |n: &str| {
+        let fd = sr.descriptor().get_field_by_name(n)?;
+        sr.has_field(&fd).then(|| sr.get_field(&fd).into_owned())
+    };
+    let text = |n: &str| get(n).and_then(|v| v.as_str().map(str::to_owned));
+    if let Some(c) = text("const") {
+        return c;
+    }
+    if let Some(first) = get("in").and_then(|v| {
+        v.as_list()
+            .and_then(|l| l.first().and_then(|x| x.as_str().map(str::to_owned)))
+    }) {
+        return first;
+    }
+    let min = get("min_len").and_then(|v| v.as_u64()).unwrap_or(0) as usize;
+    let max = get("max_len").and_then(|v| v.as_u64()).unwrap_or(u64::MAX) as usize;
+    let pattern = text("pattern").and_then(|p| regex::Regex::new(&p).ok());
+    let (prefix, suffix, contains) = (
+        text("prefix").unwrap_or_default(),
+        text("suffix").unwrap_or_default(),
+        text("contains").unwrap_or_default(),
+    );
+    let bases = [
+        "in-1", "a1", "a", "1", "A1", "x", "abc", "dev-01", "in_1", "A", "0", "ab12",
+    ];
+    let pads = ["", "0", "00000000", "aaaaaaaa"];
+    for base in bases {
+        for pad in pads {
+            let s = format!("{prefix}{contains}{base}{pad}{suffix}");
+            let len = s.chars().count();
+            if len >= min && len <= max && pattern.as_ref().is_none_or(|p| p.is_match(&s)) {
+                return s;
+            }
+        }
+    }
+    FALLBACK.into()
+}
+
 /// A value inside the field's rules (the midpoint of its range).
 pub fn valid_value(field: &FieldDescriptor) -> Value {
     let kind = field.kind();
     match &kind {
         Kind::Bool => Value::Bool(true),
-        Kind::String => Value::String("in-1".into()),
+        Kind::String => Value::String(valid_string(field)),
         Kind::Enum(e) => Value::EnumNumber(e.values().map(|v| v.number()).find(|&n| n != 0).unwrap_or(0)),
         _ => {
             let (lo, hi) = bounds(field);

@@ -1,6 +1,8 @@
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+
+use crate::inspect::InputFormat;
 
 /// telegate: IoT telemetry gateway. Takes protobuf sensor readings from an
 /// MQTT 5 broker, validates them against run-time .proto schemas, and writes
@@ -10,27 +12,166 @@ use clap::{Parser, Subcommand};
     name = "telegate",
     version,
     propagate_version = true,
-    after_help = "Examples:\n  telegate check --config config/telegate.example.toml\n  telegate run --config /etc/telegate/telegate.toml\n  RUST_LOG=debug telegate run        # built-in defaults: broker and InfluxDB on 127.0.0.1\n\nLog level: RUST_LOG (default info). Docs: docs/device-protocol.md"
+    after_help = "Examples:\n  telegate demo                                   # everything in one process: broker, simulated fleet, gateway\n  telegate check --config config/telegate.example.toml\n  telegate run --config /etc/telegate/telegate.toml\n  telegate schema describe river_level\n  telegate decode --type river_level reading.bin\n  telegate sim --devices 50 --rate 100 --duration 1m\n\nLog level: RUST_LOG (default info). Docs: docs/device-protocol.md, docs/adding-a-sensor-type.md"
 )]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
 }
 
+/// `--config` as every subcommand takes it.
+#[derive(Debug, Clone, Args)]
+pub struct ConfigArg {
+    /// Config file (TOML). Without it: the built-in defaults
+    /// (config/telegate.example.toml), with the built-in schemas.
+    #[arg(short, long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the gateway until SIGTERM or Ctrl-C, then drain, flush and acknowledge.
-    Run {
-        /// Config file (TOML). Without it: the built-in defaults
-        /// (config/telegate.example.toml), with the built-in schemas.
-        #[arg(short, long, value_name = "FILE")]
-        config: Option<PathBuf>,
-    },
+    /// Run the gateway until SIGTERM or Ctrl-C, then drain, flush and
+    /// acknowledge. Schema and config changes are picked up while it runs
+    /// (checked every schema.reload_interval, and on SIGHUP).
+    Run(ConfigArg),
     /// Validate the config and the schemas, and list every sensor type with
     /// its topic, measurement, tags and fields. Exits non-zero on any error.
-    Check {
-        /// Config file (TOML). Without it: the built-in defaults.
-        #[arg(short, long, value_name = "FILE")]
-        config: Option<PathBuf>,
+    Check(ConfigArg),
+    /// List sensor types, or describe one: fields, units, tags, validation
+    /// rules and the line protocol it produces.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  telegate schema list\n  telegate schema describe weighbridge --config site.toml"
+    )]
+    Schema(SchemaCommand),
+    /// Decode one payload as the gateway would: the message as JSON, the
+    /// line protocol it becomes, and the verdict with the reason. Exits 0 when
+    /// accepted, 1 when rejected.
+    #[command(
+        after_help = "Examples:\n  telegate decode --type river_level reading.bin\n  echo 0a0767617567652d31... | telegate decode --type river_level -\n  mosquitto_sub -t 'telegate/dead-letter/#' -C 1 | telegate decode --type rain_gauge --format raw -"
+    )]
+    Decode(DecodeArgs),
+    /// Publish a simulated fleet's readings (every sensor type, realistic
+    /// values, optional bad input) to a broker, with a live progress line.
+    #[command(
+        after_help = "Examples:\n  telegate sim --devices 48 --rate 100 --duration 5m\n  telegate sim --bad-ratio 0.05 --seed 7 --messages 10000\n  telegate sim --dry-run 5 --seed 1 --start 2026-01-01T00:00:00Z   # print topics and payloads, publish nothing"
+    )]
+    Sim(SimArgs),
+    /// The whole system in one process: an embedded MQTT broker, a simulated
+    /// fleet and the gateway, writing to line-protocol files (or to InfluxDB
+    /// with --influx-url), with a live summary. Ctrl-C stops it cleanly.
+    #[command(
+        after_help = "Examples:\n  telegate demo\n  telegate demo --devices 100 --rate 200 --bad-ratio 0.05\n  telegate demo --influx-url http://127.0.0.1:8086   # InfluxDB 1.x, database telegate_demo"
+    )]
+    Demo(DemoArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SchemaCommand {
+    /// One line per sensor type: name, message, description.
+    List(ConfigArg),
+    /// Everything about one sensor type.
+    Describe {
+        /// The sensor type (the topic's {sensor_type}).
+        #[arg(value_name = "TYPE")]
+        sensor_type: String,
+        #[command(flatten)]
+        config: ConfigArg,
     },
+}
+
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// The sensor type the payload claims to be.
+    #[arg(short = 't', long = "type", value_name = "TYPE")]
+    pub sensor_type: String,
+    /// The payload: a file, or `-` for standard input.
+    #[arg(value_name = "FILE|-", default_value = "-")]
+    pub input: PathBuf,
+    /// How the input is written.
+    #[arg(short, long, value_enum, default_value_t = InputFormat::Auto)]
+    pub format: InputFormat,
+    /// Device id of the topic it would arrive on (default: the payload's own).
+    #[arg(long, value_name = "ID")]
+    pub device: Option<String>,
+    /// Site of the topic it would arrive on.
+    #[arg(long, value_name = "SITE", default_value = "site")]
+    pub site: String,
+    /// Judge timestamps as if now were this time (RFC 3339), e.g. for a payload captured earlier.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+/// What every simulated fleet takes.
+#[derive(Debug, Clone, Args)]
+pub struct FleetArgs {
+    /// Simulated devices, spread over every sensor type and three sites.
+    #[arg(long, default_value_t = 24)]
+    pub devices: usize,
+    /// Messages per second across the fleet.
+    #[arg(long, default_value_t = 20.0)]
+    pub rate: f64,
+    /// Fraction (0-1) of deliberately bad messages, cycling through every
+    /// kind: malformed, unknown type, out of range, NaN, future and ancient
+    /// timestamps, oversized, spoofed device id. Default: 0 for sim, 0.02
+    /// for demo.
+    #[arg(long)]
+    pub bad_ratio: Option<f64>,
+    /// Only these sensor types (comma-separated; default every type).
+    #[arg(long, value_delimiter = ',', value_name = "TYPE,...")]
+    pub types: Vec<String>,
+    /// Random seed: the same seed (with the same --start) gives the same payloads.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// How much faster than real time the values evolve (rain bursts, day
+    /// and night); 60 shows a day in 24 minutes.
+    #[arg(long, default_value_t = 60.0)]
+    pub speed: f64,
+}
+
+#[derive(Debug, Args)]
+pub struct SimArgs {
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+    /// Broker host (default: the config's mqtt.host).
+    #[arg(long)]
+    pub host: Option<String>,
+    /// Broker port (default: the config's mqtt.port).
+    #[arg(long)]
+    pub port: Option<u16>,
+    /// Stop after this long, e.g. 30s, 5m (default: until Ctrl-C).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// Stop after this many messages.
+    #[arg(long)]
+    pub messages: Option<u64>,
+    /// Time of the first message (RFC 3339); default now.
+    #[arg(long, value_name = "TIME")]
+    pub start: Option<String>,
+    /// Print the first N messages (topic, kind, payload as hex) and exit without publishing.
+    #[arg(long, value_name = "N")]
+    pub dry_run: Option<usize>,
+    #[command(flatten)]
+    pub config: ConfigArg,
+}
+
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    #[command(flatten)]
+    pub fleet: FleetArgs,
+    /// Port of the embedded broker on 127.0.0.1; 0 picks a free one (so it
+    /// never clashes with a broker already on 1883).
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Where the demo keeps its WAL and line-protocol files.
+    #[arg(long, value_name = "DIR", default_value = "data/demo")]
+    pub data_dir: PathBuf,
+    /// Write to this InfluxDB 1.x (database telegate_demo) instead of files.
+    #[arg(long, value_name = "URL")]
+    pub influx_url: Option<String>,
+    /// Stop after this long (default: until Ctrl-C).
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<std::time::Duration>,
 }

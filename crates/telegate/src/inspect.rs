@@ -111,17 +111,26 @@ fn kind_name(field: &FieldDescriptor) -> String {
         ),
         k => format!("{k:?}").to_lowercase(),
     };
-    if field.is_list() { format!("repeated {base}") } else { base }
+    if field.is_list() {
+        format!("repeated {base}")
+    } else {
+        base
+    }
 }
 
 /// `schema list`: one line per type.
 pub fn list(registry: &Registry) -> String {
     let mut out = String::new();
     let width = registry.schemas().map(|s| s.sensor_type.len()).max().unwrap_or(0);
+    let mwidth = registry
+        .schemas()
+        .map(|s| s.message.full_name().len())
+        .max()
+        .unwrap_or(0);
     for s in registry.schemas() {
         let _ = writeln!(
             out,
-            "{:width$}  {:24}  {}",
+            "{:width$}  {:mwidth$}  {}",
             s.sensor_type,
             s.message.full_name(),
             s.description
@@ -318,7 +327,12 @@ pub struct DecodeInput<'a> {
 }
 
 /// Decode, validate and map one payload as the gateway would.
-pub fn decode_report(registry: &Registry, pattern: &TopicPattern, input: DecodeInput<'_>, limits: &Limits) -> DecodeReport {
+pub fn decode_report(
+    registry: &Registry,
+    pattern: &TopicPattern,
+    input: DecodeInput<'_>,
+    limits: &Limits,
+) -> DecodeReport {
     let DecodeInput {
         sensor_type,
         payload,
@@ -334,7 +348,10 @@ pub fn decode_report(registry: &Registry, pattern: &TopicPattern, input: DecodeI
             "verdict: rejected\n  unknown_sensor_type: no schema for `{sensor_type}` (known: {})",
             known.join(", ")
         );
-        return DecodeReport { text: out, accepted: false };
+        return DecodeReport {
+            text: out,
+            accepted: false,
+        };
     };
     let decoded = schema.decode_message(payload);
     let payload_device = decoded
@@ -358,7 +375,10 @@ pub fn decode_report(registry: &Registry, pattern: &TopicPattern, input: DecodeI
         Err(r) => {
             let _ = writeln!(out, "\nmessage: cannot be decoded");
             let _ = writeln!(out, "\nverdict: rejected\n  {}: {}", r.reason, r.detail);
-            return DecodeReport { text: out, accepted: false };
+            return DecodeReport {
+                text: out,
+                accepted: false,
+            };
         }
     }
     let origin = TopicFields {
@@ -367,23 +387,31 @@ pub fn decode_report(registry: &Registry, pattern: &TopicPattern, input: DecodeI
         sensor_type,
     };
     let mut points: Vec<Point> = Vec::new();
-    let verdict: Result<(), Rejection> = registry
-        .decode(&origin, payload, now_ns, limits, &mut points)
-        .and_then(|()| {
-            encode_points(&points).map(|lines| {
-                let _ = writeln!(out, "\nline protocol ({} points):", points.len());
-                out.push_str(&String::from_utf8_lossy(&lines));
-            })
-            .map_err(|e| Rejection::new(telegate_model::RejectReason::ConstraintViolated, e.to_string()))
-        });
+    let verdict: Result<(), Rejection> =
+        registry
+            .decode(&origin, payload, now_ns, limits, &mut points)
+            .and_then(|()| {
+                encode_points(&points)
+                    .map(|lines| {
+                        let _ = writeln!(out, "\nline protocol ({} points):", points.len());
+                        out.push_str(&String::from_utf8_lossy(&lines));
+                    })
+                    .map_err(|e| Rejection::new(telegate_model::RejectReason::ConstraintViolated, e.to_string()))
+            });
     match verdict {
         Ok(()) => {
             let _ = writeln!(out, "\nverdict: accepted ({} points)", points.len());
-            DecodeReport { text: out, accepted: true }
+            DecodeReport {
+                text: out,
+                accepted: true,
+            }
         }
         Err(r) => {
             let _ = writeln!(out, "\nverdict: rejected\n  {}: {}", r.reason, r.detail);
-            DecodeReport { text: out, accepted: false }
+            DecodeReport {
+                text: out,
+                accepted: false,
+            }
         }
     }
 }
@@ -400,8 +428,14 @@ mod tests {
 
     #[test]
     fn input_formats() {
-        assert_eq!(read_payload(b"0a 01", InputFormat::Auto).unwrap(), (vec![0x0a, 0x01], "hex"));
-        assert_eq!(read_payload(b"CgE=", InputFormat::Auto).unwrap(), (vec![0x0a, 0x01], "base64"));
+        assert_eq!(
+            read_payload(b"0a 01", InputFormat::Auto).unwrap(),
+            (vec![0x0a, 0x01], "hex")
+        );
+        assert_eq!(
+            read_payload(b"CgE=", InputFormat::Auto).unwrap(),
+            (vec![0x0a, 0x01], "base64")
+        );
         assert_eq!(read_payload(&[0x0a, 0xff], InputFormat::Auto).unwrap().1, "raw");
         assert!(read_payload(b"zz", InputFormat::Hex).unwrap_err().contains("not hex"));
     }
@@ -413,9 +447,15 @@ mod tests {
         let stage = s.value_columns().find(|c| &*c.name == "stage_m").unwrap();
         assert_eq!(rules_text(stage.field()), "double {gte: -50, lte: 3000}");
         let d = describe(&reg, &pattern(), s);
-        assert!(d.contains("stage_m            float    m      stage_m      double {gte: -50, lte: 3000}"), "{d}");
+        assert!(
+            d.contains("stage_m            float    m      stage_m      double {gte: -50, lte: 3000}"),
+            "{d}"
+        );
         assert!(d.contains("    river_level,device_id=dev-01,site=ma-lu-thang seq=1i,stage_m=1475,water_temp_c=20,mode=\"normal\" 1767225600000000000\n"), "{d}");
-        assert!(d.contains("device_id        string                               device id: must equal"), "{d}");
+        assert!(
+            d.contains("device_id        string                               device id: must equal"),
+            "{d}"
+        );
         assert!(!d.lines().any(|l| l.ends_with(' ')), "{d}");
     }
 
@@ -434,7 +474,11 @@ mod tests {
         let r = decode_report(&reg, &pattern(), input, &Limits::default());
         assert!(r.accepted, "{}", r.text);
         assert!(r.text.contains("\"deviceId\": \"gauge-7\""), "{}", r.text);
-        assert!(r.text.contains("topic:   telemetry/muong-te/gauge-7/river_level"), "{}", r.text);
+        assert!(
+            r.text.contains("topic:   telemetry/muong-te/gauge-7/river_level"),
+            "{}",
+            r.text
+        );
         assert!(r.text.contains("verdict: accepted (1 points)"), "{}", r.text);
 
         let spoofed = DecodeInput {
@@ -443,7 +487,12 @@ mod tests {
         };
         let bad = decode_report(&reg, &pattern(), spoofed, &Limits::default());
         assert!(!bad.accepted);
-        assert!(bad.text.contains("device_id_mismatch: payload device_id `gauge-7` differs from topic device id `other`"), "{}", bad.text);
+        assert!(
+            bad.text
+                .contains("device_id_mismatch: payload device_id `gauge-7` differs from topic device id `other`"),
+            "{}",
+            bad.text
+        );
 
         let junk = DecodeInput {
             payload: &[0xff, 0xff],

@@ -8,9 +8,11 @@ pub mod broker;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod inspect;
 pub mod pipeline;
 pub mod reload;
+pub mod simulate;
 mod stages;
 pub mod stats;
 

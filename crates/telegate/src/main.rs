@@ -1,29 +1,44 @@
-use std::io::Write as _;
+use std::io::{Read as _, Write as _};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser as _;
 use telegate::check::{load_registry, report};
-use telegate::cli::{Cli, Command};
+use telegate::cli::{Cli, Command, DecodeArgs, SchemaCommand};
 use telegate::config::Config;
+use telegate::inspect;
+use telegate_model::TopicPattern;
 use tokio_util::sync::CancellationToken;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    // rumqttd (the demo's broker) logs every connection, and errors when a
+    // client leaves; the demo's summary says what matters.
+    let default_filter = match cli.command {
+        Command::Demo(_) => "info,rumqttd=off",
+        _ => "info",
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
         )
         .with_writer(std::io::stderr)
         .init();
     let result = match cli.command {
-        Command::Check { config } => check(config.as_deref()),
-        Command::Run { config } => run(config.as_deref()),
+        Command::Check(c) => check(c.config.as_deref()),
+        Command::Run(c) => run(c.config.as_deref()),
+        Command::Schema(SchemaCommand::List(c)) => schema_list(c.config.as_deref()),
+        Command::Schema(SchemaCommand::Describe { sensor_type, config }) => {
+            schema_describe(&sensor_type, config.config.as_deref())
+        }
+        Command::Decode(args) => decode(&args),
+        Command::Sim(args) => telegate::simulate::run(&args),
+        Command::Demo(args) => telegate::demo::run(&args),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "error: {e:#}");
             ExitCode::FAILURE
@@ -31,15 +46,78 @@ fn main() -> ExitCode {
     }
 }
 
-fn check(path: Option<&std::path::Path>) -> anyhow::Result<()> {
+fn loaded_registry(
+    path: Option<&std::path::Path>,
+) -> anyhow::Result<(telegate::LoadedConfig, telegate_schema::Registry)> {
     let loaded = Config::load(path)?;
     let registry = load_registry(&loaded).with_context(|| format!("{}: key `schema.dir`", loaded.file))?;
-    let mut out = std::io::stdout().lock();
-    out.write_all(report(&loaded, &registry).as_bytes())?;
-    Ok(())
+    Ok((loaded, registry))
 }
 
-fn run(path: Option<&std::path::Path>) -> anyhow::Result<()> {
+fn check(path: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let (loaded, registry) = loaded_registry(path)?;
+    let mut out = std::io::stdout().lock();
+    out.write_all(report(&loaded, &registry).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn schema_list(path: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let (_, registry) = loaded_registry(path)?;
+    std::io::stdout()
+        .lock()
+        .write_all(inspect::list(&registry).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn schema_describe(sensor_type: &str, path: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let (loaded, registry) = loaded_registry(path)?;
+    let pattern = TopicPattern::parse(&loaded.config.mqtt.topic_pattern)?;
+    let Some(schema) = registry.get(sensor_type) else {
+        let known: Vec<&str> = registry.schemas().map(|s| &*s.sensor_type).collect();
+        anyhow::bail!("no sensor type `{sensor_type}` (known: {})", known.join(", "));
+    };
+    std::io::stdout()
+        .lock()
+        .write_all(inspect::describe(&registry, &pattern, schema).as_bytes())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+fn decode(args: &DecodeArgs) -> anyhow::Result<ExitCode> {
+    let (loaded, registry) = loaded_registry(args.config.config.as_deref())?;
+    let pattern = TopicPattern::parse(&loaded.config.mqtt.topic_pattern)?;
+    let raw = if args.input.as_os_str() == "-" {
+        let mut buf = Vec::new();
+        std::io::stdin()
+            .read_to_end(&mut buf)
+            .context("reading the payload from standard input")?;
+        buf
+    } else {
+        std::fs::read(&args.input).with_context(|| format!("reading {}", args.input.display()))?
+    };
+    let (payload, format) = inspect::read_payload(&raw, args.format).map_err(anyhow::Error::msg)?;
+    let now_ns = match &args.at {
+        Some(t) => telegate::simulate::parse_time(t).with_context(|| format!("--at `{t}`"))?,
+        None => telegate::simulate::now_ns(),
+    };
+    let input = inspect::DecodeInput {
+        sensor_type: &args.sensor_type,
+        payload: &payload,
+        device: args.device.as_deref(),
+        site: &args.site,
+        now_ns,
+    };
+    let report = inspect::decode_report(&registry, &pattern, input, &loaded.config.limits);
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "input:   {format}")?;
+    out.write_all(report.text.as_bytes())?;
+    Ok(if report.accepted {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn run(path: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
     let loaded = Config::load(path)?;
     let registry = Arc::new(load_registry(&loaded).with_context(|| format!("{}: key `schema.dir`", loaded.file))?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -58,7 +136,7 @@ fn run(path: Option<&std::path::Path>) -> anyhow::Result<()> {
                 "exited with unacknowledged readings; the broker will redeliver them"
             );
         }
-        Ok(())
+        Ok(ExitCode::SUCCESS)
     })
 }
 

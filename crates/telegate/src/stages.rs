@@ -108,15 +108,16 @@ impl DecodeStage {
         while let Some(env) = rx.recv().await {
             // One snapshot per message: it is decoded wholly with one registry.
             let active = self.active.borrow().clone();
-            let encoded = decode_one(&self.pattern, &active.registry, &active.limits, &env, now_ns()).and_then(|points| {
-                let lines = encode_points(&points).map_err(|e| {
-                    Rejection::new(
-                        RejectReason::ConstraintViolated,
-                        format!("cannot be written as line protocol: {e}"),
-                    )
-                })?;
-                Ok((points.len(), lines))
-            });
+            let encoded =
+                decode_one(&self.pattern, &active.registry, &active.limits, &env, now_ns()).and_then(|points| {
+                    let lines = encode_points(&points).map_err(|e| {
+                        Rejection::new(
+                            RejectReason::ConstraintViolated,
+                            format!("cannot be written as line protocol: {e}"),
+                        )
+                    })?;
+                    Ok((points.len(), lines))
+                });
             match encoded {
                 Ok((points, lines)) => {
                     self.stats.accepted_messages.fetch_add(1, Relaxed);

@@ -1,0 +1,201 @@
+//! `telegate demo`: the whole system in one process — an embedded broker,
+//! the simulated fleet and the gateway — so a newcomer sees readings flow,
+//! bad ones rejected with reasons, and points stored, with nothing to install.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use telegate_influx::{ApiVersion, CURRENT_FILE};
+use telegate_schema::Registry;
+use telegate_sim::{Fleet, Limit, PublishTarget};
+use tokio_util::sync::CancellationToken;
+
+use crate::broker;
+use crate::cli::DemoArgs;
+use crate::config::{Config, EMBEDDED_DEFAULT};
+use crate::simulate::{ProgressLine, fleet_config, now_ns, report_text};
+use crate::stats::{Stats, Summary};
+
+/// The gateway's config for the demo: the built-in defaults, pointed at the
+/// embedded broker, with its data under `data_dir`.
+pub fn demo_config(port: u16, data_dir: &Path, influx_url: Option<&str>) -> anyhow::Result<Config> {
+    let mut c = Config::parse(EMBEDDED_DEFAULT, "<demo>")?;
+    c.mqtt.host = "127.0.0.1".into();
+    c.mqtt.port = port;
+    c.mqtt.client_id = "telegate-demo".into();
+    c.wal.dir = data_dir.join("wal").display().to_string();
+    c.pipeline.stats_interval = Duration::ZERO;
+    c.pipeline.shutdown_timeout = Duration::from_secs(10);
+    match influx_url {
+        Some(url) => {
+            c.influx.url = url.trim_end_matches('/').to_owned();
+            c.influx.api = ApiVersion::V1;
+            c.influx.database = "telegate_demo".into();
+            c.influx.create_database = true;
+        }
+        None => {
+            c.file_sink.enabled = true;
+            c.file_sink.dir = data_dir.join("points").display().to_string();
+        }
+    }
+    c.validate("<demo>")?;
+    Ok(c)
+}
+
+fn summary_text(elapsed: Duration, s: &Summary, rate: f64) -> String {
+    let mut line = format!(
+        "demo {:>5.0}s  {:>6.1} readings/s  received {:>7}  stored {:>7} points  rejected {:>5}",
+        elapsed.as_secs_f64(),
+        rate,
+        s.received,
+        s.points_written,
+        s.rejected_total()
+    );
+    if !s.rejected.is_empty() {
+        line.push_str(" (");
+        let parts: Vec<String> = s.rejected.iter().map(|(r, n)| format!("{r} {n}")).collect();
+        line.push_str(&parts.join(", "));
+        line.push(')');
+    }
+    line
+}
+
+/// Print a summary line every second until `stop`.
+async fn show_progress(stats: Stats, stop: CancellationToken) {
+    let started = Instant::now();
+    let mut line = ProgressLine::new();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    let (mut last_received, mut last_at) = (0u64, Instant::now());
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        let s = stats.summary();
+        let dt = last_at.elapsed().as_secs_f64().max(0.001);
+        let rate = s.received.saturating_sub(last_received) as f64 / dt;
+        (last_received, last_at) = (s.received, Instant::now());
+        line.show(&summary_text(started.elapsed(), &s, rate));
+    }
+    line.finish();
+}
+
+async fn wait_for_stop_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    match signal(SignalKind::terminate()) {
+        Ok(mut term) => {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+        }
+        Err(_) => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// `telegate demo`.
+pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
+    let broker = broker::start(args.port).context("starting the embedded MQTT broker")?;
+    let config = demo_config(broker.addr.port(), &args.data_dir, args.influx_url.as_deref())?;
+    let registry = Arc::new(Registry::builtin(&config.schema.types).context("built-in schemas")?);
+    let fleet_cfg = fleet_config(&args.fleet, &config, now_ns(), 0.02)?;
+    let fleet = Fleet::new(&registry, fleet_cfg).context("simulated fleet")?;
+    let mut err = std::io::stderr().lock();
+    writeln!(err, "telegate demo")?;
+    writeln!(
+        err,
+        "  broker:  embedded MQTT 5 on {} (topics telemetry/<site>/<device>/<type>)",
+        broker.addr
+    )?;
+    writeln!(
+        err,
+        "  fleet:   {} simulated devices, {} sensor types, {} messages/s",
+        args.fleet.devices,
+        registry.schemas().count(),
+        args.fleet.rate
+    )?;
+    if config.file_sink.enabled {
+        writeln!(
+            err,
+            "  output:  line protocol in {}/{CURRENT_FILE}",
+            config.file_sink.dir
+        )?;
+    } else {
+        writeln!(err, "  output:  InfluxDB {} database telegate_demo", config.influx.url)?;
+    }
+    writeln!(err, "  WAL:     {}", config.wal.dir)?;
+    writeln!(err, "  stop:    Ctrl-C\n")?;
+    drop(err);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let shutdown = CancellationToken::new();
+        let running = crate::start(&config, registry, shutdown.clone()).await?;
+        let stats = running.stats.clone();
+        let sim_cancel = CancellationToken::new();
+        let target = PublishTarget {
+            host: "127.0.0.1".into(),
+            port: broker.addr.port(),
+            username: None,
+            password: None,
+        };
+        let limit = Limit {
+            duration: args.duration,
+            messages: None,
+        };
+        let mut sim = tokio::spawn(telegate_sim::publish(fleet, target, limit, sim_cancel.clone(), |_| {}));
+        let progress_stop = CancellationToken::new();
+        let progress = tokio::spawn(show_progress(stats.clone(), progress_stop.clone()));
+
+        let sim_done = tokio::select! {
+            () = wait_for_stop_signal() => None,
+            r = &mut sim => Some(r),
+        };
+        sim_cancel.cancel();
+        // The publisher waits (bounded) for the broker's last acknowledgements.
+        let sim_done = match sim_done {
+            Some(r) => Some(r),
+            None => tokio::time::timeout(Duration::from_secs(10), sim).await.ok(),
+        };
+        // Let the gateway take in (and acknowledge) what the fleet sent
+        // before stopping it, so the counts printed below add up.
+        let sent = match &sim_done {
+            Some(Ok(Ok(report))) => report.sent,
+            _ => 0,
+        };
+        let drain_until = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < drain_until {
+            let s = stats.summary();
+            if s.received >= sent && s.unacked == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        progress_stop.cancel();
+        let _ = progress.await;
+        shutdown.cancel();
+        let summary = running.wait().await;
+        let mut err = std::io::stderr().lock();
+        if let Some(Ok(Ok(report))) = sim_done {
+            writeln!(err, "fleet: {}", report_text(&report))?;
+        }
+        writeln!(err, "gateway: {summary}")?;
+        if config.file_sink.enabled {
+            writeln!(
+                err,
+                "points are in {}/{CURRENT_FILE} (InfluxDB line protocol; import with `influx write` or `curl --data-binary @file`)",
+                config.file_sink.dir
+            )?;
+        }
+        Ok(ExitCode::SUCCESS)
+    })
+}
