@@ -98,8 +98,172 @@ fn check_reports_a_broken_schema_with_file_and_line() {
 fn help_explains_commands() {
     let (ok, out, _) = telegate(&["--help"]);
     assert!(ok);
+    for cmd in ["run", "check", "schema", "decode", "sim", "demo", "Examples:"] {
+        assert!(out.contains(cmd), "{cmd}:\n{out}");
+    }
+    for sub in ["schema", "decode", "sim", "demo"] {
+        let (ok, out, err) = telegate(&[sub, "--help"]);
+        assert!(ok, "{sub}: {err}");
+        assert!(out.contains("Examples:"), "{sub} --help has examples:\n{out}");
+    }
+}
+
+fn telegate_stdin(args: &[&str], stdin: &[u8]) -> (Option<i32>, String, String) {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_telegate"))
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// RiverLevelBatch{device_id: "g1", samples: [{time: 2026-01-01T00:00:00Z,
+/// seq: 7, stage_m: 285.5, mode: MODE_FLOOD}]}, encoded by hand.
+const KNOWN_RIVER_READING: &str = "0a02673112150a060880f2d6ca061007190000000000d871402802";
+
+#[test]
+fn decode_shows_json_line_protocol_and_verdict_of_a_known_payload() {
+    let args = [
+        "decode",
+        "--type",
+        "river_level",
+        "--site",
+        "muong-te",
+        "--at",
+        "2026-01-01T00:00:05Z",
+        "-",
+    ];
+    let (code, out, err) = telegate_stdin(&args, KNOWN_RIVER_READING.as_bytes());
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.starts_with("input:   hex\n"), "{out}");
+    assert!(out.contains("topic:   telemetry/muong-te/g1/river_level"), "{out}");
+    assert!(out.contains("\"deviceId\": \"g1\""), "{out}");
+    assert!(out.contains("\"stageM\": 285.5"), "{out}");
+    assert!(out.contains("\"mode\": \"MODE_FLOOD\""), "{out}");
     assert!(
-        out.contains("run") && out.contains("check") && out.contains("Examples:"),
+        out.contains(
+            "\nriver_level,device_id=g1,site=muong-te seq=7i,stage_m=285.5,mode=\"flood\" 1767225600000000000\n"
+        ),
         "{out}"
+    );
+    assert!(out.contains("verdict: accepted (1 points)"), "{out}");
+
+    // Same bytes as base64 and raw; judged "now" the sample is too old.
+    let raw: Vec<u8> = (0..KNOWN_RIVER_READING.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&KNOWN_RIVER_READING[i..i + 2], 16).unwrap())
+        .collect();
+    let (code, out, _) = telegate_stdin(&["decode", "--type", "river_level", "--format", "raw", "-"], &raw);
+    assert_eq!(code, Some(1), "{out}");
+    assert!(
+        out.contains("verdict: rejected\n  timestamp_too_old: samples[0] time 2026-01-01T00:00:00.000Z"),
+        "{out}"
+    );
+
+    // From another device's topic: spoofed.
+    let (code, out, _) = telegate_stdin(
+        &[
+            "decode",
+            "--type",
+            "river_level",
+            "--device",
+            "g2",
+            "--at",
+            "2026-01-01T00:00:05Z",
+            "-",
+        ],
+        KNOWN_RIVER_READING.as_bytes(),
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("device_id_mismatch: payload device_id `g1` differs from topic device id `g2`"),
+        "{out}"
+    );
+
+    // Not protobuf at all.
+    let (code, out, _) = telegate_stdin(
+        &["decode", "--type", "river_level", "--format", "raw", "-"],
+        b"\xff\xff\xff",
+    );
+    assert_eq!(code, Some(1));
+    assert!(
+        out.contains("malformed_protobuf: not a valid telegate.v1.RiverLevelBatch (3 bytes)"),
+        "{out}"
+    );
+}
+
+#[test]
+fn schema_describe_shows_fields_units_rules_and_example_line() {
+    let (ok, out, err) = telegate(&["schema", "describe", "weighbridge"]);
+    assert!(ok, "{err}");
+    assert!(
+        out.starts_with("weighbridge — Axle and gross loads of one weighed vehicle\n"),
+        "{out}"
+    );
+    assert!(
+        out.contains("    lane             samples[].lane\n"),
+        "tag from the sample:\n{out}"
+    );
+    assert!(
+        out.contains("gross_t            float    t      gross_t      double {gte: 0, lte: 200}"),
+        "{out}"
+    );
+    assert!(out.contains("axle_loads_t_1, _2… float    t      axle_loads_t repeated {max_items: 9, items: {double: {gte: 0, lte: 60}}}"), "{out}");
+    assert!(
+        out.contains("axle_config        string   -      axle_config  enum {defined_only: true}"),
+        "{out}"
+    );
+    assert!(
+        out.contains(",axle_config=\"rigid_2_axle\",speed_kmh=60 1767225600000000000\n"),
+        "{out}"
+    );
+    let (ok, _, err) = telegate(&["schema", "describe", "tide_gauge"]);
+    assert!(!ok);
+    assert!(
+        err.contains("no sensor type `tide_gauge` (known: air_quality,"),
+        "{err}"
+    );
+    let (ok, out, _) = telegate(&["schema", "list"]);
+    assert!(ok);
+    assert_eq!(out.lines().count(), 8, "{out}");
+}
+
+#[test]
+fn sim_dry_run_is_reproducible_by_seed() {
+    let run = |seed: &str| {
+        let (ok, out, err) = telegate(&[
+            "sim",
+            "--dry-run",
+            "300",
+            "--seed",
+            seed,
+            "--start",
+            "2026-03-01T06:00:00Z",
+            "--bad-ratio",
+            "0.1",
+        ]);
+        assert!(ok, "{err}");
+        out
+    };
+    let (a, b, c) = (run("42"), run("42"), run("43"));
+    assert_eq!(a.lines().count(), 300);
+    assert_eq!(a, b, "same seed, same topics and payload bytes");
+    assert_ne!(a, c, "another seed, other values");
+    // Every line: time, topic, kind, hex payload; bad ones are labelled.
+    assert!(a.lines().all(|l| l.split(' ').count() == 4), "{a}");
+    assert!(a.lines().any(|l| l.contains(" bad(")), "{a}");
+    assert!(
+        a.lines().next().unwrap().starts_with("1772344800000000000 telemetry/"),
+        "{a}"
     );
 }
