@@ -246,7 +246,7 @@ async fn the_guide_adds_a_sensor_type_to_a_running_gateway() -> anyhow::Result<(
     );
     for m in &letters {
         assert!(m.topic.starts_with("telegate/dead-letter/telemetry/"), "{}", m.topic);
-        assert!(!m.properties.get("detail").map_or(true, String::is_empty), "{m:?}");
+        assert!(m.properties.get("detail").is_some_and(|d| !d.is_empty()), "{m:?}");
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(influx.count("telegate", "cold_chain", "temp_c").await?, samples);
