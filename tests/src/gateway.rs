@@ -151,6 +151,16 @@ impl Binary {
         let _ = self.child.wait();
     }
 
+    /// Send a signal by name (`HUP`, `INT`…).
+    pub fn signal(&self, name: &str) -> anyhow::Result<()> {
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -{name} failed");
+        Ok(())
+    }
+
     /// SIGTERM, then wait up to `within` for the exit status.
     pub async fn sigterm(&mut self, within: Duration) -> anyhow::Result<std::process::ExitStatus> {
         std::process::Command::new("kill")

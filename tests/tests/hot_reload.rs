@@ -249,3 +249,43 @@ stats_interval = "0s"
     assert_eq!(summary.schema_reload_failures, 1);
     Ok(())
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_reloads_the_real_binary_when_polling_is_off() -> anyhow::Result<()> {
+    use telegate_e2e::gateway::Binary;
+    let broker = Mosquitto::start().await?;
+    let dir = tempfile::tempdir()?;
+    copy_dir(&repo_proto_dir(), &dir.path().join("proto"))?;
+    let config_path = dir.path().join("telegate.toml");
+    write_file(
+        &config_path,
+        &format!(
+            "[mqtt]\nport = {}\nclient_id = \"gw-hup\"\n[schema]\ndir = \"proto\"\nreload_interval = \"0s\"\n[wal]\ndir = \"wal\"\n",
+            broker.port()
+        ),
+    )?;
+    let log = dir.path().join("gateway.log");
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let mut gw = Binary::start(&config_path, &log)?;
+    eventually(Duration::from_secs(20), || async {
+        Ok(read_log().contains("subscribed").then_some(()))
+    })
+    .await?;
+    write_file(&dir.path().join("proto/cold_chain.proto"), COLD_CHAIN)?;
+    // Polling is off: nothing happens by itself…
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(!read_log().contains("schemas reloaded"), "{}", read_log());
+    // …until SIGHUP.
+    gw.signal("HUP")?;
+    eventually(Duration::from_secs(10), || async {
+        Ok(read_log()
+            .lines()
+            .any(|l| l.contains("schemas reloaded") && l.contains("generation=2") && l.contains("cold_chain"))
+            .then_some(()))
+    })
+    .await
+    .map_err(|e| anyhow::anyhow!("{e}\n{}", read_log()))?;
+    let status = gw.sigterm(Duration::from_secs(20)).await?;
+    assert!(status.success(), "{}", read_log());
+    Ok(())
+}
