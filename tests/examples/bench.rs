@@ -1,0 +1,478 @@
+//! End-to-end benchmark on this box, everything measured in one run:
+//!
+//! (a) the broker's own ceiling: QoS 1 publishers at full speed → one QoS 1
+//!     subscriber, messages/s;
+//! (b) the database's own ceiling: the same points, already encoded, posted
+//!     to InfluxDB by two concurrent writers in batches of 5,000;
+//! (c) telegate's sustained end-to-end rate (the release binary, default
+//!     settings, WAL on): first publish → last point counted in InfluxDB, and
+//!     (c) as a ratio of min(a, b);
+//! (d) at a fixed publish rate (default 10,000 messages/s): publish →
+//!     queryable latency, p50/p99 (probe readings every 20 ms, InfluxDB
+//!     polled for them), and telegate's CPU (utime+stime per second of wall
+//!     time) and peak RSS (VmHWM).
+//!
+//! For 1-sample and 20-sample messages. Real Mosquitto and InfluxDB 1.x on
+//! free loopback ports; the gateway is `target/release/telegate`:
+//!
+//! ```sh
+//! cargo build --release -p telegate && cargo run --release -p telegate-e2e --example bench -- [messages] [fixed_rate]
+//! ```
+//!
+//! A benchmark, not a test: it checks counts (everything published is
+//! stored) and reports; it asserts no speed.
+#![allow(clippy::print_stdout)]
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use rumqttc::v5::mqttbytes::QoS;
+use rumqttc::v5::mqttbytes::v5::Packet;
+use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use telegate_e2e::payloads::{batch, valid_sample};
+use telegate_e2e::servers::{Influxd, Mosquitto};
+use telegate_influx::{HttpWriter, InfluxConfig, encode_points};
+use telegate_model::TopicPattern;
+use telegate_schema::{Limits, Registry};
+
+const DEVICES: u64 = 100;
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as i64)
+        .unwrap_or(0)
+}
+
+/// `n` river-level messages of `samples` samples each, spread over 100
+/// devices, every sample at its own time (so no point overwrites another).
+fn messages(registry: &Registry, n: u64, samples: u64, prefix: &str) -> Vec<(String, Bytes)> {
+    let river = registry.get("river_level").expect("built-in type");
+    let t0 = now_ns() - 3_600_000_000_000;
+    (0..n)
+        .map(|i| {
+            let device = format!("{prefix}-{}", i % DEVICES);
+            let s: Vec<_> = (0..samples)
+                .map(|j| {
+                    let k = i * samples + j;
+                    valid_sample(&river.sample, t0 + k as i64 * 1_000_000, k)
+                })
+                .collect();
+            (
+                format!("telemetry/bench/{device}/river_level"),
+                Bytes::from(batch(&river.message, &device, s)),
+            )
+        })
+        .collect()
+}
+
+fn options(id: &str, port: u16) -> MqttOptions {
+    let mut o = MqttOptions::new(id, "127.0.0.1", port);
+    o.set_keep_alive(Duration::from_secs(30))
+        .set_max_packet_size(Some(4 * 1024 * 1024))
+        .set_clean_start(true);
+    o
+}
+
+/// A QoS 1 publisher task; returns (client, acked counter).
+async fn publisher(id: &str, port: u16) -> anyhow::Result<(AsyncClient, Arc<AtomicU64>)> {
+    let (client, mut eventloop) = AsyncClient::new(options(id, port), 4096);
+    let acked = Arc::new(AtomicU64::new(0));
+    let counter = acked.clone();
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(1);
+    tokio::spawn(async move {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    let _ = ready_tx.try_send(());
+                }
+                Ok(Event::Incoming(Packet::PubAck(_))) => {
+                    counter.fetch_add(1, SeqCst);
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(10), ready_rx.recv()).await?;
+    Ok((client, acked))
+}
+
+async fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> anyhow::Result<()> {
+    let start = Instant::now();
+    while !f() {
+        anyhow::ensure!(start.elapsed() < limit, "not reached within {limit:?}");
+        tokio::time::sleep(Duration::from_millis(2)).await;
+    }
+    Ok(())
+}
+
+/// (a) Broker ceiling: two publishers at full speed, one subscriber.
+async fn broker_ceiling(port: u16, msgs: &[(String, Bytes)]) -> anyhow::Result<f64> {
+    let received = Arc::new(AtomicU64::new(0));
+    let (sub, mut eventloop) = AsyncClient::new(options("bench-sub", port), 4096);
+    let counter = received.clone();
+    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(1);
+    let sub_task = tokio::spawn(async move {
+        loop {
+            match eventloop.poll().await {
+                Ok(Event::Incoming(Packet::ConnAck(_))) => {
+                    let _ = sub.subscribe("telemetry/#", QoS::AtLeastOnce).await;
+                }
+                Ok(Event::Incoming(Packet::SubAck(_))) => {
+                    let _ = ready_tx.try_send(());
+                }
+                Ok(Event::Incoming(Packet::Publish(_))) => {
+                    counter.fetch_add(1, SeqCst);
+                }
+                Ok(_) => {}
+                Err(_) => return,
+            }
+        }
+    });
+    tokio::time::timeout(Duration::from_secs(10), ready_rx.recv()).await?;
+    let n = msgs.len() as u64;
+    let start = Instant::now();
+    let halves: Vec<Vec<(String, Bytes)>> = msgs.chunks(msgs.len().div_ceil(2)).map(<[_]>::to_vec).collect();
+    let mut tasks = Vec::new();
+    for (k, half) in halves.into_iter().enumerate() {
+        let (client, _) = publisher(&format!("bench-pub-{k}"), port).await?;
+        tasks.push(tokio::spawn(async move {
+            for (topic, payload) in half {
+                client.publish(topic, QoS::AtLeastOnce, false, payload).await?;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    wait_until(Duration::from_secs(300), || received.load(SeqCst) >= n).await?;
+    let rate = n as f64 / start.elapsed().as_secs_f64();
+    sub_task.abort();
+    Ok(rate)
+}
+
+/// (b) Database ceiling: the same points, encoded once, two writers.
+async fn database_ceiling(influx: &Influxd, registry: &Registry, msgs: &[(String, Bytes)]) -> anyhow::Result<f64> {
+    let pattern = TopicPattern::parse("telemetry/{site}/{device_id}/{sensor_type}")?;
+    let mut lines = Vec::new();
+    let mut points = Vec::new();
+    for (topic, payload) in msgs {
+        points.clear();
+        let origin = pattern.parse_topic(topic)?;
+        registry
+            .decode(&origin, payload, now_ns(), &Limits::default(), &mut points)
+            .map_err(|r| anyhow::anyhow!("{r:?}"))?;
+        lines.extend_from_slice(&encode_points(&points)?);
+    }
+    let all: Vec<&[u8]> = lines.split_inclusive(|&b| b == b'\n').collect();
+    let n_points = all.len();
+    let batches: Vec<Vec<u8>> = all.chunks(5000).map(|c| c.concat()).collect();
+    influx.create_database("ceiling").await?;
+    let cfg = InfluxConfig {
+        url: influx.url(),
+        database: "ceiling".into(),
+        ..InfluxConfig::default()
+    };
+    let writer = Arc::new(HttpWriter::new(&cfg)?);
+    let queue = Arc::new(std::sync::Mutex::new(batches));
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    for _ in 0..2 {
+        let (writer, queue) = (writer.clone(), queue.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let next = queue.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.pop();
+                let Some(b) = next else { return anyhow::Ok(()) };
+                writer.write(&b).await?;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let stored = influx.count("ceiling", "river_level", "seq").await?;
+    anyhow::ensure!(stored == n_points as u64, "ceiling: stored {stored} of {n_points}");
+    Ok(n_points as f64 / secs)
+}
+
+fn release_binary() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let bin = exe
+        .parent()
+        .and_then(Path::parent)
+        .map(|d| d.join("telegate"))
+        .ok_or_else(|| anyhow::anyhow!("no target dir"))?;
+    anyhow::ensure!(bin.exists(), "{} missing: run `cargo build --release -p telegate` first", bin.display());
+    Ok(bin)
+}
+
+/// The gateway as its own process, default settings but for ports and paths.
+struct Gateway {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+}
+
+impl Gateway {
+    async fn start(broker: u16, influx: &str, db: &str) -> anyhow::Result<Self> {
+        let dir = tempfile::tempdir()?;
+        let cfg = dir.path().join("telegate.toml");
+        std::fs::write(
+            &cfg,
+            format!(
+                "[mqtt]\nport = {broker}\nclient_id = \"bench-{db}\"\n[influx]\nurl = \"{influx}\"\ndatabase = \"{db}\"\n[wal]\ndir = \"wal\"\n[pipeline]\nstats_interval = \"0s\"\n"
+            ),
+        )?;
+        let log = std::fs::File::create(dir.path().join("telegate.log"))?;
+        let child = std::process::Command::new(release_binary()?)
+            .args(["run", "--config"])
+            .arg(&cfg)
+            .env("RUST_LOG", "info")
+            .stderr(log)
+            .spawn()?;
+        let log_path = dir.path().join("telegate.log");
+        let start = Instant::now();
+        while !std::fs::read_to_string(&log_path).unwrap_or_default().contains("subscribed") {
+            anyhow::ensure!(start.elapsed() < Duration::from_secs(20), "gateway did not subscribe");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(Self { child, _dir: dir })
+    }
+
+    /// (CPU seconds, peak RSS bytes) so far, from /proc.
+    fn usage(&self) -> anyhow::Result<(f64, u64)> {
+        let pid = self.child.id();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+        let after = stat.rsplit(')').next().unwrap_or_default();
+        let fields: Vec<&str> = after.split_whitespace().collect();
+        // After the comm field: state is [0], utime [11], stime [12] (in clock ticks).
+        let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+            + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let hwm_kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        Ok((ticks as f64 / 100.0, hwm_kib * 1024))
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
+}
+
+/// (c) telegate end to end at full publish speed.
+async fn telegate_rate(
+    broker: u16,
+    influx: &Influxd,
+    msgs: &[(String, Bytes)],
+    db: &str,
+    points: u64,
+) -> anyhow::Result<(f64, f64, u64)> {
+    let gw = Gateway::start(broker, &influx.url(), db).await?;
+    let (client, _) = publisher(&format!("bench-c-{db}"), broker).await?;
+    let (cpu0, _) = gw.usage()?;
+    let start = Instant::now();
+    let to_send = msgs.to_vec();
+    let sender = tokio::spawn(async move {
+        for (topic, payload) in to_send {
+            client.publish(topic, QoS::AtLeastOnce, false, payload).await?;
+        }
+        anyhow::Ok(())
+    });
+    loop {
+        let stored = influx.count(db, "river_level", "seq").await.unwrap_or(0);
+        if stored >= points {
+            break;
+        }
+        anyhow::ensure!(start.elapsed() < Duration::from_secs(600), "telegate stored {stored} of {points}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let secs = start.elapsed().as_secs_f64();
+    sender.await??;
+    let (cpu1, rss) = gw.usage()?;
+    Ok((msgs.len() as f64 / secs, (cpu1 - cpu0) / secs, rss))
+}
+
+/// (d) A fixed rate with latency probes.
+async fn fixed_rate(
+    broker: u16,
+    influx: &Influxd,
+    registry: &Registry,
+    rate: u64,
+    seconds: u64,
+    samples: u64,
+    db: &str,
+) -> anyhow::Result<FixedRate> {
+    let gw = Gateway::start(broker, &influx.url(), db).await?;
+    let total = rate * seconds;
+    let load = messages(registry, total, samples, "load");
+    let river = registry.get("river_level").expect("built-in");
+    let (client, _) = publisher(&format!("bench-d-{db}"), broker).await?;
+    let probe_every = Duration::from_millis(20);
+    let (cpu0, _) = gw.usage()?;
+    let start = Instant::now();
+    let sent_at: Arc<std::sync::Mutex<BTreeMap<String, Instant>>> = Arc::default();
+    let probes = sent_at.clone();
+    let (client2, probe_sample) = (client.clone(), river.clone());
+    let publisher_task = tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_millis(1));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let per_ms = rate as f64 / 1000.0;
+        let mut due = 0.0f64;
+        let mut sent = 0usize;
+        let mut next_probe = Instant::now();
+        let mut k = 0u64;
+        while sent < load.len() {
+            tick.tick().await;
+            due += per_ms;
+            while (sent as f64) < due && sent < load.len() {
+                let (topic, payload) = &load[sent];
+                client2.publish(topic.clone(), QoS::AtLeastOnce, false, payload.clone()).await?;
+                sent += 1;
+            }
+            if Instant::now() >= next_probe {
+                next_probe += probe_every;
+                let device = format!("probe-{k}");
+                let s = valid_sample(&probe_sample.sample, now_ns() - 1_000_000, k);
+                let payload = batch(&probe_sample.message, &device, vec![s]);
+                probes.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.insert(device.clone(), Instant::now());
+                client2
+                    .publish(format!("telemetry/bench/{device}/river_level"), QoS::AtLeastOnce, false, payload)
+                    .await?;
+                k += 1;
+            }
+        }
+        anyhow::Ok(k)
+    });
+    // Poll InfluxDB for the probes as they become queryable.
+    let mut seen: HashMap<String, Duration> = HashMap::new();
+    let mut finished = None;
+    loop {
+        let rows = influx
+            .rows(
+                db,
+                "SELECT COUNT(seq) FROM river_level WHERE device_id =~ /^probe-/ GROUP BY device_id",
+            )
+            .await
+            .unwrap_or_default();
+        let now = Instant::now();
+        let sent = sent_at.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.clone();
+        for r in rows {
+            let Some(device) = r.get("device_id").and_then(|v| v.as_str()) else { continue };
+            if !seen.contains_key(device)
+                && let Some(at) = sent.get(device)
+            {
+                seen.insert(device.to_owned(), now.duration_since(*at));
+            }
+        }
+        if finished.is_none() && publisher_task.is_finished() {
+            finished = Some(start.elapsed());
+        }
+        if finished.is_some() && seen.len() >= sent.len() {
+            break;
+        }
+        anyhow::ensure!(start.elapsed() < Duration::from_secs(seconds * 10 + 60), "probes missing");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let publish_secs = finished.map_or(0.0, |d| d.as_secs_f64());
+    let probes = publisher_task.await??;
+    let expected = total * samples + probes;
+    let mut stored = 0;
+    for _ in 0..600 {
+        stored = influx.count(db, "river_level", "seq").await.unwrap_or(0);
+        if stored >= expected {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let wall = start.elapsed().as_secs_f64();
+    let (cpu1, rss) = gw.usage()?;
+    let mut lat: Vec<Duration> = seen.into_values().collect();
+    lat.sort_unstable();
+    let pct = |p: f64| lat.get(((lat.len() as f64 * p) as usize).min(lat.len().saturating_sub(1))).copied().unwrap_or_default();
+    Ok(FixedRate {
+        achieved: (total + probes) as f64 / publish_secs.max(0.001),
+        p50: pct(0.50),
+        p99: pct(0.99),
+        max: lat.last().copied().unwrap_or_default(),
+        probes: lat.len(),
+        cpu: (cpu1 - cpu0) / wall,
+        rss,
+        stored,
+        expected,
+    })
+}
+
+#[derive(Debug)]
+struct FixedRate {
+    achieved: f64,
+    p50: Duration,
+    p99: Duration,
+    max: Duration,
+    probes: usize,
+    cpu: f64,
+    rss: u64,
+    stored: u64,
+    expected: u64,
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let n: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(50_000);
+    let rate: u64 = args.next().and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let registry = Registry::builtin(&Default::default())?;
+    let broker = Mosquitto::start().await?;
+    let influx = Influxd::start().await?;
+    println!("telegate end-to-end benchmark: {n} messages per throughput run, fixed rate {rate}/s for 20 s");
+    println!(
+        "{:>7} | {:>12} | {:>12} | {:>12} | {:>6} | {:>9} | {:>8}",
+        "samples", "broker msg/s", "db msg/s", "telegate", "ratio", "tg cpu", "tg rss"
+    );
+    for samples in [1u64, 20] {
+        let msgs = messages(&registry, n, samples, &format!("s{samples}"));
+        let a = broker_ceiling(broker.port(), &msgs).await?;
+        let b_points = database_ceiling(&influx, &registry, &msgs).await?;
+        influx.execute("DROP DATABASE ceiling").await?;
+        let b = b_points / samples as f64;
+        let db = format!("bench_c{samples}");
+        let (c, cpu, rss) = telegate_rate(broker.port(), &influx, &msgs, &db, n * samples).await?;
+        println!(
+            "{samples:>7} | {a:>12.0} | {b:>12.0} | {c:>12.0} | {:>5.0}% | {:>8.2}c | {:>5.1} MiB",
+            100.0 * c / a.min(b),
+            cpu,
+            rss as f64 / 1048576.0
+        );
+    }
+    for samples in [1u64, 20] {
+        let db = format!("bench_d{samples}");
+        let r = fixed_rate(broker.port(), &influx, &registry, rate, 20, samples, &db).await?;
+        println!(
+            "fixed {rate}/s x {samples} samples: published {:.0}/s, publish→queryable p50 {:.0} ms p99 {:.0} ms max {:.0} ms ({} probes), telegate cpu {:.2} cores, peak RSS {:.1} MiB, stored {}/{}",
+            r.achieved,
+            r.p50.as_secs_f64() * 1e3,
+            r.p99.as_secs_f64() * 1e3,
+            r.max.as_secs_f64() * 1e3,
+            r.probes,
+            r.cpu,
+            r.rss as f64 / 1048576.0,
+            r.stored,
+            r.expected
+        );
+    }
+    Ok(())
+}
