@@ -4,22 +4,18 @@
 //! added to a running gateway; its readings are stored and its bad readings
 //! dead-lettered.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 use std::time::Duration;
 
 use telegate_e2e::client::Subscriber;
-use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Binary, telegate_binary};
 use telegate_e2e::servers::{Influxd, Mosquitto};
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
-}
+use telegate_e2e::{copy_dir, eventually, repo_dir};
 
 /// `(path, content)` of every `<!-- file: PATH -->` + fenced block in the guide.
 fn guide_files() -> anyhow::Result<Vec<(String, String)>> {
-    let guide = std::fs::read_to_string(repo().join("docs/adding-a-sensor-type.md"))?;
+    let guide = std::fs::read_to_string(repo_dir().join("docs/adding-a-sensor-type.md"))?;
     let mut files = Vec::new();
     let mut rest = guide.as_str();
     while let Some(i) = rest.find("<!-- file: ") {
@@ -40,20 +36,6 @@ fn guide_files() -> anyhow::Result<Vec<(String, String)>> {
         rest = &rest[body_end..];
     }
     Ok(files)
-}
-
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let target = to.join(e.file_name());
-        if e.file_type()?.is_dir() {
-            copy_dir(&e.path(), &target)?;
-        } else {
-            std::fs::copy(e.path(), target)?;
-        }
-    }
-    Ok(())
 }
 
 fn telegate(dir: &Path, args: &[&str]) -> anyhow::Result<Output> {
@@ -91,7 +73,7 @@ async fn the_guide_adds_a_sensor_type_to_a_running_gateway() -> anyhow::Result<(
 
     // Step 1: the schema directory, with the built-in types.
     std::fs::create_dir_all(dir.join("site/proto/acme/v1"))?;
-    copy_dir(&repo().join("proto/telegate"), &dir.join("site/proto/telegate"))?;
+    copy_dir(&repo_dir().join("proto/telegate"), &dir.join("site/proto/telegate"))?;
     // Step 3: the config, pointed at this test's servers instead of the defaults.
     let config = config
         .replace("port = 1883", &format!("port = {}", broker.port()))

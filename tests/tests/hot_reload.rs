@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -14,9 +14,9 @@ use prost_reflect::Value;
 use telegate::Config;
 use telegate::check::load_registry;
 use telegate_e2e::client::Publisher;
-use telegate_e2e::eventually;
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::servers::{Influxd, Mosquitto};
+use telegate_e2e::{copy_dir, eventually, repo_dir};
 use tokio_util::sync::CancellationToken;
 
 const COLD_CHAIN: &str = r#"// A cold-chain container probe at the gate's inspection yard.
@@ -48,24 +48,6 @@ message ColdChainSample {
 }
 "#;
 
-fn copy_dir(from: &Path, to: &Path) -> std::io::Result<()> {
-    std::fs::create_dir_all(to)?;
-    for e in std::fs::read_dir(from)? {
-        let e = e?;
-        let target = to.join(e.file_name());
-        if e.file_type()?.is_dir() {
-            copy_dir(&e.path(), &target)?;
-        } else {
-            std::fs::copy(e.path(), target)?;
-        }
-    }
-    Ok(())
-}
-
-fn repo_proto_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto")
-}
-
 /// Every write below changes the file's size, so the change is seen even
 /// where modification times are coarse.
 fn write_file(path: &Path, text: &str) -> std::io::Result<()> {
@@ -77,7 +59,7 @@ async fn schemas_reload_while_running_and_a_broken_one_is_refused() -> anyhow::R
     let broker = Mosquitto::start().await?;
     let influx = Influxd::start().await?;
     let dir = tempfile::tempdir()?;
-    copy_dir(&repo_proto_dir(), &dir.path().join("proto"))?;
+    copy_dir(&repo_dir().join("proto"), &dir.path().join("proto"))?;
     let config_path = dir.path().join("telegate.toml");
     write_file(
         &config_path,
@@ -255,7 +237,7 @@ async fn sighup_reloads_the_real_binary_when_polling_is_off() -> anyhow::Result<
     use telegate_e2e::gateway::Binary;
     let broker = Mosquitto::start().await?;
     let dir = tempfile::tempdir()?;
-    copy_dir(&repo_proto_dir(), &dir.path().join("proto"))?;
+    copy_dir(&repo_dir().join("proto"), &dir.path().join("proto"))?;
     let config_path = dir.path().join("telegate.toml");
     write_file(
         &config_path,

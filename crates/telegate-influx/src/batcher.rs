@@ -13,6 +13,9 @@ use crate::error::WriteError;
 use crate::line_protocol::encode_point;
 use crate::output::Output;
 
+/// The write queue shared by concurrent batchers.
+pub type SharedQueue<T> = Arc<tokio::sync::Mutex<mpsc::Receiver<WriteItem<T>>>>;
+
 /// One message's points, already encoded as newline-terminated line
 /// protocol (the form the write-ahead log keeps), plus the token that
 /// completes it.
@@ -128,27 +131,57 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
     /// Run until `rx` is closed and drained (or `abort` fires).
     pub async fn run(mut self, mut rx: mpsc::Receiver<WriteItem<T>>) {
         loop {
-            let first = tokio::select! {
-                item = rx.recv() => item,
-                () = self.abort.cancelled() => None,
+            let Some(closed) = self.gather(&mut rx).await else {
+                break;
             };
-            let Some(first) = first else { break };
-            self.add(first);
-            let deadline = Instant::now() + self.linger;
-            let mut closed = false;
-            while self.spans.len() < self.batch_size {
-                tokio::select! {
-                    item = rx.recv() => match item {
-                        Some(item) => self.add(item),
-                        None => { closed = true; break; }
-                    },
-                    () = sleep_until(deadline) => break,
-                }
-            }
             if !self.flush().await || closed {
                 break;
             }
         }
+    }
+
+    /// Like [`run`](Self::run), as one of several batchers taking turns on
+    /// one queue: while one waits for the database, the next gathers its
+    /// batch, so the database sees `concurrency` writes at once — the
+    /// database's own ceiling needs more than one request in flight.
+    /// Completions may then arrive out of order; the source acknowledges in
+    /// order regardless.
+    pub async fn run_shared(mut self, rx: SharedQueue<T>) {
+        loop {
+            let gathered = {
+                let mut rx = tokio::select! {
+                    guard = rx.lock() => guard,
+                    () = self.abort.cancelled() => break,
+                };
+                self.gather(&mut rx).await
+            };
+            let Some(closed) = gathered else { break };
+            if !self.flush().await || closed {
+                break;
+            }
+        }
+    }
+
+    /// Collect one batch: wait for a first item, then take more until the
+    /// batch is full or `linger` has passed. `None`: nothing more will come
+    /// (closed, or aborted); `Some(closed)`: a batch is ready.
+    async fn gather(&mut self, rx: &mut mpsc::Receiver<WriteItem<T>>) -> Option<bool> {
+        let first = tokio::select! {
+            item = rx.recv() => item,
+            () = self.abort.cancelled() => None,
+        };
+        self.add(first?);
+        let deadline = Instant::now() + self.linger;
+        while self.spans.len() < self.batch_size {
+            tokio::select! {
+                item = rx.recv() => match item {
+                    Some(item) => self.add(item),
+                    None => return Some(true),
+                },
+                () = sleep_until(deadline) => break,
+            }
+        }
+        Some(false)
     }
 
     fn add(&mut self, item: WriteItem<T>) {

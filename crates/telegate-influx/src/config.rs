@@ -41,6 +41,10 @@ pub struct InfluxConfig {
     /// Flush at the latest this long after the first point of a batch arrived.
     #[serde(with = "humantime_serde")]
     pub linger: Duration,
+    /// Batches written at once. One batch in flight leaves the database
+    /// idle while the next batch is gathered; two reach its ceiling here
+    /// (docs/performance.md).
+    pub concurrency: usize,
     /// gzip request bodies.
     pub gzip: bool,
     /// Timeout of one write request.
@@ -69,6 +73,7 @@ impl Default for InfluxConfig {
             create_database: true,
             batch_size: 5000,
             linger: Duration::from_millis(100),
+            concurrency: 2,
             gzip: true,
             timeout: Duration::from_secs(10),
             retry_initial: Duration::from_millis(200),

@@ -19,7 +19,7 @@ mod line_protocol;
 mod output;
 mod writer;
 
-pub use batcher::{Batcher, RefusedLines, WriteItem, WriterStats, encode_points};
+pub use batcher::{Batcher, RefusedLines, SharedQueue, WriteItem, WriterStats, encode_points};
 pub use config::{ApiVersion, InfluxConfig};
 pub use error::{EncodeError, WriteError};
 pub use file_sink::{CURRENT_FILE, FileSink, FileSinkConfig};

@@ -6,7 +6,7 @@ use crate::writer::HttpWriter;
 
 /// The batcher's destination. An enum rather than a trait object: two
 /// variants, no dynamic dispatch on the hot path, no async-trait.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Output {
     Http(HttpWriter),
     File(FileSink),

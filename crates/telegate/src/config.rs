@@ -347,6 +347,13 @@ impl Config {
                 "set a positive number of points; 5000 is a good start",
             ));
         }
+        if i.concurrency == 0 || i.concurrency > 16 {
+            return Err(bad(
+                "influx.concurrency",
+                format!("{} is outside 1-16", i.concurrency),
+                "use 2 (the default); more only helps a clustered database",
+            ));
+        }
         if i.retry_initial.is_zero() || i.retry_max < i.retry_initial {
             return Err(bad(
                 "influx.retry_initial",

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use telegate_influx::{Batcher, FileSink, HttpWriter, Output, WriteItem};
+use telegate_influx::{Batcher, FileSink, HttpWriter, Output, SharedQueue, WriteItem};
 use telegate_model::TopicPattern;
 use telegate_mqtt::MqttSource;
 use telegate_schema::Registry;
@@ -176,15 +176,32 @@ async fn start_inner(
             release_tx
         }
     };
-    let batcher = Batcher::new(
-        &config.influx,
-        writer,
-        stats.writer.clone(),
-        written_done.clone(),
-        lines_tx,
-        writer_abort.clone(),
-    );
-    tasks.push(("influx writer", tokio::spawn(batcher.run(write_rx))));
+    // `concurrency` batchers take turns on the write queue.
+    let queue: SharedQueue<WriteToken> = Arc::new(tokio::sync::Mutex::new(write_rx));
+    let writers: Vec<JoinHandle<()>> = (0..config.influx.concurrency.max(1))
+        .map(|_| {
+            let batcher = Batcher::new(
+                &config.influx,
+                writer.clone(),
+                stats.writer.clone(),
+                written_done.clone(),
+                lines_tx.clone(),
+                writer_abort.clone(),
+            );
+            tokio::spawn(batcher.run_shared(queue.clone()))
+        })
+        .collect();
+    drop(lines_tx);
+    tasks.push((
+        "influx writer",
+        tokio::spawn(async move {
+            for w in writers {
+                if let Err(e) = w.await {
+                    tracing::error!(error = %e, "writer task failed");
+                }
+            }
+        }),
+    ));
     tasks.push((
         "dead-letter publisher",
         tokio::spawn(dead_letter_stage(
