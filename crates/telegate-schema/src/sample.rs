@@ -16,7 +16,8 @@ pub fn rules(field: &FieldDescriptor) -> Option<DynamicMessage> {
     opts.get_extension(&ext).as_message().cloned()
 }
 
-fn kind_rule_name(kind: &Kind) -> Option<&'static str> {
+/// The `buf.validate` rule group of a numeric kind (`double`, `uint32`…).
+pub fn kind_rule_name(kind: &Kind) -> Option<&'static str> {
     Some(match kind {
         Kind::Double => "double",
         Kind::Float => "float",

@@ -21,26 +21,8 @@ const ROLE_IGNORE: i32 = 6;
 /// `max_items`; smaller batches keep payloads well under the size limit).
 const MAX_BATCH: usize = 250;
 
-fn kind_rule_name(kind: &Kind) -> Option<&'static str> {
-    Some(match kind {
-        Kind::Double => "double",
-        Kind::Float => "float",
-        Kind::Int32 => "int32",
-        Kind::Int64 => "int64",
-        Kind::Uint32 => "uint32",
-        Kind::Uint64 => "uint64",
-        Kind::Sint32 => "sint32",
-        Kind::Sint64 => "sint64",
-        Kind::Fixed32 => "fixed32",
-        Kind::Fixed64 => "fixed64",
-        Kind::Sfixed32 => "sfixed32",
-        Kind::Sfixed64 => "sfixed64",
-        _ => return None,
-    })
-}
-
 pub(crate) fn is_numeric(kind: &Kind) -> bool {
-    kind_rule_name(kind).is_some()
+    sample::kind_rule_name(kind).is_some()
 }
 
 pub(crate) fn is_float(kind: &Kind) -> bool {
@@ -104,7 +86,7 @@ impl FieldRange {
                 None => return range,
             }
         }
-        let Some(typed) = kind_rule_name(&field.kind()).and_then(|n| message_field(&rules, n)) else {
+        let Some(typed) = sample::kind_rule_name(&field.kind()).and_then(|n| message_field(&rules, n)) else {
             return range;
         };
         range.lo = number_field(&typed, "gte")
