@@ -35,7 +35,8 @@ pub fn kind_rule_name(kind: &Kind) -> Option<&'static str> {
     })
 }
 
-fn as_f64(v: &Value) -> Option<f64> {
+/// A numeric value as f64 (rule bounds and field values of any numeric kind).
+pub fn as_f64(v: &Value) -> Option<f64> {
     Some(match v {
         Value::F64(x) => *x,
         Value::F32(x) => f64::from(*x),

@@ -29,18 +29,6 @@ pub(crate) fn is_float(kind: &Kind) -> bool {
     matches!(kind, Kind::Double | Kind::Float)
 }
 
-fn as_f64(v: &Value) -> Option<f64> {
-    Some(match v {
-        Value::F64(x) => *x,
-        Value::F32(x) => f64::from(*x),
-        Value::I32(x) => f64::from(*x),
-        Value::I64(x) => *x as f64,
-        Value::U32(x) => f64::from(*x),
-        Value::U64(x) => *x as f64,
-        _ => return None,
-    })
-}
-
 fn message_field(msg: &DynamicMessage, name: &str) -> Option<DynamicMessage> {
     let fd = msg.descriptor().get_field_by_name(name)?;
     if !msg.has_field(&fd) {
@@ -54,7 +42,7 @@ fn number_field(msg: &DynamicMessage, name: &str) -> Option<f64> {
     if !msg.has_field(&fd) {
         return None;
     }
-    as_f64(&msg.get_field(&fd))
+    sample::as_f64(&msg.get_field(&fd))
 }
 
 /// What `buf.validate` allows for a numeric field (or for the items of a
@@ -99,7 +87,7 @@ impl FieldRange {
         if let Some(list) = typed.get_field_by_name("in")
             && let Some(items) = list.as_list()
         {
-            range.choices = items.iter().filter_map(as_f64).collect();
+            range.choices = items.iter().filter_map(sample::as_f64).collect();
         }
         range
     }
