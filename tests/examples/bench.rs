@@ -244,7 +244,7 @@ impl Gateway {
         std::fs::write(
             &cfg,
             format!(
-                "[mqtt]\nport = {broker}\nclient_id = \"bench-{db}\"\n[influx]\nurl = \"{influx}\"\ndatabase = \"{db}\"\n[wal]\ndir = \"wal\"\n[pipeline]\nstats_interval = \"0s\"\n"
+                "[mqtt]\nport = {broker}\nclient_id = \"bench-{db}\"\n[influx]\nurl = \"{influx}\"\ndatabase = \"{db}\"\n[wal]\ndir = \"wal\"\n[pipeline]\nstats_interval = \"0s\"\n[admin]\nlisten = \"127.0.0.1:0\"\n"
             ),
         )?;
         let log = std::fs::File::create(dir.path().join("telegate.log"))?;

@@ -32,6 +32,8 @@ pub fn test_config(client_id: &str, mqtt_port: u16, influx_url: &str) -> Config 
     c.influx.retry_initial = Duration::from_millis(50);
     c.influx.retry_max = Duration::from_millis(500);
     c.pipeline.stats_interval = Duration::ZERO;
+    // Tests run in parallel: each gateway's admin listener on a free port.
+    c.admin.listen = "127.0.0.1:0".into();
     c
 }
 
@@ -58,6 +60,11 @@ impl Gateway {
             registry,
             _wal_dir: wal_dir,
         })
+    }
+
+    /// The admin listener's address (tests use port 0).
+    pub fn admin_addr(&self) -> Option<std::net::SocketAddr> {
+        self.running.as_ref().and_then(|r| r.admin_addr)
     }
 
     pub fn summary(&self) -> Summary {
@@ -136,10 +143,21 @@ pub struct Binary {
 
 impl Binary {
     pub fn start(config: &std::path::Path, log: &std::path::Path) -> anyhow::Result<Self> {
+        Self::start_with_env(config, log, &[])
+    }
+
+    /// [`start`](Self::start) with extra environment variables (secrets, a
+    /// replica's client id).
+    pub fn start_with_env(
+        config: &std::path::Path,
+        log: &std::path::Path,
+        env: &[(&str, &str)],
+    ) -> anyhow::Result<Self> {
         let child = std::process::Command::new(telegate_binary()?)
             .args(["run", "--config"])
             .arg(config)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(std::process::Stdio::null())
             .stderr(std::fs::OpenOptions::new().create(true).append(true).open(log)?)
             .spawn()?;

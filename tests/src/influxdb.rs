@@ -8,6 +8,7 @@ use anyhow::{Context as _, bail};
 use serde_json::{Map, Value};
 use tempfile::TempDir;
 
+use crate::pki::Pki;
 use crate::process::{self, Process};
 use crate::{encode, http_client, http_status};
 
@@ -44,6 +45,8 @@ fn ident(name: &str) -> String {
 #[derive(Debug)]
 pub struct Influxd {
     port: u16,
+    /// "https" when started with [`Influxd::start_https`].
+    scheme: &'static str,
     // Before `dir`: the process dies before its directory is removed.
     proc: Process,
     client: reqwest::Client,
@@ -53,16 +56,38 @@ pub struct Influxd {
 impl Influxd {
     /// Start a server on free ports and wait until `/ping` answers 204.
     pub async fn start() -> anyhow::Result<Self> {
-        process::start_with_retries(Self::start_once).await
+        process::start_with_retries(|| Self::start_once(None)).await
     }
 
-    async fn start_once() -> anyhow::Result<Self> {
+    /// HTTPS only, with `pki.server_cert` (signed by `pki.ca`, which the
+    /// test client trusts).
+    pub async fn start_https(pki: &Pki) -> anyhow::Result<Self> {
+        process::start_with_retries(|| Self::start_once(Some(pki))).await
+    }
+
+    async fn start_once(pki: Option<&Pki>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("creating influxd's temp dir")?;
         let port = process::free_port()?;
         let rpc_port = process::free_port()?;
         let conf = dir.path().join("influxdb.conf");
-        std::fs::write(&conf, config(port, rpc_port, dir.path()))
-            .with_context(|| format!("writing {}", conf.display()))?;
+        let mut text = config(port, rpc_port, dir.path());
+        let mut client = http_client()?;
+        if let Some(pki) = pki {
+            // Keys of [http] must come before the next table: insert there.
+            let https = format!(
+                "  https-enabled = true\n  https-certificate = \"{}\"\n  https-private-key = \"{}\"\n",
+                pki.server_cert.display(),
+                pki.server_key.display()
+            );
+            text = text.replace("[monitor]", &format!("{https}[monitor]"));
+            let ca = std::fs::read(&pki.ca)?;
+            client = reqwest::Client::builder()
+                .no_proxy()
+                .timeout(std::time::Duration::from_secs(30))
+                .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&ca)?)
+                .build()?;
+        }
+        std::fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
         let proc = Process::new(
             "influxd",
             "influxd",
@@ -71,17 +96,18 @@ impl Influxd {
         );
         let mut server = Self {
             port,
+            scheme: if pki.is_some() { "https" } else { "http" },
             proc,
-            client: http_client()?,
+            client,
             dir,
         };
         server.start_again().await?;
         Ok(server)
     }
 
-    /// `http://127.0.0.1:PORT`.
+    /// `http://127.0.0.1:PORT` (`https://` with [`start_https`](Self::start_https)).
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
+        format!("{}://127.0.0.1:{}", self.scheme, self.port)
     }
 
     pub fn port(&self) -> u16 {

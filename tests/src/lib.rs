@@ -10,12 +10,16 @@
 //!   ([`payloads`]) and the gateway run in-process ([`gateway`]).
 //! - [`eventually`], for conditions that take a moment to hold.
 
+pub mod admin;
 pub mod client;
+pub mod deploy;
 pub mod gateway;
 pub mod influxdb;
 pub mod mosquitto;
 pub mod payloads;
+pub mod pki;
 pub mod process;
+pub mod stream;
 pub mod victoria;
 
 /// The three servers, as the tests import them.

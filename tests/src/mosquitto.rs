@@ -7,6 +7,7 @@ use std::path::Path;
 use anyhow::Context as _;
 use tempfile::TempDir;
 
+use crate::pki::Pki;
 use crate::process::{self, Process};
 
 /// The broker's configuration. Checked by hand against Debian's 2.0.11:
@@ -41,6 +42,9 @@ fn config(port: u16, data: &Path) -> String {
 #[derive(Debug)]
 pub struct Mosquitto {
     port: u16,
+    /// The TLS listener's port (requires a client certificate), when started
+    /// with [`Mosquitto::start_tls`].
+    tls_port: Option<u16>,
     // Before `dir`: the process dies before its directory is removed.
     proc: Process,
     dir: TempDir,
@@ -49,23 +53,53 @@ pub struct Mosquitto {
 impl Mosquitto {
     /// Start a broker on a free port and wait until it accepts connections.
     pub async fn start() -> anyhow::Result<Self> {
-        process::start_with_retries(Self::start_once).await
+        process::start_with_retries(|| Self::start_once(None)).await
     }
 
-    async fn start_once() -> anyhow::Result<Self> {
+    /// [`start`](Self::start), plus a TLS listener on another free port that
+    /// presents `pki.server_cert` and requires a client certificate signed by
+    /// `pki.ca` (mutual TLS).
+    pub async fn start_tls(pki: &Pki) -> anyhow::Result<Self> {
+        process::start_with_retries(|| Self::start_once(Some(pki))).await
+    }
+
+    async fn start_once(pki: Option<&Pki>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("creating mosquitto's temp dir")?;
         let port = process::free_port()?;
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
         let conf = dir.path().join("mosquitto.conf");
-        std::fs::write(&conf, config(port, &data)).with_context(|| format!("writing {}", conf.display()))?;
+        let mut text = config(port, &data);
+        let tls_port = match pki {
+            Some(pki) => {
+                let tls_port = process::free_port()?;
+                text.push_str(&format!(
+                    "listener {tls_port} 127.0.0.1\n\
+                     cafile {}\n\
+                     certfile {}\n\
+                     keyfile {}\n\
+                     require_certificate true\n",
+                    pki.ca.display(),
+                    pki.server_cert.display(),
+                    pki.server_key.display()
+                ));
+                Some(tls_port)
+            }
+            None => None,
+        };
+        std::fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
         let proc = Process::new(
             "mosquitto",
             "mosquitto",
             vec!["-c".into(), conf.display().to_string()],
             dir.path().join("mosquitto.log"),
         );
-        let mut broker = Self { port, proc, dir };
+        let mut broker = Self {
+            port,
+            tls_port,
+            proc,
+            dir,
+        };
         broker.start_again().await?;
         Ok(broker)
     }
@@ -77,6 +111,12 @@ impl Mosquitto {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The mutual-TLS listener's port; `None` unless started with
+    /// [`start_tls`](Self::start_tls).
+    pub fn tls_port(&self) -> Option<u16> {
+        self.tls_port
     }
 
     /// The temp dir: `mosquitto.conf`, `data/mosquitto.db`, `mosquitto.log`.

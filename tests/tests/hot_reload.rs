@@ -82,6 +82,9 @@ dir = "wal"
 
 [pipeline]
 stats_interval = "0s"
+
+[admin]
+listen = "127.0.0.1:0"
 "#,
             port = broker.port(),
             url = influx.url()
@@ -242,7 +245,7 @@ async fn sighup_reloads_the_real_binary_when_polling_is_off() -> anyhow::Result<
     write_file(
         &config_path,
         &format!(
-            "[mqtt]\nport = {}\nclient_id = \"gw-hup\"\n[schema]\ndir = \"proto\"\nreload_interval = \"0s\"\n[wal]\ndir = \"wal\"\n",
+            "[mqtt]\nport = {}\nclient_id = \"gw-hup\"\n[schema]\ndir = \"proto\"\nreload_interval = \"0s\"\n[wal]\ndir = \"wal\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
             broker.port()
         ),
     )?;

@@ -19,7 +19,7 @@ fn config(dir: &std::path::Path, mqtt_port: u16, influx_url: &str) -> std::path:
     std::fs::write(
         &path,
         format!(
-            "[mqtt]\nport = {mqtt_port}\nclient_id = \"gw-sigterm\"\nreceive_maximum = 50\n[influx]\nurl = \"{influx_url}\"\nlinger = \"200ms\"\n[pipeline]\nstats_interval = \"0s\"\n"
+            "[mqtt]\nport = {mqtt_port}\nclient_id = \"gw-sigterm\"\nreceive_maximum = 50\n[influx]\nurl = \"{influx_url}\"\nlinger = \"200ms\"\n[pipeline]\nstats_interval = \"0s\"\n[admin]\nlisten = \"127.0.0.1:0\"\n"
         ),
     )
     .unwrap();

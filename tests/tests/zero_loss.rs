@@ -11,66 +11,9 @@ use common::now_ms_ns;
 use telegate_e2e::client::Publisher;
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Binary, Gateway, test_config};
-use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::servers::{Influxd, Mosquitto};
+use telegate_e2e::stream::{TOPIC, assert_stored_exactly, reading, stream};
 use telegate_schema::Registry;
-use tokio::task::JoinHandle;
-
-const TOPIC: &str = "telemetry/site-a/rl-1/river_level";
-
-/// Reading `i`: a unique device time and sequence number.
-fn reading(registry: &Registry, t0: i64, i: u64) -> Vec<u8> {
-    let river = registry.get("river_level").unwrap();
-    batch(
-        &river.message,
-        "rl-1",
-        vec![valid_sample(&river.sample, t0 + i as i64 * 1_000_000, i)],
-    )
-}
-
-/// Publish readings `from..to` in the background at about `per_second`,
-/// acknowledged by the broker, so faults land mid-stream.
-fn stream(
-    mut publisher: Publisher,
-    t0: i64,
-    from: u64,
-    to: u64,
-    per_second: u64,
-) -> JoinHandle<anyhow::Result<Publisher>> {
-    tokio::spawn(async move {
-        let registry = Registry::builtin(&Default::default())?;
-        let start = Instant::now();
-        for i in from..to {
-            publisher.publish(TOPIC, reading(&registry, t0, i)).await?;
-            let due = Duration::from_secs_f64((i - from) as f64 / per_second as f64);
-            if let Some(wait) = due.checked_sub(start.elapsed()) {
-                tokio::time::sleep(wait).await;
-            }
-        }
-        publisher.flush().await?;
-        Ok(publisher)
-    })
-}
-
-/// Exactly `n` points stored, and `n` distinct sequence numbers among them.
-async fn assert_stored_exactly(influx: &Influxd, n: u64, within: Duration) -> anyhow::Result<Duration> {
-    let start = Instant::now();
-    eventually(within, || async {
-        Ok((influx.count("telegate", "river_level", "seq").await? >= n).then_some(()))
-    })
-    .await?;
-    let drained = start.elapsed();
-    assert_eq!(
-        influx.count("telegate", "river_level", "seq").await?,
-        n,
-        "points stored"
-    );
-    let distinct = influx
-        .rows("telegate", "SELECT COUNT(DISTINCT(\"seq\")) FROM river_level")
-        .await?;
-    assert_eq!(distinct[0]["count"].as_u64(), Some(n), "distinct readings");
-    Ok(drained)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigkill_twice_mid_stream_with_the_wal_loses_and_duplicates_nothing() -> anyhow::Result<()> {
@@ -90,7 +33,7 @@ async fn sigkill_twice(wal: bool) -> anyhow::Result<()> {
     std::fs::write(
         &cfg,
         format!(
-            "[mqtt]\nport = {}\nclient_id = \"gw-crash\"\nreconnect_max = \"1s\"\n[influx]\nurl = \"{}\"\n[wal]\nenabled = {wal}\n[pipeline]\nstats_interval = \"0s\"\n",
+            "[mqtt]\nport = {}\nclient_id = \"gw-crash\"\nreconnect_max = \"1s\"\n[influx]\nurl = \"{}\"\n[wal]\nenabled = {wal}\n[pipeline]\nstats_interval = \"0s\"\n[admin]\nlisten = \"127.0.0.1:0\"\n",
             broker.port(),
             influx.url()
         ),

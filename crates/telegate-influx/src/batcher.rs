@@ -57,6 +57,11 @@ pub struct WriterStats {
     /// Batches the database refused in part or whole (then split to find the bad lines).
     pub batches_refused: AtomicU64,
     pub points_refused: AtomicU64,
+    /// Every write request's duration, successful or not.
+    pub write_seconds: crate::histogram::Histogram,
+    /// The last write reached the database and got an answer that was not
+    /// a transport failure or 5xx; false until the first such answer.
+    pub reachable: std::sync::atomic::AtomicBool,
 }
 
 /// The writer stage: batch by count and linger, write with retries, then hand
@@ -206,7 +211,13 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
     async fn write_with_retry(&self, from: usize, to: usize) -> Result<(), Failed> {
         let mut attempt = 0u32;
         loop {
-            match self.writer.write(self.bytes(from, to)).await {
+            let started = std::time::Instant::now();
+            let result = self.writer.write(self.bytes(from, to)).await;
+            self.stats.write_seconds.record(started.elapsed());
+            self.stats
+                .reachable
+                .store(result.as_ref().err().is_none_or(|e| !e.is_retryable()), Relaxed);
+            match result {
                 Ok(()) => {
                     if attempt > 0 {
                         tracing::info!(attempts = attempt + 1, "InfluxDB write succeeded after retries");

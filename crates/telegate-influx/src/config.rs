@@ -1,9 +1,10 @@
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use telegate_model::Secret;
 
 /// Which write API to speak.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ApiVersion {
     /// `/write?db=&rp=` with user/password: InfluxDB 1.x.
@@ -14,7 +15,7 @@ pub enum ApiVersion {
 }
 
 /// The `[influx]` config section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct InfluxConfig {
     /// Base URL of the server, e.g. `http://127.0.0.1:8086`.
@@ -26,14 +27,27 @@ pub struct InfluxConfig {
     pub retention_policy: String,
     /// v1: user name; empty means no authentication.
     pub username: String,
-    /// v1: password. Prefer the `TELEGATE_INFLUX_PASSWORD` environment variable.
-    pub password: String,
+    /// v1: password. Prefer `password_file`/`password_env` (or
+    /// `TELEGATE_INFLUX_PASSWORD`) to a password in the file.
+    pub password: Secret,
+    /// v1: file holding the password (trailing newline ignored).
+    pub password_file: String,
+    /// v1: environment variable holding the password.
+    pub password_env: String,
     /// v2: organisation (name or id).
     pub org: String,
     /// v2: bucket.
     pub bucket: String,
-    /// v2: API token. Prefer the `TELEGATE_INFLUX_TOKEN` environment variable.
-    pub token: String,
+    /// v2: API token. Prefer `token_file`/`token_env` (or
+    /// `TELEGATE_INFLUX_TOKEN`) to a token in the file.
+    pub token: Secret,
+    /// v2: file holding the token (trailing newline ignored).
+    pub token_file: String,
+    /// v2: environment variable holding the token.
+    pub token_env: String,
+    /// PEM file of extra CA certificates trusted for an `https://` URL
+    /// (a private CA); the system's roots are trusted as well.
+    pub ca_file: String,
     /// v1: create the database at start-up if it is missing.
     pub create_database: bool,
     /// Flush when this many points are waiting.
@@ -66,10 +80,15 @@ impl Default for InfluxConfig {
             database: "telegate".into(),
             retention_policy: String::new(),
             username: String::new(),
-            password: String::new(),
+            password: Secret::default(),
+            password_file: String::new(),
+            password_env: String::new(),
             org: String::new(),
             bucket: String::new(),
-            token: String::new(),
+            token: Secret::default(),
+            token_file: String::new(),
+            token_env: String::new(),
+            ca_file: String::new(),
             create_database: true,
             batch_size: 5000,
             linger: Duration::from_millis(100),

@@ -20,6 +20,14 @@ impl Output {
         }
     }
 
+    /// Whether the destination can take writes now (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), WriteError> {
+        match self {
+            Output::Http(w) => w.ping().await,
+            Output::File(_) => Ok(()),
+        }
+    }
+
     /// For logs: the URL or the directory.
     pub fn describe(&self) -> String {
         match self {

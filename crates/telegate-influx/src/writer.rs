@@ -16,6 +16,8 @@ pub struct HttpWriter {
     create: Option<(String, String)>,
     auth: Option<HeaderValue>,
     gzip: bool,
+    /// `{base}/ping`: answered by InfluxDB 1.x/2.x and VictoriaMetrics.
+    ping: String,
 }
 
 /// reqwest is built without a bundled crypto provider (ring is lighter to
@@ -75,14 +77,14 @@ impl HttpWriter {
                     url.push_str("&rp=");
                     encode_param(&mut url, &cfg.retention_policy);
                 }
-                (!cfg.username.is_empty()).then(|| basic_auth(&cfg.username, &cfg.password))
+                (!cfg.username.is_empty()).then(|| basic_auth(&cfg.username, cfg.password.expose()))
             }
             ApiVersion::V2 => {
                 url.push_str("/api/v2/write?precision=ns&org=");
                 encode_param(&mut url, &cfg.org);
                 url.push_str("&bucket=");
                 encode_param(&mut url, &cfg.bucket);
-                (!cfg.token.is_empty()).then(|| format!("Token {}", cfg.token))
+                (!cfg.token.is_empty()).then(|| format!("Token {}", cfg.token.expose()))
             }
         };
         let auth = auth
@@ -95,9 +97,29 @@ impl HttpWriter {
                 Ok(v)
             })
             .transpose()?;
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .timeout(cfg.timeout)
-            .connect_timeout(cfg.timeout.min(std::time::Duration::from_secs(5)))
+            .connect_timeout(cfg.timeout.min(std::time::Duration::from_secs(5)));
+        if !cfg.ca_file.is_empty() {
+            let pem = std::fs::read(&cfg.ca_file).map_err(|e| WriteError::Transport {
+                url: url.clone(),
+                message: format!("reading influx.ca_file {}: {e}", cfg.ca_file),
+            })?;
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| WriteError::Transport {
+                url: url.clone(),
+                message: format!("influx.ca_file {} is not a PEM certificate bundle: {e}", cfg.ca_file),
+            })?;
+            if certs.is_empty() {
+                return Err(WriteError::Transport {
+                    url: url.clone(),
+                    message: format!("influx.ca_file {} holds no certificate", cfg.ca_file),
+                });
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let client = builder
             .build()
             .map_err(|e| WriteError::Transport {
                 url: url.clone(),
@@ -109,12 +131,37 @@ impl HttpWriter {
             create,
             auth,
             gzip: cfg.gzip,
+            ping: format!("{base}/ping"),
         })
     }
 
     /// The write URL (no credentials in it: they travel in a header).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Whether the server answers at all (for `/readyz`); short timeout.
+    pub async fn ping(&self) -> Result<(), WriteError> {
+        let resp = self
+            .client
+            .get(&self.ping)
+            .timeout(std::time::Duration::from_secs(2))
+            .send()
+            .await
+            .map_err(|e| WriteError::Transport {
+                url: self.ping.clone(),
+                message: error_chain(&e),
+            })?;
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        Err(WriteError::Http {
+            url: self.ping.clone(),
+            status: status.as_u16(),
+            body: resp.text().await.unwrap_or_default(),
+            headers: Box::default(),
+        })
     }
 
     /// InfluxDB 1.x: create the database if it does not exist (idempotent

@@ -9,8 +9,10 @@
 
 mod point;
 mod rejection;
+mod secret;
 mod topic;
 
 pub use point::{FieldValue, Point};
 pub use rejection::{RejectReason, Rejection};
+pub use secret::{REDACTED, Secret};
 pub use topic::{MAX_IDENTIFIER_LEN, TopicError, TopicFields, TopicPattern, is_valid_identifier};

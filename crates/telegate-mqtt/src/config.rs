@@ -1,9 +1,10 @@
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use telegate_model::Secret;
 
 /// The `[mqtt]` config section.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct MqttConfig {
     pub host: String,
@@ -13,13 +14,23 @@ pub struct MqttConfig {
     pub client_id: String,
     /// Empty means anonymous.
     pub username: String,
-    /// Prefer the `TELEGATE_MQTT_PASSWORD` environment variable.
-    pub password: String,
+    /// Prefer `password_file` or `password_env` (or `TELEGATE_MQTT_PASSWORD`)
+    /// to a password in the file.
+    pub password: Secret,
+    /// A file holding the password (trailing newline ignored), e.g. a
+    /// Docker/Kubernetes secret or systemd credential.
+    pub password_file: String,
+    /// The name of an environment variable holding the password.
+    pub password_env: String,
     /// Topic pattern with `{site}`, `{device_id}` and `{sensor_type}` levels.
     pub topic_pattern: String,
     /// Subscription filter; empty means the pattern with `+` for each placeholder.
     /// Set e.g. `$share/telegate/telemetry/+/+/+` to share the load between gateways.
     pub subscription: String,
+    /// Share the subscription between gateway replicas: the filter becomes
+    /// `$share/{share_group}/{filter}` and the broker hands each message to
+    /// one replica of the group. Empty: not shared.
+    pub share_group: String,
     /// How long the broker keeps the session (and queues QoS 1 messages) while
     /// the gateway is away.
     #[serde(with = "humantime_serde")]
@@ -39,6 +50,22 @@ pub struct MqttConfig {
     pub reconnect_max: Duration,
     /// Rejected messages are republished to `{dead_letter_prefix}/{original topic}`.
     pub dead_letter_prefix: String,
+    pub tls: MqttTlsConfig,
+}
+
+/// `[mqtt.tls]`: TLS to the broker, with server verification and optional
+/// client certificate (mutual TLS).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MqttTlsConfig {
+    pub enabled: bool,
+    /// PEM file of the CA(s) that signed the broker's certificate; empty:
+    /// the system's trust store.
+    pub ca_file: String,
+    /// PEM client certificate (chain) for mutual TLS; set with `key_file`.
+    pub cert_file: String,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of `cert_file`.
+    pub key_file: String,
 }
 
 impl Default for MqttConfig {
@@ -48,9 +75,12 @@ impl Default for MqttConfig {
             port: 1883,
             client_id: "telegate-1".into(),
             username: String::new(),
-            password: String::new(),
+            password: Secret::default(),
+            password_file: String::new(),
+            password_env: String::new(),
             topic_pattern: "telemetry/{site}/{device_id}/{sensor_type}".into(),
             subscription: String::new(),
+            share_group: String::new(),
             session_expiry: Duration::from_secs(7 * 24 * 3600),
             keep_alive: Duration::from_secs(30),
             receive_maximum: 1000,
@@ -59,6 +89,7 @@ impl Default for MqttConfig {
             reconnect_min: Duration::from_millis(250),
             reconnect_max: Duration::from_secs(30),
             dead_letter_prefix: "telegate/dead-letter".into(),
+            tls: MqttTlsConfig::default(),
         }
     }
 }

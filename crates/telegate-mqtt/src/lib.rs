@@ -15,8 +15,10 @@ mod config;
 mod dead_letter;
 mod error;
 mod source;
+mod tls;
 
-pub use config::MqttConfig;
+pub use config::{MqttConfig, MqttTlsConfig};
 pub use dead_letter::{DeadLetter, DeadLetterPublisher};
-pub use error::MqttError;
+pub use error::{MqttError, TlsError};
 pub use source::{Envelope, MqttSource, SourceStats};
+pub use tls::client_config;

@@ -7,12 +7,14 @@ use bytes::Bytes;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Packet, SubscribeReasonCode};
 use rumqttc::v5::{AsyncClient, Event, EventLoop, MqttOptions};
+use rumqttc::{TlsConfiguration, Transport};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::acks::AckTracker;
 use crate::config::MqttConfig;
 use crate::dead_letter::DeadLetterPublisher;
+use crate::error::MqttError;
 
 /// One received message on its way through the pipeline. Report `seq` as
 /// done (on the completion channel) once it is stored or dead-lettered; only
@@ -59,8 +61,9 @@ fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
 }
 
 impl MqttSource {
-    /// Build the client. Nothing connects until [`MqttSource::run`] polls.
-    pub fn new(cfg: &MqttConfig, subscription: String) -> (Self, DeadLetterPublisher) {
+    /// Build the client. Nothing connects until [`MqttSource::run`] polls;
+    /// only reading the TLS files can fail here.
+    pub fn new(cfg: &MqttConfig, subscription: String) -> Result<(Self, DeadLetterPublisher), MqttError> {
         let mut opts = MqttOptions::new(cfg.client_id.clone(), cfg.host.clone(), cfg.port);
         opts.set_keep_alive(cfg.keep_alive)
             .set_clean_start(false)
@@ -70,7 +73,11 @@ impl MqttSource {
             .set_receive_maximum(Some(cfg.receive_maximum.max(1)))
             .set_max_packet_size(Some(cfg.max_packet_size));
         if !cfg.username.is_empty() {
-            opts.set_credentials(cfg.username.clone(), cfg.password.clone());
+            opts.set_credentials(cfg.username.clone(), cfg.password.expose());
+        }
+        if cfg.tls.enabled {
+            let tls = crate::tls::client_config(&cfg.tls)?;
+            opts.set_transport(Transport::Tls(TlsConfiguration::Rustls(tls)));
         }
         // Room for one ack and one dead letter per unacknowledged message, so
         // queuing an ack from the poll loop never has to wait.
@@ -85,7 +92,7 @@ impl MqttSource {
             reconnect_max: cfg.reconnect_max,
             stats: Arc::default(),
         };
-        (source, dlq)
+        Ok((source, dlq))
     }
 
     pub fn stats(&self) -> Arc<SourceStats> {

@@ -147,11 +147,16 @@ impl Appender {
             self.buf = buf;
             match result {
                 Ok(()) => {
+                    if attempt > 0 {
+                        self.wal.stats().write_failing.store(false, std::sync::atomic::Ordering::Relaxed);
+                        tracing::info!(segment = self.segment, "WAL writes work again");
+                    }
                     self.len += self.buf.len() as u64;
                     self.wal.committed(self.segment, self.buf.len() as u64);
                     return;
                 }
                 Err(e) => {
+                    self.wal.stats().write_failing.store(true, std::sync::atomic::Ordering::Relaxed);
                     if attempt == 0 || attempt.is_power_of_two() {
                         tracing::error!(segment = self.segment, error = %e, attempt = attempt + 1, "WAL write failed; retrying (nothing is acknowledged meanwhile)");
                     }

@@ -6,6 +6,7 @@ use crate::tailer::Tailer;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 use tokio::sync::Notify;
 
@@ -25,6 +26,9 @@ pub struct WalStats {
     pub truncated_bytes: AtomicU64,
     /// True while the budget is exhausted (acknowledgements paused).
     pub full: AtomicBool,
+    /// True while writes to the log fail (disk full, read-only, I/O error):
+    /// nothing is acknowledged meanwhile, and `/readyz` says so.
+    pub write_failing: AtomicBool,
 }
 
 #[derive(Debug, Default)]
@@ -36,6 +40,9 @@ struct Segment {
     sealed: bool,
     /// The tailer has read past its end.
     read_done: bool,
+    /// When its first record was committed (file time for a previous run's
+    /// segment): the age of the oldest reading not yet stored.
+    since: Option<SystemTime>,
 }
 
 #[derive(Debug, Default)]
@@ -81,12 +88,12 @@ impl Wal {
             else {
                 continue;
             };
-            let bytes = entry.metadata().map_err(WalError::io(&entry.path(), "stat"))?.len();
-            existing.push((id, bytes));
+            let meta = entry.metadata().map_err(WalError::io(&entry.path(), "stat"))?;
+            existing.push((id, meta.len(), meta.modified().ok()));
         }
         existing.sort_unstable();
         let mut state = State::default();
-        for &(id, bytes) in &existing {
+        for &(id, bytes, since) in &existing {
             state.segments.insert(
                 id,
                 Segment {
@@ -94,6 +101,7 @@ impl Wal {
                     outstanding: 0,
                     sealed: true,
                     read_done: false,
+                    since: since.or_else(|| Some(SystemTime::now())),
                 },
             );
             state.total += bytes;
@@ -101,7 +109,7 @@ impl Wal {
         let stats = Arc::new(WalStats::default());
         stats.bytes.store(state.total, Relaxed);
         stats.segments.store(existing.len() as u64, Relaxed);
-        let next = existing.last().map_or(1, |(id, _)| id + 1);
+        let next = existing.last().map_or(1, |(id, _, _)| id + 1);
         // A tiny budget must still let segments seal and be deleted.
         let segment_bytes = cfg.segment_bytes.min(cfg.budget_bytes / 4).max(4096);
         state.committed = (next, 0);
@@ -115,7 +123,7 @@ impl Wal {
             stats,
             next_segment: AtomicU64::new(next),
         });
-        let tailer = Tailer::new(wal.clone(), existing.iter().map(|(id, _)| *id).collect(), next);
+        let tailer = Tailer::new(wal.clone(), existing.iter().map(|(id, _, _)| *id).collect(), next);
         Ok((wal, tailer))
     }
 
@@ -125,6 +133,21 @@ impl Wal {
 
     pub fn stats(&self) -> Arc<WalStats> {
         self.stats.clone()
+    }
+
+    /// How long the oldest segment still holding unstored readings has
+    /// existed; `None` when everything written is stored. Sealed segments
+    /// are deleted once drained, so any left count; the active one counts
+    /// while it has readings handed out and not yet stored. Coarse by
+    /// design (segment granularity): it answers "is InfluxDB keeping up?".
+    pub fn oldest_pending_age(&self) -> Option<std::time::Duration> {
+        let st = self.lock();
+        let (active, _) = st.committed;
+        st.segments
+            .iter()
+            .find(|(id, s)| s.bytes > 0 && (**id != active || s.outstanding > 0))
+            .and_then(|(_, s)| s.since)
+            .map(|t| t.elapsed().unwrap_or_default())
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -139,7 +162,9 @@ impl Wal {
     /// `bytes` more bytes of `segment` are fsynced: the tailer may read them.
     pub(crate) fn committed(&self, segment: u64, bytes: u64) {
         let mut st = self.lock();
-        st.segments.entry(segment).or_default().bytes += bytes;
+        let seg = st.segments.entry(segment).or_default();
+        seg.bytes += bytes;
+        seg.since.get_or_insert_with(SystemTime::now);
         st.total += bytes;
         st.committed = if st.committed.0 == segment {
             (segment, st.committed.1 + bytes)

@@ -28,6 +28,17 @@ pub struct ConfigArg {
     pub config: Option<PathBuf>,
 }
 
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// Print the effective config (defaults, environment overrides and
+    /// secret files applied) as TOML, with every password and token shown
+    /// as <redacted>.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway until SIGTERM or Ctrl-C, then drain, flush and
@@ -36,7 +47,10 @@ pub enum Command {
     Run(ConfigArg),
     /// Validate the config and the schemas, and list every sensor type with
     /// its topic, measurement, tags and fields. Exits non-zero on any error.
-    Check(ConfigArg),
+    #[command(
+        after_help = "Examples:\n  telegate check --config /etc/telegate/telegate.toml\n  telegate check --config site.toml --print-config   # effective config, secrets redacted"
+    )]
+    Check(CheckArgs),
     /// List sensor types, or describe one: fields, units, tags, validation
     /// rules and the line protocol it produces.
     #[command(

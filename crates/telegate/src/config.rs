@@ -7,9 +7,9 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use telegate_influx::{ApiVersion, FileSinkConfig, InfluxConfig};
-use telegate_model::TopicPattern;
+use telegate_model::{Secret, TopicPattern};
 use telegate_mqtt::MqttConfig;
 use telegate_schema::Limits;
 use telegate_wal::WalConfig;
@@ -20,7 +20,7 @@ pub const EMBEDDED_DEFAULT: &str = include_str!("../../../config/telegate.exampl
 /// Shown as the file name of the embedded default in messages.
 pub const EMBEDDED_NAME: &str = "<built-in config/telegate.example.toml>";
 
-#[derive(Debug, Clone, Deserialize, Default)]
+#[derive(Debug, Clone, Deserialize, Serialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     pub mqtt: MqttConfig,
@@ -30,10 +30,55 @@ pub struct Config {
     pub file_sink: FileSinkConfig,
     pub wal: WalConfig,
     pub pipeline: PipelineConfig,
+    pub admin: AdminConfig,
+    pub log: LogConfig,
+}
+
+/// `[admin]`: the HTTP listener for `/metrics`, `/healthz`, `/readyz` and
+/// the operator API.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AdminConfig {
+    /// `host:port`; loopback by default so nothing is exposed unless asked.
+    /// Empty disables the listener. Port 0 picks a free port (logged).
+    pub listen: String,
+    /// Bearer token required by `/metrics` and `/api/*` (never by the
+    /// probes). Prefer `token_file` or `token_env`. Empty: no token.
+    pub token: Secret,
+    pub token_file: String,
+    pub token_env: String,
+}
+
+impl Default for AdminConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:9464".into(),
+            token: Secret::default(),
+            token_file: String::new(),
+            token_env: String::new(),
+        }
+    }
+}
+
+/// `[log]`: how log lines look (the level comes from `RUST_LOG`).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines (colour only on a terminal).
+    #[default]
+    Text,
+    /// One JSON object per line, for Loki, Elasticsearch or journald readers.
+    Json,
 }
 
 /// `[schema]`: where sensor types come from.
-#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct SchemaConfig {
     /// Directory of `.proto` files, relative to the config file. Empty: the
@@ -60,7 +105,7 @@ impl Default for SchemaConfig {
 }
 
 /// `[pipeline]`: queues between stages and shutdown.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PipelineConfig {
     /// Messages buffered between the decoder and the writer.
@@ -159,11 +204,15 @@ impl LoadedConfig {
 }
 
 /// Secrets may come from the environment instead of the file.
-const ENV_SECRETS: [(&str, &str); 3] = [
+const ENV_SECRETS: [(&str, &str); 4] = [
     ("TELEGATE_MQTT_PASSWORD", "mqtt.password"),
     ("TELEGATE_INFLUX_PASSWORD", "influx.password"),
     ("TELEGATE_INFLUX_TOKEN", "influx.token"),
+    ("TELEGATE_ADMIN_TOKEN", "admin.token"),
 ];
+/// Overrides `mqtt.client_id`, so replicas sharing one config file (a
+/// Kubernetes StatefulSet) each get their own session: set it to the pod name.
+pub const CLIENT_ID_ENV: &str = "TELEGATE_MQTT_CLIENT_ID";
 
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
@@ -190,12 +239,24 @@ impl Config {
         };
         let mut config = Self::parse(&text, &file)?;
         config.apply_env(|k| std::env::var(k).ok());
-        // The WAL and file-sink directories are relative to the config file, like schema.dir.
-        for dir in [&mut config.wal.dir, &mut config.file_sink.dir] {
+        // Directories and files are relative to the config file, like schema.dir.
+        for dir in [
+            &mut config.wal.dir,
+            &mut config.file_sink.dir,
+            &mut config.mqtt.tls.ca_file,
+            &mut config.mqtt.tls.cert_file,
+            &mut config.mqtt.tls.key_file,
+            &mut config.influx.ca_file,
+            &mut config.mqtt.password_file,
+            &mut config.influx.password_file,
+            &mut config.influx.token_file,
+            &mut config.admin.token_file,
+        ] {
             if !dir.is_empty() && Path::new(dir.as_str()).is_relative() {
                 *dir = base_dir.join(dir.as_str()).display().to_string();
             }
         }
+        config.resolve_secrets(&file, |k| std::env::var(k).ok())?;
         config.validate(&file)?;
         Ok(LoadedConfig {
             config,
@@ -228,13 +289,74 @@ impl Config {
     fn apply_env(&mut self, get: impl Fn(&str) -> Option<String>) {
         for (var, key) in ENV_SECRETS {
             if let Some(v) = get(var).filter(|v| !v.is_empty()) {
+                let v = Secret::new(v);
                 match key {
                     "mqtt.password" => self.mqtt.password = v,
                     "influx.password" => self.influx.password = v,
+                    "admin.token" => self.admin.token = v,
                     _ => self.influx.token = v,
                 }
             }
         }
+        if let Some(id) = get(CLIENT_ID_ENV).filter(|v| !v.is_empty()) {
+            self.mqtt.client_id = id;
+        }
+    }
+
+    /// Fill each secret from its `*_file` or `*_env` key. Setting more than
+    /// one source for the same secret is an error: which one wins would be a
+    /// guess.
+    pub fn resolve_secrets(&mut self, file: &str, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        let slots: [(&str, &mut Secret, &str, &str); 4] = [
+            ("mqtt.password", &mut self.mqtt.password, &self.mqtt.password_file, &self.mqtt.password_env),
+            ("influx.password", &mut self.influx.password, &self.influx.password_file, &self.influx.password_env),
+            ("influx.token", &mut self.influx.token, &self.influx.token_file, &self.influx.token_env),
+            ("admin.token", &mut self.admin.token, &self.admin.token_file, &self.admin.token_env),
+        ];
+        for (key, secret, from_file, from_env) in slots {
+            let bad = |problem: String, fix: &str| ConfigError::Invalid {
+                file: file.to_owned(),
+                key: key.to_owned(),
+                problem,
+                fix: fix.to_owned(),
+            };
+            if !from_file.is_empty() && !from_env.is_empty() {
+                return Err(bad(
+                    format!("both {key}_file and {key}_env are set"),
+                    "keep one source for the secret",
+                ));
+            }
+            if !from_file.is_empty() {
+                let text = std::fs::read_to_string(from_file).map_err(|e| {
+                    bad(
+                        format!("cannot read {key}_file {from_file:?}: {e}"),
+                        "point it at a readable file holding only the secret",
+                    )
+                })?;
+                let value = text.trim_end_matches(['\n', '\r']);
+                if value.is_empty() {
+                    return Err(bad(format!("{key}_file {from_file:?} is empty"), "write the secret into the file"));
+                }
+                *secret = Secret::new(value);
+            } else if !from_env.is_empty() {
+                match get(from_env).filter(|v| !v.is_empty()) {
+                    Some(v) => *secret = Secret::new(v),
+                    None => {
+                        return Err(bad(
+                            format!("{key}_env names the environment variable {from_env}, which is unset or empty"),
+                            "export the variable before starting telegate, or remove the key",
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The effective config as TOML with every secret shown as
+    /// `<redacted>`: safe to paste into an issue or a log.
+    pub fn to_redacted_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot render the config: {e}\n"))
     }
 
     /// Every semantic rule, in one place.
@@ -315,7 +437,37 @@ impl Config {
                 "use a plain topic such as \"telegate/dead-letter\"",
             ));
         }
+        if !m.share_group.is_empty()
+            && (m.share_group.contains(['/', '+', '#']) || m.subscription.starts_with("$share/"))
+        {
+            return Err(bad(
+                "mqtt.share_group",
+                format!("`{}` is not usable as a share name here", m.share_group),
+                "use a plain name such as \"telegate\" without `/`, `+`, `#`, and leave `$share/` out of mqtt.subscription",
+            ));
+        }
+        if m.tls.enabled && m.port == 1883 {
+            return Err(bad(
+                "mqtt.port",
+                "is 1883 (plain MQTT) but mqtt.tls.enabled = true".into(),
+                "use the broker's TLS port, usually 8883",
+            ));
+        }
         let i = &self.influx;
+        if !i.ca_file.is_empty() && !i.url.starts_with("https://") {
+            return Err(bad(
+                "influx.ca_file",
+                format!("is set but influx.url `{}` is not https", i.url),
+                "use an https:// URL, or remove influx.ca_file",
+            ));
+        }
+        if !self.admin.listen.is_empty() && self.admin.listen.parse::<std::net::SocketAddr>().is_err() {
+            return Err(bad(
+                "admin.listen",
+                format!("`{}` is not an address:port", self.admin.listen),
+                "e.g. \"127.0.0.1:9464\" (loopback) or \"0.0.0.0:9464\" in a container; \"\" disables it",
+            ));
+        }
         if !(i.url.starts_with("http://") || i.url.starts_with("https://")) {
             return Err(bad(
                 "influx.url",
@@ -424,14 +576,21 @@ impl Config {
         Ok(())
     }
 
-    /// The subscription filter: explicit, or derived from the topic pattern.
+    /// The subscription filter: explicit, or derived from the topic pattern;
+    /// under `$share/{group}/` when replicas share the load.
     pub fn subscription(&self) -> String {
-        if !self.mqtt.subscription.is_empty() {
-            return self.mqtt.subscription.clone();
+        let filter = if self.mqtt.subscription.is_empty() {
+            TopicPattern::parse(&self.mqtt.topic_pattern)
+                .map(|p| p.filter())
+                .unwrap_or_default()
+        } else {
+            self.mqtt.subscription.clone()
+        };
+        if self.mqtt.share_group.is_empty() || filter.starts_with("$share/") {
+            filter
+        } else {
+            format!("$share/{}/{filter}", self.mqtt.share_group)
         }
-        TopicPattern::parse(&self.mqtt.topic_pattern)
-            .map(|p| p.filter())
-            .unwrap_or_default()
     }
 }
 

@@ -30,6 +30,8 @@ pub fn demo_config(port: u16, data_dir: &Path, influx_url: Option<&str>) -> anyh
     c.wal.dir = data_dir.join("wal").display().to_string();
     c.pipeline.stats_interval = Duration::ZERO;
     c.pipeline.shutdown_timeout = Duration::from_secs(10);
+    // Any free port: the demo must not collide with a gateway already running.
+    c.admin.listen = "127.0.0.1:0".into();
     match influx_url {
         Some(url) => {
             c.influx.url = url.trim_end_matches('/').to_owned();
@@ -141,6 +143,12 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         let shutdown = CancellationToken::new();
         let running = crate::start(&config, registry, shutdown.clone()).await?;
         let stats = running.stats.clone();
+        if let Some(addr) = running.admin_addr {
+            let _ = writeln!(
+                std::io::stderr(),
+                "  admin:   http://{addr}/metrics  http://{addr}/readyz\n"
+            );
+        }
         let sim_cancel = CancellationToken::new();
         let target = PublishTarget {
             host: "127.0.0.1".into(),

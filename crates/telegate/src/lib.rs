@@ -4,12 +4,14 @@
 //! tests drive the same code in-process with their own shutdown token:
 //! [`config::Config::load`] → [`check::load_registry`] → [`pipeline::start`].
 
+pub mod admin;
 pub mod broker;
 pub mod check;
 pub mod cli;
 pub mod config;
 pub mod demo;
 pub mod inspect;
+pub mod metrics;
 pub mod pipeline;
 pub mod reload;
 pub mod simulate;

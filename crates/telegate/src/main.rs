@@ -6,7 +6,7 @@ use anyhow::Context as _;
 use clap::Parser as _;
 use telegate::check::{load_registry, report};
 use telegate::cli::{Cli, Command, DecodeArgs, SchemaCommand};
-use telegate::config::Config;
+use telegate::config::{Config, LogFormat};
 use telegate::inspect;
 use telegate_model::TopicPattern;
 use tokio_util::sync::CancellationToken;
@@ -19,18 +19,24 @@ fn main() -> ExitCode {
         Command::Demo(_) => "info,rumqttd=off",
         _ => "info",
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter)),
-        )
-        .with_writer(std::io::stderr)
-        // Colour only on a terminal: journald, files and pipes get plain text.
-        .with_ansi(std::io::stderr().is_terminal())
-        .init();
+    // `run` reads `[log] format` first; a config error is printed plainly.
+    let (format, run_config) = match &cli.command {
+        Command::Run(c) => match Config::load(c.config.as_deref()) {
+            Ok(loaded) => (loaded.config.log.format, Some(loaded)),
+            Err(e) => {
+                let _ = writeln!(std::io::stderr(), "error: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+        _ => (LogFormat::Text, None),
+    };
+    init_logging(default_filter, format);
     let result = match cli.command {
-        Command::Check(c) => check(c.config.as_deref()),
-        Command::Run(c) => run(c.config.as_deref()),
+        Command::Check(c) => check(c.config.config.as_deref(), c.print_config),
+        Command::Run(_) => match run_config {
+            Some(loaded) => run(loaded),
+            None => Ok(ExitCode::FAILURE),
+        },
         Command::Schema(SchemaCommand::List(c)) => schema_list(c.config.as_deref()),
         Command::Schema(SchemaCommand::Describe { sensor_type, config }) => {
             schema_describe(&sensor_type, config.config.as_deref())
@@ -56,9 +62,30 @@ fn loaded_registry(
     Ok((loaded, registry))
 }
 
-fn check(path: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+fn init_logging(default_filter: &str, format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Json => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .init(),
+        // Colour only on a terminal: journald, files and pipes get plain text.
+        LogFormat::Text => builder.with_ansi(std::io::stderr().is_terminal()).init(),
+    }
+}
+
+fn check(path: Option<&std::path::Path>, print_config: bool) -> anyhow::Result<ExitCode> {
     let (loaded, registry) = loaded_registry(path)?;
     let mut out = std::io::stdout().lock();
+    if print_config {
+        writeln!(out, "# effective config of {} (secrets redacted)", loaded.file)?;
+        out.write_all(loaded.config.to_redacted_toml().as_bytes())?;
+        return Ok(ExitCode::SUCCESS);
+    }
     out.write_all(report(&loaded, &registry).as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
@@ -119,8 +146,7 @@ fn decode(args: &DecodeArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn run(path: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
-    let loaded = Config::load(path)?;
+fn run(loaded: telegate::LoadedConfig) -> anyhow::Result<ExitCode> {
     let registry = Arc::new(load_registry(&loaded).with_context(|| format!("{}: key `schema.dir`", loaded.file))?);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

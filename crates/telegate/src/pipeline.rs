@@ -19,6 +19,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use crate::admin::{self, AdminState};
 use crate::config::{Config, LoadedConfig};
 use crate::reload::{Active, Reloader, watch_loop};
 use crate::stages::{DecodeStage, Sink, WriteToken, dead_letter_stage};
@@ -32,6 +33,9 @@ pub struct Running {
     /// Ask for a schema reload (SIGHUP); does nothing unless started with
     /// [`start_watched`].
     pub reloader: Reloader,
+    /// Where `/metrics`, `/healthz` and `/readyz` answer; `None` when
+    /// `admin.listen` is empty.
+    pub admin_addr: Option<std::net::SocketAddr>,
     supervisor: JoinHandle<Summary>,
 }
 
@@ -88,7 +92,8 @@ async fn start_inner(
 ) -> anyhow::Result<Running> {
     let pattern = TopicPattern::parse(&config.mqtt.topic_pattern).context("mqtt.topic_pattern")?;
     let writer = output(config).await?;
-    let (source, dead_letters) = MqttSource::new(&config.mqtt, config.subscription());
+    let (source, dead_letters) =
+        MqttSource::new(&config.mqtt, config.subscription()).context("setting up the MQTT connection")?;
     let abort = CancellationToken::new();
     // With the WAL, the writer need not finish at shutdown (the log keeps
     // what it has not stored); it gets its own token so it can be stopped
@@ -97,6 +102,11 @@ async fn start_inner(
         CancellationToken::new()
     } else {
         abort.clone()
+    };
+    // Bind first: a taken admin port fails start-up with a clear message.
+    let admin_listener = match config.admin.listen.as_str() {
+        "" => None,
+        listen => Some(admin::bind(listen).await?),
     };
     let wal = if config.wal.enabled {
         let dir = std::path::Path::new(&config.wal.dir);
@@ -113,6 +123,24 @@ async fn start_inner(
         writer: Arc::default(),
         wal: wal.as_ref().map(|(w, _, _)| w.stats()),
         reload: Arc::default(),
+    };
+    let admin_stop = CancellationToken::new();
+    let (admin_addr, admin_task) = match admin_listener {
+        Some(listener) => {
+            let addr = admin::local_addr(&listener);
+            let state = AdminState {
+                stats: stats.clone(),
+                output: writer.clone(),
+                wal: wal.as_ref().map(|(w, _, _)| w.clone()),
+                extra: None,
+            };
+            let app = admin::router(state, config.admin.token.clone(), None);
+            if let Some(addr) = addr {
+                tracing::info!(%addr, token = !config.admin.token.is_empty(), "admin listener: /metrics /healthz /readyz");
+            }
+            (addr, Some(admin::serve(listener, app, admin_stop.clone())))
+        }
+        None => (None, None),
     };
 
     let in_flight = usize::from(config.mqtt.receive_maximum.max(1));
@@ -244,6 +272,11 @@ async fn start_inner(
         }
         let _ = reporter.await;
         let _ = watcher.await;
+        // The admin listener answers until the pipeline has drained.
+        admin_stop.cancel();
+        if let Some(task) = admin_task {
+            let _ = task.await;
+        }
         let summary = sup_stats.summary();
         tracing::info!(%summary, "telegate stopped");
         summary
@@ -251,6 +284,7 @@ async fn start_inner(
     Ok(Running {
         stats,
         reloader,
+        admin_addr,
         supervisor,
     })
 }

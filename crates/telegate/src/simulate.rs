@@ -159,7 +159,7 @@ pub fn run(args: &SimArgs) -> anyhow::Result<ExitCode> {
         host: args.host.clone().unwrap_or_else(|| loaded.config.mqtt.host.clone()),
         port: args.port.unwrap_or(loaded.config.mqtt.port),
         username: (!loaded.config.mqtt.username.is_empty()).then(|| loaded.config.mqtt.username.clone()),
-        password: (!loaded.config.mqtt.password.is_empty()).then(|| loaded.config.mqtt.password.clone()),
+        password: (!loaded.config.mqtt.password.is_empty()).then(|| loaded.config.mqtt.password.expose().to_owned()),
     };
     let limit = Limit {
         duration: args.duration,

@@ -1,0 +1,248 @@
+//! Line-protocol primitives: escaping and number formatting into a reused
+//! buffer.
+//!
+//! They must produce exactly the bytes `telegate_influx::encode_point`
+//! produces (its module documents the escaping rules), because the dynamic
+//! path and the transcoder have to be interchangeable per sensor type. This
+//! crate does not depend on `telegate-influx` (the stage crates stay
+//! independent), so the rules are restated here and the property tests
+//! compare both byte for byte.
+//!
+//! Escaping looks bytes up in a 256-entry table and copies runs of plain
+//! bytes at once; numbers are formatted without `core::fmt` except floats
+//! outside the fast path of [`push_f64`].
+
+/// Bytes that need work in a measurement name: `,` and space, plus the
+/// bytes every name rewrites (backslash doubled; newline, CR, tab, NUL → space).
+const MEASUREMENT: [bool; 256] = table(b", ");
+/// Tag keys, tag values and field keys: `,`, `=` and space, plus the same.
+const KEY: [bool; 256] = table(b",= ");
+
+const fn table(special: &[u8]) -> [bool; 256] {
+    let mut t = [false; 256];
+    t[b'\\' as usize] = true;
+    t[b'\n' as usize] = true;
+    t[b'\r' as usize] = true;
+    t[b'\t' as usize] = true;
+    t[0] = true;
+    let mut i = 0;
+    while i < special.len() {
+        t[special[i] as usize] = true;
+        i += 1;
+    }
+    t
+}
+
+fn escape(out: &mut Vec<u8>, s: &[u8], table: &[bool; 256]) {
+    let mut plain = 0;
+    for (i, &b) in s.iter().enumerate() {
+        if !table[usize::from(b)] {
+            continue;
+        }
+        out.extend_from_slice(&s[plain..i]);
+        plain = i + 1;
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            // Control bytes end a line or a token: written as a space, escaped.
+            b'\n' | b'\r' | b'\t' | 0 => out.extend_from_slice(b"\\ "),
+            _ => out.extend_from_slice(&[b'\\', b]),
+        }
+    }
+    out.extend_from_slice(&s[plain..]);
+}
+
+/// Measurement name: escapes comma and space.
+pub(crate) fn escape_measurement(out: &mut Vec<u8>, s: &[u8]) {
+    escape(out, s, &MEASUREMENT);
+}
+
+/// Tag key, tag value or field key: escapes comma, equals and space.
+pub(crate) fn escape_key(out: &mut Vec<u8>, s: &[u8]) {
+    escape(out, s, &KEY);
+}
+
+/// String field value with its surrounding double quotes; escapes `"` and `\`.
+pub(crate) fn push_string_value(out: &mut Vec<u8>, s: &[u8]) {
+    out.push(b'"');
+    let mut plain = 0;
+    for (i, &b) in s.iter().enumerate() {
+        if b == b'"' || b == b'\\' {
+            out.extend_from_slice(&s[plain..i]);
+            out.push(b'\\');
+            plain = i;
+        }
+    }
+    out.extend_from_slice(&s[plain..]);
+    out.push(b'"');
+}
+
+/// `v` in decimal, as `Display` writes it.
+pub(crate) fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
+}
+
+/// `v` in decimal, as `Display` writes it.
+pub(crate) fn push_i64(out: &mut Vec<u8>, v: i64) {
+    if v < 0 {
+        out.push(b'-');
+    }
+    push_u64(out, v.unsigned_abs());
+}
+
+/// Powers of ten exactly representable as f64 (up to 10^22).
+const POW10: [f64; 16] = [
+    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+];
+
+/// `x` as `Display` writes it (shortest decimal that reads back as `x`, no
+/// exponent). Sensor readings usually have a few decimals; for those the
+/// digits are found directly: the smallest `k` with an integer `d` such that
+/// `d / 10^k` rounds to `x` (one correctly rounded IEEE division of two exact
+/// values, so it is what parsing the decimal string gives). When `d` has at
+/// most 15 digits, adjacent candidates at that `k` lie more than 4 ulp apart,
+/// so `d` is the only (hence the shortest) one and equals what `Display`
+/// prints. Anything else goes through `core::fmt`.
+pub(crate) fn push_f64(out: &mut Vec<u8>, x: f64) {
+    if x.is_finite() && x != 0.0 {
+        let a = x.abs();
+        if a < 1e15 {
+            for (k, &p) in POW10.iter().enumerate() {
+                let scaled = a * p;
+                if scaled >= 1e15 {
+                    break;
+                }
+                let d = scaled.round();
+                if d / p == a {
+                    if x < 0.0 {
+                        out.push(b'-');
+                    }
+                    push_fixed(out, d as u64, k);
+                    return;
+                }
+            }
+        }
+    }
+    fmt_f64(out, x);
+}
+
+#[cold]
+fn fmt_f64(out: &mut Vec<u8>, x: f64) {
+    use std::io::Write as _;
+    // Writing to a Vec cannot fail.
+    let _ = write!(out, "{x}");
+}
+
+/// `d / 10^k` with exactly `k` decimals, trailing zeros removed (they cannot
+/// occur for the smallest `k`, but this keeps the function total).
+fn push_fixed(out: &mut Vec<u8>, d: u64, k: usize) {
+    if k == 0 {
+        push_u64(out, d);
+        return;
+    }
+    let mut digits = [0u8; 20];
+    let mut n = 0;
+    let mut v = d;
+    loop {
+        digits[n] = b'0' + (v % 10) as u8;
+        n += 1;
+        v /= 10;
+        if v == 0 {
+            break;
+        }
+    }
+    // digits[0..n] are little-endian; pad to k+1 digits for "0.xxx".
+    while n <= k {
+        digits[n] = b'0';
+        n += 1;
+    }
+    let mut frac_end = 0;
+    while frac_end < k && digits[frac_end] == b'0' {
+        frac_end += 1;
+    }
+    for i in (k..n).rev() {
+        out.push(digits[i]);
+    }
+    if frac_end < k {
+        out.push(b'.');
+        for i in (frac_end..k).rev() {
+            out.push(digits[i]);
+        }
+    }
+}
+
+/// `x` as `Display` writes an `f32` (a float tag's value).
+pub(crate) fn push_f32(out: &mut Vec<u8>, x: f32) {
+    use std::io::Write as _;
+    let _ = write!(out, "{x}");
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn f64_text(x: f64) -> String {
+        let mut out = Vec::new();
+        push_f64(&mut out, x);
+        String::from_utf8(out).expect("ascii")
+    }
+
+    #[test]
+    fn floats_print_like_display() {
+        for x in [
+            0.0, -0.0, 1.0, -1.0, 0.1, 0.2, 0.3, 285.4, 1475.0, 1e15, 1e16, 123456789012345.6, 0.000001, 1e-7,
+            2.5e-5, 9007199254740993.0, 1e300, 5e-324, 3000.000000001, -50.0, 0.30000000000000004,
+        ] {
+            assert_eq!(f64_text(x), x.to_string(), "{x:e}");
+        }
+    }
+
+    #[test]
+    fn escaping_matches_the_rules() {
+        let mut out = Vec::new();
+        escape_key(&mut out, "a b,c=d\\e\nf\tg\rh\0i".as_bytes());
+        assert_eq!(out, b"a\\ b\\,c\\=d\\\\e\\ f\\ g\\ h\\ i");
+        out.clear();
+        escape_measurement(&mut out, b"m=1,2 3");
+        assert_eq!(out, b"m=1\\,2\\ 3");
+        out.clear();
+        push_string_value(&mut out, br#"say "hi" \ bye"#);
+        assert_eq!(out, br#""say \"hi\" \\ bye""#);
+    }
+
+    proptest! {
+        #[test]
+        fn any_f64_prints_like_display(bits in any::<u64>()) {
+            let x = f64::from_bits(bits);
+            prop_assume!(x.is_finite());
+            prop_assert_eq!(f64_text(x), x.to_string());
+        }
+
+        /// Decimal-looking readings, the fast path's domain.
+        #[test]
+        fn decimal_f64_prints_like_display(d in any::<i64>(), k in 0u32..18) {
+            let x = d as f64 / 10f64.powi(k as i32);
+            prop_assert_eq!(f64_text(x), x.to_string());
+            let y = (d % 100_000_000) as f64 / 10f64.powi(k as i32);
+            prop_assert_eq!(f64_text(y), y.to_string());
+        }
+
+        #[test]
+        fn integers_print_like_display(v in any::<i64>()) {
+            let mut out = Vec::new();
+            push_i64(&mut out, v);
+            prop_assert_eq!(out, v.to_string().into_bytes());
+        }
+    }
+}
