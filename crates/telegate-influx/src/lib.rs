@@ -25,6 +25,7 @@ pub use config::{ApiVersion, InfluxConfig};
 pub use error::{EncodeError, WriteError};
 pub use histogram::{BUCKETS, Histogram, HistogramSnapshot};
 pub use file_sink::{CURRENT_FILE, FileSink, FileSinkConfig};
+pub use line_protocol::{ParseError, measurement_of, parse_line, parse_lines};
 pub use line_protocol::{encode_point, escape_key, escape_measurement, escape_string_value, escape_tag_value};
 pub use output::Output;
 pub use writer::{HttpWriter, install_crypto_provider};

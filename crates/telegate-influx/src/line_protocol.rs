@@ -132,5 +132,9 @@ fn encode_unchecked(p: &Point, out: &mut Vec<u8>) -> Result<(), EncodeError> {
     Ok(())
 }
 
+mod parse;
+
+pub use parse::{ParseError, measurement_of, parse_line, parse_lines};
+
 #[cfg(test)]
 mod tests;
