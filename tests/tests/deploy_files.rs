@@ -547,6 +547,19 @@ fn dashboards_use_the_provisioned_datasources() {
                 p["gridPos"]["w"].as_i64().is_some(),
                 "{name}.json: {title:?} has no gridPos"
             );
+            let panel_uid = str_at(p, "/datasource/uid");
+            assert!(
+                ds.contains_key(panel_uid),
+                "{name}.json: {title:?}: datasource {panel_uid:?} is not provisioned"
+            );
+            for t in array_at(p, "/targets") {
+                if let Some(uid) = t.pointer("/datasource/uid") {
+                    assert_eq!(
+                        uid, panel_uid,
+                        "{name}.json: {title:?}: a query and its panel use different datasources"
+                    );
+                }
+            }
         }
         for q in queries(name) {
             let (kind, _) = ds
@@ -1046,9 +1059,11 @@ fn systemd_unit_passes_verify_and_the_offline_security_check() {
         about_unit.join("\n")
     );
 
-    // Exposure 2.0 or less (systemd's scale: 0 safe ... 10 unsafe).
+    // Exposure 1.3 or less (systemd's scale: 0 safe ... 10 unsafe). The unit scores 1.2 with
+    // systemd 252; dropping e.g. PrivateDevices= and PrivateUsers=, or the ~@privileged
+    // @resources syscall filter, raises it to 1.5-1.6.
     let out = Command::new("systemd-analyze")
-        .args(["security", "--offline=true", "--threshold=20", "--no-pager"])
+        .args(["security", "--offline=true", "--threshold=13", "--no-pager"])
         .arg(&copy)
         .output()
         .unwrap();
@@ -1057,7 +1072,7 @@ fn systemd_unit_passes_verify_and_the_offline_security_check() {
         .lines()
         .find(|l| l.contains("Overall exposure level"))
         .unwrap_or_default();
-    assert!(out.status.success(), "exposure above 2.0: {overall}\n{stdout}");
+    assert!(out.status.success(), "exposure above 1.3: {overall}\n{stdout}");
     eprintln!("{}", overall.trim());
 
     // The directives the hardening relies on.
