@@ -1,0 +1,237 @@
+//! Validated rules: what [`crate::AlertConfig`] produces and the engine runs.
+//!
+//! Everything here has been checked (levels ordered, clear levels on the
+//! right side, durations positive, templates known), so the engine never
+//! re-validates on the hot path. Fields are crate-private: rules are built
+//! only from a config file, so an invalid rule cannot exist.
+
+use serde::{Deserialize, Serialize};
+
+use crate::series::Grouping;
+use crate::template::Template;
+
+/// How urgent an alert is; outputs route on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Severity {
+    Info,
+    Warning,
+    Critical,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Critical => "critical",
+        }
+    }
+}
+
+/// Which side of a level is the alarming one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Direction {
+    Above,
+    Below,
+    Outside,
+}
+
+/// When one level starts and when it clears again. The gap between the two
+/// is the hysteresis that stops a value hovering at a threshold from
+/// flapping.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Bounds {
+    /// Starts at `value >= threshold`, clears at `value < clear`.
+    Above { threshold: f64, clear: f64 },
+    /// Starts at `value <= threshold`, clears at `value > clear`.
+    Below { threshold: f64, clear: f64 },
+    /// Starts at `value <= low || value >= high`; clears once
+    /// `clear_low < value < clear_high`.
+    Outside {
+        low: f64,
+        high: f64,
+        clear_low: f64,
+        clear_high: f64,
+    },
+    /// State, deadman and combined rules: the condition is a yes/no decided
+    /// by the rule kind, so the single level has no numbers.
+    Flag,
+}
+
+/// One named level of a rule (e.g. BĐ II at one river station).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Level {
+    pub(crate) name: String,
+    pub(crate) severity: Severity,
+    pub(crate) bounds: Bounds,
+}
+
+impl Level {
+    /// The value crosses into this level.
+    pub(crate) fn starts(&self, v: f64) -> bool {
+        match self.bounds {
+            Bounds::Above { threshold, .. } => v >= threshold,
+            Bounds::Below { threshold, .. } => v <= threshold,
+            Bounds::Outside { low, high, .. } => v <= low || v >= high,
+            Bounds::Flag => false,
+        }
+    }
+
+    /// The value has not yet cleared this level (used once it is held).
+    pub(crate) fn holds(&self, v: f64) -> bool {
+        match self.bounds {
+            Bounds::Above { clear, .. } => v >= clear,
+            Bounds::Below { clear, .. } => v <= clear,
+            Bounds::Outside {
+                clear_low, clear_high, ..
+            } => v <= clear_low || v >= clear_high,
+            Bounds::Flag => false,
+        }
+    }
+
+    /// The threshold reported with a value: for `outside`, the side the
+    /// value is on.
+    pub(crate) fn threshold_for(&self, v: Option<f64>) -> Option<f64> {
+        match self.bounds {
+            Bounds::Above { threshold, .. } | Bounds::Below { threshold, .. } => Some(threshold),
+            Bounds::Outside { low, high, .. } => match v {
+                Some(v) if v <= (low + high) / 2.0 => Some(low),
+                _ => Some(high),
+            },
+            Bounds::Flag => None,
+        }
+    }
+
+    /// The clear level reported in messages.
+    pub(crate) fn clear_for(&self, v: Option<f64>) -> Option<f64> {
+        match self.bounds {
+            Bounds::Above { clear, .. } | Bounds::Below { clear, .. } => Some(clear),
+            Bounds::Outside {
+                low,
+                high,
+                clear_low,
+                clear_high,
+            } => match v {
+                Some(v) if v <= (low + high) / 2.0 => Some(clear_low),
+                _ => Some(clear_high),
+            },
+            Bounds::Flag => None,
+        }
+    }
+}
+
+/// How a value rule turns samples into the number compared with its levels.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Calc {
+    /// The sample's own value.
+    Last,
+    /// Sum of the samples in `(t - window, t]` (rain per 1 h / 3 h / 24 h).
+    Sum { window_ns: i64, min_samples: usize },
+    /// Mean of the samples in `(t - window, t]` (PM2.5 over 24 h).
+    Mean { window_ns: i64, min_samples: usize },
+    /// Slope between the oldest and newest sample in `[t - window, t]`,
+    /// expressed per `per` (cm per hour, degrees per hour).
+    Rate { window_ns: i64, per_ns: i64 },
+}
+
+impl Calc {
+    /// How far back samples are kept: 0 for [`Calc::Last`].
+    pub(crate) fn window_ns(&self) -> i64 {
+        match *self {
+            Calc::Last => 0,
+            Calc::Sum { window_ns, .. } | Calc::Mean { window_ns, .. } | Calc::Rate { window_ns, .. } => window_ns,
+        }
+    }
+}
+
+/// A value a `state` rule compares a field with.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Expected {
+    Bool(bool),
+    Str(String),
+    Int(i64),
+    Float(f64),
+}
+
+/// What a rule watches.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Kind {
+    /// threshold, sum, mean, rate: a number compared with ordered levels.
+    Value {
+        field: String,
+        calc: Calc,
+        direction: Direction,
+    },
+    /// Every listed field equals its value (tamper = true).
+    State { when: Vec<(String, Expected)> },
+    /// No reading received for longer than cadence × factor (wall time).
+    Deadman {
+        cadence_ns: i64,
+        factor: f64,
+        mode_field: Option<String>,
+        /// Cadence per mode value (e.g. "flood" → 5 min).
+        mode_cadence: Vec<(String, i64)>,
+    },
+    /// Every listed rule is firing for the same group (site or label).
+    Combined { all_of: Vec<usize> },
+}
+
+/// Which points a rule looks at.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Selector {
+    pub(crate) measurement: Option<String>,
+    /// Tag (or device label) → accepted values; all keys must match.
+    pub(crate) tags: Vec<(String, Vec<String>)>,
+}
+
+impl Selector {
+    pub(crate) fn matches(&self, tags: &[(&str, &str)]) -> bool {
+        self.tags.iter().all(|(k, accepted)| {
+            tags.iter()
+                .find(|(tk, _)| tk == k)
+                .is_some_and(|(_, v)| accepted.iter().any(|a| a == v))
+        })
+    }
+}
+
+/// One validated alert rule.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rule {
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) kind_name: &'static str,
+    pub(crate) kind: Kind,
+    pub(crate) selector: Selector,
+    /// How points split into series (one state machine each).
+    pub(crate) grouping: Grouping,
+    /// Least to most severe.
+    pub(crate) levels: Vec<Level>,
+    pub(crate) for_ns: i64,
+    /// 0 = never re-notify.
+    pub(crate) renotify_ns: i64,
+    /// `false`: the rule only feeds combined rules; its transitions are not
+    /// reported and it is not listed by [`crate::Engine::firing`].
+    pub(crate) notify: bool,
+    pub(crate) message: Template,
+    pub(crate) resolved_message: Template,
+    pub(crate) decimals: usize,
+}
+
+impl Rule {
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    /// The `kind` key of the config: threshold, sum, mean, rate, state,
+    /// deadman or combined.
+    pub fn kind(&self) -> &'static str {
+        self.kind_name
+    }
+    /// Level names, least to most severe.
+    pub fn level_names(&self) -> impl Iterator<Item = &str> {
+        self.levels.iter().map(|l| l.name.as_str())
+    }
+}
