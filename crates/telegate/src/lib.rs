@@ -5,6 +5,7 @@
 //! [`config::Config::load`] → [`check::load_registry`] → [`pipeline::start`].
 
 pub mod admin;
+pub mod alerting;
 pub mod broker;
 pub mod check;
 pub mod cli;
