@@ -113,10 +113,10 @@ impl AlertHub {
             device_id: device.to_owned(),
             ..DeviceStatus::default()
         });
-        if let Some(site) = tag("site") {
-            if d.site != site {
-                d.site = site.to_owned();
-            }
+        if let Some(site) = tag("site")
+            && d.site != site
+        {
+            d.site = site.to_owned();
         }
         if !d.sensor_types.contains(&*p.measurement) {
             d.sensor_types.insert(p.measurement.to_string());

@@ -60,6 +60,46 @@ fn semantic_errors_name_key_and_fix() {
 fn secrets_come_from_the_environment() {
     let mut cfg = Config::default();
     cfg.apply_env(|k| (k == "TELEGATE_INFLUX_TOKEN").then(|| "s3cret".to_owned()));
-    assert_eq!(cfg.influx.token, "s3cret");
+    assert_eq!(cfg.influx.token.expose(), "s3cret");
     assert!(cfg.mqtt.password.is_empty());
+    // A replica's client id from its environment (StatefulSet pod name).
+    cfg.apply_env(|k| (k == CLIENT_ID_ENV).then(|| "telegate-2".to_owned()));
+    assert_eq!(cfg.mqtt.client_id, "telegate-2");
+}
+
+#[test]
+fn secrets_come_from_files_and_named_variables_and_are_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("token");
+    std::fs::write(&token, "tok-from-file\n").unwrap();
+    let mut cfg = Config::default();
+    cfg.influx.token_file = token.display().to_string();
+    cfg.mqtt.password_env = "SITE_PW".into();
+    cfg.resolve_secrets("gw.toml", |k| (k == "SITE_PW").then(|| "pw-from-env".to_owned()))
+        .unwrap();
+    assert_eq!(cfg.influx.token.expose(), "tok-from-file");
+    assert_eq!(cfg.mqtt.password.expose(), "pw-from-env");
+    let dump = cfg.to_redacted_toml();
+    assert!(!dump.contains("tok-from-file") && !dump.contains("pw-from-env"), "{dump}");
+    assert!(dump.contains("token = \"<redacted>\""), "{dump}");
+    assert!(!format!("{cfg:?}").contains("tok-from-file"));
+}
+
+#[test]
+fn shared_subscription_and_tls_keys_are_checked() {
+    let mut cfg = Config::default();
+    cfg.mqtt.share_group = "telegate".into();
+    assert_eq!(cfg.subscription(), "$share/telegate/telemetry/+/+/+");
+    cfg.validate("gw.toml").unwrap();
+    cfg.mqtt.share_group = "a/b".into();
+    let err = cfg.validate("gw.toml").unwrap_err().to_string();
+    assert!(err.contains("mqtt.share_group") && err.contains("Fix:"), "{err}");
+    let mut cfg = Config::default();
+    cfg.mqtt.tls.enabled = true;
+    let err = cfg.validate("gw.toml").unwrap_err().to_string();
+    assert!(err.contains("mqtt.port") && err.contains("8883"), "{err}");
+    let mut cfg = Config::default();
+    cfg.admin.listen = "localhost".into();
+    let err = cfg.validate("gw.toml").unwrap_err().to_string();
+    assert!(err.contains("admin.listen"), "{err}");
 }
