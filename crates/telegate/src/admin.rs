@@ -85,8 +85,9 @@ async fn require_token(State(token): State<Arc<Secret>>, headers: HeaderMap, req
     let query_token = req
         .uri()
         .query()
-        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")));
-    match given.or(query_token) {
+        .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")))
+        .map(percent_decode);
+    match given.map(str::to_owned).or(query_token) {
         Some(t) if constant_time_eq(t.as_bytes(), token.expose().as_bytes()) => next.run(req).await,
         _ => (
             StatusCode::UNAUTHORIZED,
@@ -95,6 +96,30 @@ async fn require_token(State(token): State<Arc<Secret>>, headers: HeaderMap, req
         )
             .into_response(),
     }
+}
+
+/// `%XX` escapes decoded, so a token with `+`, `/` or `=` works in
+/// `?token=` whether or not the client percent-encoded it. (`+` is kept as
+/// is: browsers' `encodeURIComponent` encodes it, and base64 tokens sent raw
+/// contain it.)
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
+        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
+            (b'%', Some(v)) => {
+                out.push(v);
+                i += 3;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Compare without an early exit, so response timing does not reveal how
@@ -144,6 +169,14 @@ async fn readyz(State(state): State<AdminState>) -> Response {
 #[cfg(test)]
 mod tests {
     use super::constant_time_eq;
+
+    #[test]
+    fn query_tokens_are_percent_decoded() {
+        assert_eq!(super::percent_decode("Zk4%2Bq%2F7w%3D"), "Zk4+q/7w=");
+        assert_eq!(super::percent_decode("Zk4+q/7w="), "Zk4+q/7w=");
+        assert_eq!(super::percent_decode("50%"), "50%");
+        assert_eq!(super::percent_decode("%zz"), "%zz");
+    }
 
     #[test]
     fn token_comparison() {
