@@ -101,6 +101,8 @@ pub struct Received {
     pub topic: String,
     pub payload: Bytes,
     pub properties: HashMap<String, String>,
+    /// When the subscriber's event loop handed it over (latency measurements).
+    pub at: std::time::Instant,
 }
 
 /// Subscribes to a filter and keeps everything it receives.
@@ -135,6 +137,7 @@ impl Subscriber {
                             topic: String::from_utf8_lossy(&p.topic).into_owned(),
                             payload: p.payload,
                             properties,
+                            at: std::time::Instant::now(),
                         });
                     }
                     Ok(_) => {}

@@ -14,9 +14,11 @@ pub const HISTOGRAMS: &[&str] = &["telegate_write_duration_seconds"];
 /// The InfluxDB measurement alert transitions are written to.
 pub const ALERTS_MEASUREMENT: &str = "alerts";
 /// Its tag keys.
-pub const ALERTS_TAGS: &[&str] = &["rule", "level", "severity", "device_id", "site"];
+/// (`telegate::alerting::payload::influx_point`; a series' other tags, such
+/// as a gate lane, are added under their own names).
+pub const ALERTS_TAGS: &[&str] = &["rule", "level", "severity", "change", "device_id", "site", "measurement"];
 /// Its field keys.
-pub const ALERTS_FIELDS: &[&str] = &["state", "value", "message"];
+pub const ALERTS_FIELDS: &[&str] = &["state", "from", "value", "threshold", "message", "alert_id"];
 
 /// The metric a series name in a PromQL query belongs to, if telegate
 /// exports it: the name itself, or a histogram's `_bucket`/`_sum`/`_count`.

@@ -8,6 +8,7 @@
 //!   on top of [`process`]. [`servers`] gathers the three.
 //! - MQTT test clients ([`client`]), payloads built from the schemas
 //!   ([`payloads`]) and the gateway run in-process ([`gateway`]).
+//! - A webhook receiver ([`webhook`]) for the alert outputs.
 //! - [`eventually`], for conditions that take a moment to hold.
 
 pub mod admin;
@@ -21,6 +22,7 @@ pub mod pki;
 pub mod process;
 pub mod stream;
 pub mod victoria;
+pub mod webhook;
 
 /// The three servers, as the tests import them.
 pub mod servers {

@@ -230,6 +230,13 @@ impl Rule {
     pub fn kind(&self) -> &'static str {
         self.kind_name
     }
+    /// The measurement the rule reads points of: `None` for a rule that
+    /// reads every measurement (a device-wide deadman) and for combined
+    /// rules, which read their components' state rather than points. Lets
+    /// the gateway skip parsing lines no rule looks at.
+    pub fn measurement(&self) -> Option<&str> {
+        self.selector.measurement.as_deref()
+    }
     /// Level names, least to most severe.
     pub fn level_names(&self) -> impl Iterator<Item = &str> {
         self.levels.iter().map(|l| l.name.as_str())

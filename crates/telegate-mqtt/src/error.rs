@@ -5,6 +5,20 @@ pub enum MqttError {
     /// The client's event loop is gone (shutdown) or refused the request.
     #[error("publishing to `{topic}`: {message}")]
     Publish { topic: String, message: String },
+    /// The publisher's own connection failed (see [`crate::Publisher`]).
+    #[error("MQTT broker {broker}: {message}")]
+    Connection { broker: String, message: String },
+    /// Published, but not every PUBACK came back in time.
+    #[error("MQTT broker {broker}: {waiting} publishes not acknowledged within {timeout:?}")]
+    Unconfirmed {
+        broker: String,
+        waiting: usize,
+        timeout: std::time::Duration,
+    },
+    /// The broker answered a publish with an error reason code (e.g. not
+    /// authorized for the topic: check the broker's ACL).
+    #[error("MQTT broker {broker} refused a publish: {reason}")]
+    Refused { broker: String, reason: String },
     #[error(transparent)]
     Tls(#[from] TlsError),
 }
@@ -24,7 +38,7 @@ pub enum TlsError {
         key_file: String,
         message: String,
     },
-    #[error("mqtt.tls: cert_file and key_file must be set together (mutual TLS needs both), or both left empty")]
+    #[error("mqtt.tls.cert_file and mqtt.tls.key_file must be set together (mutual TLS needs both), or both left empty")]
     HalfClientAuth,
     #[error("mqtt.tls.ca_file is empty and the system trust store has no certificates; set mqtt.tls.ca_file to the broker's CA")]
     NoRoots,

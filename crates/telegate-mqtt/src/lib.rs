@@ -8,17 +8,21 @@
 //! the pipeline reports that number done — in arrival order, as MQTT requires.
 //! The MQTT 5 receive-maximum bounds how many messages are unacknowledged, so
 //! the poll loop never has to block: it keeps polling while downstream stages
-//! work. [`DeadLetterPublisher`] republishes rejected payloads with their reason.
+//! work. [`DeadLetterPublisher`] republishes rejected payloads with their reason;
+//! [`Publisher`] publishes on a connection of its own and confirms each
+//! message's PUBACK (alert notifications).
 
 mod acks;
 mod config;
 mod dead_letter;
 mod error;
+mod publisher;
 mod source;
 mod tls;
 
 pub use config::{MqttConfig, MqttTlsConfig};
 pub use dead_letter::{DeadLetter, DeadLetterPublisher};
 pub use error::{MqttError, TlsError};
+pub use publisher::{MAX_BATCH, Message, Publisher};
 pub use source::{Envelope, MqttSource, SourceStats};
 pub use tls::client_config;

@@ -14,6 +14,7 @@ use telegate_model::{FieldValue, Point, RejectReason, Rejection, TopicFields};
 
 use crate::limits::Limits;
 use crate::mapping::{Column, ColumnRole, SensorSchema, TimeSource, ValueType};
+use crate::rejections;
 
 /// The gateway clock and the accepted time window, in Unix nanoseconds.
 #[derive(Debug, Clone, Copy)]
@@ -32,14 +33,6 @@ impl Window {
             latest_ns: now_ns.saturating_add(nanos(limits.max_future)),
         }
     }
-}
-
-fn format_ns(ns: i64) -> String {
-    let secs = ns.div_euclid(1_000_000_000);
-    let Ok(secs) = u64::try_from(secs) else {
-        return format!("{ns} ns (before 1970)");
-    };
-    humantime::format_rfc3339_millis(std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs)).to_string()
 }
 
 fn violation_detail(err: &ValidateError) -> Rejection {
@@ -91,12 +84,7 @@ fn field_value(col: &Column, v: &Value, path: impl Fn() -> String) -> Result<Fie
         Value::I32(x) => FieldValue::Int(i64::from(*x)),
         Value::I64(x) => FieldValue::Int(*x),
         Value::U32(x) => FieldValue::Int(i64::from(*x)),
-        Value::U64(x) => FieldValue::Int(i64::try_from(*x).map_err(|_| {
-            Rejection::new(
-                RejectReason::ConstraintViolated,
-                format!("{}: {x} exceeds the largest storable integer 2^63-1", path()),
-            )
-        })?),
+        Value::U64(x) => FieldValue::Int(i64::try_from(*x).map_err(|_| rejections::too_large_integer(&path(), *x))?),
         Value::Bool(b) => FieldValue::Bool(*b),
         Value::String(s) => FieldValue::Str(s.clone()),
         Value::EnumNumber(n) => match &col.value_type {
@@ -163,14 +151,7 @@ impl SensorSchema {
         let device = msg.get_field(&self.device_id);
         let device = device.as_str().unwrap_or_default();
         if !device.is_empty() && device != origin.device_id {
-            return Err(Rejection::new(
-                RejectReason::DeviceIdMismatch,
-                format!(
-                    "payload device_id `{}` differs from topic device id `{}`",
-                    device.chars().take(80).collect::<String>(),
-                    origin.device_id
-                ),
-            ));
+            return Err(rejections::device_mismatch(device, origin.device_id));
         }
         let samples = msg.get_field(&self.samples);
         let samples = samples.as_list().unwrap_or_default();
@@ -183,45 +164,23 @@ impl SensorSchema {
                     x => (!is_finite(x)).then(String::new),
                 };
                 if let Some(index) = bad {
-                    return Err(Rejection::new(
-                        RejectReason::NonFiniteValue,
-                        format!("samples[{i}].{}{index} is NaN or infinite", col.field.name()),
-                    ));
+                    return Err(rejections::non_finite(i, col.field.name(), &index));
                 }
             }
         }
         validator.validate(msg).map_err(|e| violation_detail(&e))?;
         if samples.is_empty() {
-            return Err(Rejection::new(
-                RejectReason::MissingField,
-                format!("{}: batch has no samples", self.samples.name()),
-            ));
+            return Err(rejections::no_samples(self.samples.name()));
         }
         if device.is_empty() {
-            return Err(Rejection::new(
-                RejectReason::MissingField,
-                format!("{}: empty device id", self.device_id.name()),
-            ));
+            return Err(rejections::empty_device(self.device_id.name()));
         }
         Ok(())
     }
 
     fn sample_time(&self, i: usize, sample: &DynamicMessage) -> Result<i64, Rejection> {
-        let missing = || {
-            Rejection::new(
-                RejectReason::MissingField,
-                format!("samples[{i}].{}: no sample time", self.time.field_name()),
-            )
-        };
-        let absurd = |what: String| {
-            Rejection::new(
-                RejectReason::TimestampInFuture,
-                format!(
-                    "samples[{i}].{}: {what} is not a representable time",
-                    self.time.field_name()
-                ),
-            )
-        };
+        let missing = || rejections::no_time(i, self.time.field_name());
+        let absurd = |what: String| rejections::unrepresentable_time(i, self.time.field_name(), &what);
         match &self.time {
             TimeSource::Timestamp { field } => {
                 if !sample.has_field(field) {
@@ -272,27 +231,7 @@ impl SensorSchema {
         for (i, sample) in samples.as_list().unwrap_or_default().iter().enumerate() {
             let Some(sample) = sample.as_message() else { continue };
             let time_ns = self.sample_time(i, sample)?;
-            if time_ns > window.latest_ns {
-                return Err(Rejection::new(
-                    RejectReason::TimestampInFuture,
-                    format!(
-                        "samples[{i}] time {} is {} s ahead of the gateway clock {}",
-                        format_ns(time_ns),
-                        (time_ns - window.now_ns) / 1_000_000_000,
-                        format_ns(window.now_ns)
-                    ),
-                ));
-            }
-            if time_ns < window.earliest_ns {
-                return Err(Rejection::new(
-                    RejectReason::TimestampTooOld,
-                    format!(
-                        "samples[{i}] time {} is older than the accepted age (earliest {})",
-                        format_ns(time_ns),
-                        format_ns(window.earliest_ns)
-                    ),
-                ));
-            }
+            rejections::check_window(i, time_ns, window)?;
             let mut tags = base_tags.clone();
             let mut fields = Vec::with_capacity(self.columns.len());
             for col in &self.columns {
@@ -324,16 +263,10 @@ impl SensorSchema {
                 }
             }
             if fields.is_empty() {
-                return Err(Rejection::new(
-                    RejectReason::MissingField,
-                    format!("samples[{i}] has no values (every value field is unset)"),
-                ));
+                return Err(rejections::no_values(i));
             }
             if let Some((k, _)) = tags.iter().find(|(_, v)| v.ends_with('\\')) {
-                return Err(Rejection::new(
-                    RejectReason::ConstraintViolated,
-                    format!("samples[{i}]: tag `{k}` ends with a backslash, which line protocol cannot carry"),
-                ));
+                return Err(rejections::trailing_backslash(i, k));
             }
             tags.sort_unstable_by(|a, b| a.0.cmp(&b.0));
             out.push(Point {

@@ -11,6 +11,14 @@
 //! with `prost-protovalidate`), a non-finite number, a spoofed device id or a
 //! timestamp outside the accepted window.
 //!
+//! That path builds a `prost_reflect::DynamicMessage` per payload. For the
+//! gateway's hot path each schema is also compiled, at load time, into a
+//! [`Transcoder`] that goes from the wire bytes straight to InfluxDB line
+//! protocol with the same checks, output and rejections
+//! ([`Registry::transcode`]); a schema using something the transcoder does
+//! not reproduce exactly says why in [`SensorSchema::transcoder`] and keeps
+//! the dynamic path.
+//!
 //! [`Rejection`]: telegate_model::Rejection
 
 mod decode;
@@ -20,12 +28,15 @@ mod limits;
 mod mapping;
 mod options;
 mod registry;
+mod rejections;
 pub mod sample;
+mod transcode;
 
 pub use error::SchemaError;
 pub use limits::Limits;
 pub use mapping::{Column, ColumnRole, SensorSchema, TimeSource, ValueType};
 pub use registry::Registry;
+pub use transcode::{TranscodeScratch, Transcoder, Unsupported};
 
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@ use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 
 use crate::error::SchemaError;
 use crate::options::{OptionReader, Role};
+use crate::transcode::{Transcoder, Unsupported};
 
 /// Tag keys every point gets from the topic; schema columns may not reuse them.
 pub(crate) const DEVICE_TAG: &str = "device_id";
@@ -116,6 +117,8 @@ pub struct SensorSchema {
     pub columns: Vec<Column>,
     pub(crate) device_tag: Arc<str>,
     pub(crate) site_tag: Arc<str>,
+    /// The wire → line-protocol plan, or why this type uses the dynamic path.
+    pub(crate) transcoder: Result<Arc<Transcoder>, Unsupported>,
 }
 
 struct Ctx<'a> {
@@ -296,7 +299,7 @@ impl SensorSchema {
                 )));
             }
         }
-        Ok(Self {
+        let mut schema = Self {
             sensor_type: sensor_type.into(),
             measurement: if measurement.is_empty() {
                 sensor_type.into()
@@ -314,7 +317,13 @@ impl SensorSchema {
             columns,
             device_tag: DEVICE_TAG.into(),
             site_tag: SITE_TAG.into(),
-        })
+            transcoder: Err(Unsupported {
+                element: message.full_name().to_owned(),
+                problem: "not compiled yet".to_owned(),
+            }),
+        };
+        schema.transcoder = Transcoder::compile(&schema).map(Arc::new);
+        Ok(schema)
     }
 
     fn compile_sample(
@@ -399,6 +408,12 @@ impl SensorSchema {
     /// The batch field holding the samples.
     pub fn samples_field(&self) -> &FieldDescriptor {
         &self.samples
+    }
+
+    /// The compiled wire → line-protocol transcoder, or why this type has
+    /// none and is decoded through a `DynamicMessage`.
+    pub fn transcoder(&self) -> Result<&Transcoder, &Unsupported> {
+        self.transcoder.as_deref()
     }
 
     pub fn value_columns(&self) -> impl Iterator<Item = &Column> {

@@ -14,6 +14,7 @@ use crate::error::SchemaError;
 use crate::limits::Limits;
 use crate::mapping::SensorSchema;
 use crate::options::OptionReader;
+use crate::transcode::{Rules, TranscodeScratch};
 
 /// Every sensor type the gateway accepts, compiled from a schema directory.
 /// Immutable once loaded: a reload builds a new registry and swaps it in.
@@ -246,6 +247,71 @@ impl Registry {
         limits: &Limits,
         out: &mut Vec<Point>,
     ) -> Result<(), Rejection> {
+        let schema = self.resolve(origin, payload, limits)?;
+        schema.decode_into(&self.validator, origin, payload, Window::new(now_ns, limits), out)
+    }
+
+    /// Check one payload and append its line protocol (one line per sample)
+    /// to `out` through the sensor type's compiled [`Transcoder`]: the same
+    /// checks, lines and rejection reasons as [`Registry::decode`] followed
+    /// by line-protocol encoding, without building a `DynamicMessage`.
+    /// Returns the number of points written, or `Ok(None)` with nothing
+    /// checked when the type has no transcoder (see
+    /// [`SensorSchema::transcoder`]): use `decode` for it. On rejection
+    /// `out` is left as it was.
+    ///
+    /// [`Transcoder`]: crate::Transcoder
+    pub fn transcode(
+        &self,
+        origin: &TopicFields<'_>,
+        payload: &[u8],
+        now_ns: i64,
+        limits: &Limits,
+        scratch: &mut TranscodeScratch,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<usize>, Rejection> {
+        self.transcode_with(origin, payload, now_ns, limits, Rules::Check, scratch, out)
+    }
+
+    /// [`Registry::transcode`] without the schemas' `buf.validate` rules:
+    /// only for benchmarks measuring what the rules cost. Never enabled in
+    /// the gateway.
+    #[cfg(feature = "bench-internals")]
+    pub fn transcode_unvalidated(
+        &self,
+        origin: &TopicFields<'_>,
+        payload: &[u8],
+        now_ns: i64,
+        limits: &Limits,
+        scratch: &mut TranscodeScratch,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<usize>, Rejection> {
+        self.transcode_with(origin, payload, now_ns, limits, Rules::Skip, scratch, out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn transcode_with(
+        &self,
+        origin: &TopicFields<'_>,
+        payload: &[u8],
+        now_ns: i64,
+        limits: &Limits,
+        rules: Rules,
+        scratch: &mut TranscodeScratch,
+        out: &mut Vec<u8>,
+    ) -> Result<Option<usize>, Rejection> {
+        let schema = self.resolve(origin, payload, limits)?;
+        // Offsets into the payload are kept as u32.
+        let (Ok(transcoder), Ok(_)) = (schema.transcoder(), u32::try_from(payload.len())) else {
+            return Ok(None);
+        };
+        transcoder
+            .transcode(origin, payload, Window::new(now_ns, limits), rules, scratch, out)
+            .map(Some)
+    }
+
+    /// The size check and the sensor type's schema, shared by both paths.
+    fn resolve(&self, origin: &TopicFields<'_>, payload: &[u8], limits: &Limits) -> Result<&SensorSchema, Rejection> {
         if payload.len() > limits.max_payload_bytes {
             return Err(Rejection::new(
                 RejectReason::PayloadTooLarge,
@@ -266,6 +332,6 @@ impl Registry {
                 ),
             )
         })?;
-        schema.decode_into(&self.validator, origin, payload, Window::new(now_ns, limits), out)
+        Ok(schema)
     }
 }

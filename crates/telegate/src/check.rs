@@ -80,3 +80,59 @@ pub fn report(loaded: &LoadedConfig, registry: &Registry) -> String {
     }
     out
 }
+
+/// The alerting part of `telegate check`: the rules file parsed and
+/// validated exactly as `run` would (an error names its file, line, rule and
+/// fix), its rules listed, and a warning for a rule reading a measurement
+/// no sensor type writes (a typo there would never fire).
+pub fn alerts_report(loaded: &LoadedConfig, registry: &Registry) -> Result<String, telegate_alert::ConfigError> {
+    let a = &loaded.config.alerts;
+    let mut out = String::new();
+    if !a.enabled() {
+        let _ = writeln!(out, "\nalerts: off (alerts.rules_file is empty)");
+        return Ok(out);
+    }
+    let rules = telegate_alert::AlertConfig::from_file(&a.rules_file)?;
+    let _ = writeln!(
+        out,
+        "\nalert rules from {}: {} rules, state in {}",
+        a.rules_file,
+        rules.rules().len(),
+        a.state_file
+    );
+    let known: Vec<&str> = registry.schemas().map(|s| &*s.measurement).collect();
+    for rule in rules.rules() {
+        let reads = rule.measurement().unwrap_or(if rule.kind() == "combined" {
+            "its components"
+        } else {
+            "every measurement"
+        });
+        let _ = writeln!(out, "  {} ({}, reads {reads})", rule.id(), rule.kind());
+        if let Some(m) = rule.measurement().filter(|m| !known.contains(m)) {
+            let _ = writeln!(
+                out,
+                "    warning: no sensor type writes measurement `{m}`; this rule will never see a reading"
+            );
+        }
+    }
+    let outputs: Vec<String> = [
+        a.mqtt
+            .enabled
+            .then(|| format!("mqtt {}/{{site}}/{{device_id}}/{{rule_id}}", a.mqtt.topic_prefix)),
+        a.influx.enabled.then(|| "influx measurement alerts".to_owned()),
+        (!a.webhook.url.is_empty()).then(|| format!("webhook {}", a.webhook.url)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    let _ = writeln!(
+        out,
+        "alert outputs: {}",
+        if outputs.is_empty() {
+            "none".to_owned()
+        } else {
+            outputs.join(", ")
+        }
+    );
+    Ok(out)
+}

@@ -14,6 +14,8 @@ use telegate_mqtt::MqttConfig;
 use telegate_schema::Limits;
 use telegate_wal::WalConfig;
 
+use crate::alerting::config::AlertsConfig;
+
 /// The config used when no `--config` is given: local broker and InfluxDB,
 /// built-in schemas. Kept in the repository as `config/telegate.example.toml`.
 pub const EMBEDDED_DEFAULT: &str = include_str!("../../../config/telegate.example.toml");
@@ -32,6 +34,7 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     pub admin: AdminConfig,
     pub log: LogConfig,
+    pub alerts: AlertsConfig,
 }
 
 /// `[admin]`: the HTTP listener for `/metrics`, `/healthz`, `/readyz` and
@@ -251,6 +254,9 @@ impl Config {
             &mut config.influx.password_file,
             &mut config.influx.token_file,
             &mut config.admin.token_file,
+            &mut config.alerts.rules_file,
+            &mut config.alerts.state_file,
+            &mut config.alerts.webhook.token_file,
         ] {
             if !dir.is_empty() && Path::new(dir.as_str()).is_relative() {
                 *dir = base_dir.join(dir.as_str()).display().to_string();
@@ -307,11 +313,17 @@ impl Config {
     /// one source for the same secret is an error: which one wins would be a
     /// guess.
     pub fn resolve_secrets(&mut self, file: &str, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let slots: [(&str, &mut Secret, &str, &str); 4] = [
+        let slots: [(&str, &mut Secret, &str, &str); 5] = [
             ("mqtt.password", &mut self.mqtt.password, &self.mqtt.password_file, &self.mqtt.password_env),
             ("influx.password", &mut self.influx.password, &self.influx.password_file, &self.influx.password_env),
             ("influx.token", &mut self.influx.token, &self.influx.token_file, &self.influx.token_env),
             ("admin.token", &mut self.admin.token, &self.admin.token_file, &self.admin.token_env),
+            (
+                "alerts.webhook.token",
+                &mut self.alerts.webhook.token,
+                &self.alerts.webhook.token_file,
+                &self.alerts.webhook.token_env,
+            ),
         ];
         for (key, secret, from_file, from_env) in slots {
             let bad = |problem: String, fix: &str| ConfigError::Invalid {
@@ -573,6 +585,7 @@ impl Config {
                 ));
             }
         }
+        self.alerts.validate(file)?;
         Ok(())
     }
 

@@ -10,6 +10,7 @@ pub mod broker;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod demo;
 pub mod inspect;
 pub mod metrics;

@@ -86,7 +86,9 @@ fn check(path: Option<&std::path::Path>, print_config: bool) -> anyhow::Result<E
         out.write_all(loaded.config.to_redacted_toml().as_bytes())?;
         return Ok(ExitCode::SUCCESS);
     }
+    let alerts = telegate::check::alerts_report(&loaded, &registry)?;
     out.write_all(report(&loaded, &registry).as_bytes())?;
+    out.write_all(alerts.as_bytes())?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -155,7 +157,7 @@ fn run(loaded: telegate::LoadedConfig) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         let running = telegate::start_watched(&loaded, registry, shutdown.clone()).await?;
-        wait_for_signal(&running.reloader).await?;
+        wait_for_signal(&running).await?;
         shutdown.cancel();
         let summary = running.wait().await;
         if summary.unacked > 0 {
@@ -168,8 +170,9 @@ fn run(loaded: telegate::LoadedConfig) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Wait for SIGTERM or Ctrl-C; SIGHUP on the way reloads the schemas.
-async fn wait_for_signal(reloader: &telegate::reload::Reloader) -> anyhow::Result<()> {
+/// Wait for SIGTERM or Ctrl-C; SIGHUP on the way reloads the schemas and
+/// the alert rules and outputs.
+async fn wait_for_signal(running: &telegate::Running) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut hup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
@@ -181,8 +184,8 @@ async fn wait_for_signal(reloader: &telegate::reload::Reloader) -> anyhow::Resul
             }
             _ = term.recv() => break,
             _ = hup.recv() => {
-                tracing::info!("SIGHUP: reloading config and schemas");
-                reloader.reload_now();
+                tracing::info!("SIGHUP: reloading config, schemas and alert rules");
+                running.reload_now();
             }
         }
     }

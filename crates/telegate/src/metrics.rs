@@ -50,6 +50,9 @@ pub const NAMES: &[&str] = &[
     "telegate_alert_queue_dropped_total",
     "telegate_alert_firing",
     "telegate_alert_output_errors_total",
+    "telegate_alert_queue_depth",
+    "telegate_alert_delivered_total",
+    "telegate_alert_reload_failures_total",
 ];
 
 /// Write one family: `# HELP`, `# TYPE` and unlabelled sample.

@@ -20,6 +20,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::admin::{self, AdminState};
+use crate::alerting::{self, AlertHub, AlertReloader};
 use crate::config::{Config, LoadedConfig};
 use crate::reload::{Active, Reloader, watch_loop};
 use crate::stages::{DecodeStage, Sink, WriteToken, dead_letter_stage};
@@ -36,10 +37,23 @@ pub struct Running {
     /// Where `/metrics`, `/healthz` and `/readyz` answer; `None` when
     /// `admin.listen` is empty.
     pub admin_addr: Option<std::net::SocketAddr>,
+    /// What the operator API reads; `None` when alerting is off
+    /// (`alerts.rules_file` empty).
+    pub alert_hub: Option<Arc<AlertHub>>,
+    /// Ask the alert evaluator to re-read its rules and outputs (SIGHUP).
+    pub alert_reloader: Option<AlertReloader>,
     supervisor: JoinHandle<Summary>,
 }
 
 impl Running {
+    /// Re-read schemas, alert rules and alert outputs now (SIGHUP).
+    pub fn reload_now(&self) {
+        self.reloader.reload_now();
+        if let Some(r) = &self.alert_reloader {
+            r.reload_now();
+        }
+    }
+
     /// Wait until the gateway has shut down (after the token passed to
     /// [`start`] is cancelled) and return the final counters.
     pub async fn wait(self) -> Summary {
@@ -124,6 +138,12 @@ async fn start_inner(
         wal: wal.as_ref().map(|(w, _, _)| w.stats()),
         reload: Arc::default(),
     };
+    let alerts = if config.alerts.enabled() {
+        let config_path = watched.as_ref().and_then(|l| l.path.clone());
+        Some(alerting::start(config, config_path, writer.clone()).context("starting alerting")?)
+    } else {
+        None
+    };
     let admin_stop = CancellationToken::new();
     let (admin_addr, admin_task) = match admin_listener {
         Some(listener) => {
@@ -132,9 +152,18 @@ async fn start_inner(
                 stats: stats.clone(),
                 output: writer.clone(),
                 wal: wal.as_ref().map(|(w, _, _)| w.clone()),
-                extra: None,
+                extra: alerts
+                    .as_ref()
+                    .map(|a| a.stats.clone() as Arc<dyn crate::metrics::ExtraMetrics>),
             };
-            let app = admin::router(state, config.admin.token.clone(), None);
+            // The operator console reads the alert hub: only with alerting on.
+            let api = alerts
+                .as_ref()
+                .map(|a| crate::console::api_router(a.hub.clone(), admin_stop.clone()));
+            let mut app = admin::router(state, config.admin.token.clone(), api);
+            if alerts.is_some() {
+                app = app.merge(crate::console::page_router());
+            }
             if let Some(addr) = addr {
                 tracing::info!(%addr, token = !config.admin.token.is_empty(), "admin listener: /metrics /healthz /readyz");
             }
@@ -175,6 +204,7 @@ async fn start_inner(
         pattern,
         active: active_rx,
         stats: stats.pipeline.clone(),
+        alerts: alerts.as_ref().map(|a| a.tap.clone()),
     };
     let mut tasks: Vec<(&'static str, JoinHandle<()>)> = vec![(
         "mqtt source",
@@ -241,6 +271,24 @@ async fn start_inner(
             stats.pipeline.clone(),
         )),
     ));
+    let (alert_hub, alert_reloader) = match alerts {
+        Some(a) => {
+            // Only the decoder's clone of the tap may remain: the evaluator
+            // ends once it is gone (after the decoder), having saved its
+            // state and let the outputs flush.
+            let alerting::AlertService {
+                hub,
+                reloader,
+                tap,
+                task,
+                ..
+            } = a;
+            drop(tap);
+            tasks.push(("alert evaluator", task));
+            (Some(hub), Some(reloader))
+        }
+        None => (None, None),
+    };
     let reporter = tokio::spawn(report(stats.clone(), config.pipeline.stats_interval, shutdown.clone()));
     let deadline = config.pipeline.shutdown_timeout;
     let wal_on = config.wal.enabled;
@@ -285,6 +333,8 @@ async fn start_inner(
         stats,
         reloader,
         admin_addr,
+        alert_hub,
+        alert_reloader,
         supervisor,
     })
 }

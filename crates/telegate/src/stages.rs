@@ -4,14 +4,15 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use telegate_influx::{RefusedLines, WriteItem, encode_points};
-use telegate_model::{Point, RejectReason, Rejection, TopicPattern};
+use telegate_model::{RejectReason, Rejection, TopicPattern};
 use telegate_mqtt::{DeadLetter, DeadLetterPublisher, Envelope};
-use telegate_schema::{Limits, Registry};
+use telegate_schema::{Limits, Registry, TranscodeScratch};
 use telegate_wal::Record;
 use tokio::sync::{mpsc, watch};
 
+use crate::alerting::AlertTap;
 use crate::reload::Active;
 use crate::stats::PipelineStats;
 
@@ -75,22 +76,83 @@ pub(crate) fn now_ns() -> i64 {
         .unwrap_or(0)
 }
 
-/// Topic → origin → registry: the whole check of one message.
+/// Accepted lines are cut from blocks of this size: one allocation per
+/// block instead of one per message.
+const LINE_BLOCK_BYTES: usize = 64 * 1024;
+
+/// What the decode stage reuses between messages, so that a message of a
+/// type with a transcoder allocates nothing of its own.
+#[derive(Debug, Default)]
+pub(crate) struct DecodeBuffers {
+    scratch: TranscodeScratch,
+    lines: Vec<u8>,
+    /// The block accepted lines are copied into and split off from; a block
+    /// is freed when the last message cut from it has been written.
+    block: BytesMut,
+}
+
+impl DecodeBuffers {
+    fn take_lines(&mut self) -> Bytes {
+        if self.block.capacity() < self.lines.len() {
+            self.block.reserve(self.lines.len().max(LINE_BLOCK_BYTES));
+        }
+        self.block.extend_from_slice(&self.lines);
+        self.block.split().freeze()
+    }
+}
+
+/// Topic → origin → registry → line protocol: the whole check of one
+/// message. Returns its point count and lines. Types with a compiled
+/// transcoder go from wire bytes to lines directly; the others are decoded
+/// to points and encoded, with the same result.
 pub(crate) fn decode_one(
     pattern: &TopicPattern,
     registry: &Registry,
     limits: &Limits,
     env: &Envelope,
     now_ns: i64,
-) -> Result<Vec<Point>, Rejection> {
+    buffers: &mut DecodeBuffers,
+) -> Result<(usize, Bytes), Rejection> {
     let topic = std::str::from_utf8(&env.topic)
         .map_err(|_| Rejection::new(RejectReason::BadTopic, "topic is not valid UTF-8"))?;
     let origin = pattern
         .parse_topic(topic)
         .map_err(|e| Rejection::new(RejectReason::BadTopic, e.to_string()))?;
+    buffers.lines.clear();
+    if let Some(points) = registry.transcode(
+        &origin,
+        &env.payload,
+        now_ns,
+        limits,
+        &mut buffers.scratch,
+        &mut buffers.lines,
+    )? {
+        return Ok((points, buffers.take_lines()));
+    }
     let mut points = Vec::new();
     registry.decode(&origin, &env.payload, now_ns, limits, &mut points)?;
-    Ok(points)
+    let lines = encode_points(&points).map_err(|e| {
+        Rejection::new(
+            RejectReason::ConstraintViolated,
+            format!("cannot be written as line protocol: {e}"),
+        )
+    })?;
+    Ok((points.len(), lines))
+}
+
+/// Say which sensor types of a newly active registry are decoded through a
+/// `DynamicMessage` (slower) and why.
+fn log_dynamic_types(active: &Active) {
+    for schema in active.registry.schemas() {
+        if let Err(why) = schema.transcoder() {
+            tracing::info!(
+                sensor_type = %schema.sensor_type,
+                generation = active.generation,
+                reason = %why,
+                "sensor type has no transcoder; decoding it through the dynamic path"
+            );
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -99,29 +161,39 @@ pub(crate) struct DecodeStage {
     /// The registry in service; hot reload replaces it between messages.
     pub(crate) active: watch::Receiver<Arc<Active>>,
     pub(crate) stats: Arc<PipelineStats>,
+    /// The alert evaluator's queue, when alerting is configured: each
+    /// accepted message's lines are offered to it (never waiting).
+    pub(crate) alerts: Option<AlertTap>,
 }
 
 impl DecodeStage {
     /// Ends when the source closes its channel (shutdown) or a downstream
     /// stage is gone.
     pub(crate) async fn run(self, mut rx: mpsc::Receiver<Envelope>, sink: Sink, refused_tx: mpsc::Sender<Refused>) {
+        let mut buffers = DecodeBuffers::default();
+        let mut logged_generation = None;
         while let Some(env) = rx.recv().await {
             // One snapshot per message: it is decoded wholly with one registry.
             let active = self.active.borrow().clone();
-            let encoded =
-                decode_one(&self.pattern, &active.registry, &active.limits, &env, now_ns()).and_then(|points| {
-                    let lines = encode_points(&points).map_err(|e| {
-                        Rejection::new(
-                            RejectReason::ConstraintViolated,
-                            format!("cannot be written as line protocol: {e}"),
-                        )
-                    })?;
-                    Ok((points.len(), lines))
-                });
+            if logged_generation != Some(active.generation) {
+                logged_generation = Some(active.generation);
+                log_dynamic_types(&active);
+            }
+            let encoded = decode_one(
+                &self.pattern,
+                &active.registry,
+                &active.limits,
+                &env,
+                now_ns(),
+                &mut buffers,
+            );
             match encoded {
                 Ok((points, lines)) => {
                     self.stats.accepted_messages.fetch_add(1, Relaxed);
                     self.stats.accepted_points.fetch_add(points as u64, Relaxed);
+                    if let Some(tap) = &self.alerts {
+                        tap.offer(&lines);
+                    }
                     if !sink.send(env.seq, env.topic, lines, points).await {
                         break;
                     }
@@ -206,5 +278,124 @@ pub(crate) async fn dead_letter_stage(
                 tracing::error!(error = %e, "cannot publish dead letter; the message stays unacknowledged");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use telegate_model::TopicFields;
+    use telegate_schema::sample;
+
+    use super::*;
+
+    const NOW_NS: i64 = 1_764_383_400_000_000_000;
+
+    fn pattern() -> TopicPattern {
+        TopicPattern::parse("telemetry/{site}/{device_id}/{sensor_type}").expect("valid pattern")
+    }
+
+    fn envelope(sensor_type: &str, payload: Vec<u8>) -> Envelope {
+        Envelope {
+            seq: 1,
+            topic: Bytes::from(format!("telemetry/site-1/dev-01/{sensor_type}")),
+            payload: Bytes::from(payload),
+        }
+    }
+
+    /// What the stage did before the transcoder: decode to points, encode.
+    fn dynamic(registry: &Registry, sensor_type: &str, payload: &[u8]) -> Result<(usize, Bytes), RejectReason> {
+        let origin = TopicFields {
+            site: "site-1",
+            device_id: "dev-01",
+            sensor_type,
+        };
+        let mut points = Vec::new();
+        registry
+            .decode(&origin, payload, NOW_NS, &Limits::default(), &mut points)
+            .map_err(|r| r.reason)?;
+        let lines = encode_points(&points).map_err(|_| RejectReason::ConstraintViolated)?;
+        Ok((points.len(), lines))
+    }
+
+    #[test]
+    fn transcoded_messages_give_the_lines_and_counts_of_the_dynamic_path() {
+        let registry = Registry::builtin(&BTreeMap::new()).expect("built-in schemas");
+        let mut buffers = DecodeBuffers::default();
+        let mut kept = Vec::new();
+        for schema in registry.schemas() {
+            assert!(schema.transcoder().is_ok(), "{}", schema.sensor_type);
+            for n in [1u64, 3] {
+                let samples = (0..n)
+                    .map(|i| sample::valid_sample(&schema.sample, NOW_NS - 1_000_000_000 * (n - i) as i64, i))
+                    .collect();
+                let payload = sample::batch(&schema.message, "dev-01", samples);
+                let env = envelope(&schema.sensor_type, payload.clone());
+                let got = decode_one(&pattern(), &registry, &Limits::default(), &env, NOW_NS, &mut buffers);
+                let want = dynamic(&registry, &schema.sensor_type, &payload);
+                assert_eq!(got.as_ref().map_err(|r| r.reason), want.as_ref().map_err(|r| *r));
+                assert_eq!(got.as_ref().map(|(points, _)| *points), Ok(n as usize));
+                kept.extend(got.ok().zip(want.ok()));
+            }
+        }
+        // Lines cut from one shared block stay intact after later messages.
+        assert_eq!(kept.len(), 16);
+        for ((_, got), (_, want)) in kept {
+            assert_eq!(got, want);
+        }
+        // A refused message gets the dynamic path's reason.
+        let river = registry.get("river_level").expect("built in");
+        let mut bad = sample::valid_sample(&river.sample, NOW_NS, 1);
+        bad.set_field_by_name("stage_m", prost_reflect::Value::F64(f64::NAN));
+        let payload = sample::batch(&river.message, "dev-01", vec![bad]);
+        let got = decode_one(
+            &pattern(),
+            &registry,
+            &Limits::default(),
+            &envelope("river_level", payload),
+            NOW_NS,
+            &mut buffers,
+        );
+        assert_eq!(got.map_err(|r| r.reason), Err(RejectReason::NonFiniteValue));
+    }
+
+    #[test]
+    fn types_without_a_transcoder_still_decode() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let src = r#"syntax = "proto3";
+package t.v1;
+import "google/protobuf/timestamp.proto";
+import "telegate/v1/options.proto";
+message Batch {
+  option (telegate.v1.sensor) = { type: "pick" };
+  string device_id = 1;
+  repeated Sample samples = 2;
+}
+message Sample {
+  google.protobuf.Timestamp time = 1;
+  oneof value { double a = 2; int64 b = 3; }
+}
+"#;
+        std::fs::write(dir.path().join("pick.proto"), src).expect("write schema");
+        let registry = Registry::load(dir.path(), &BTreeMap::new()).expect("schema loads");
+        let schema = registry.get("pick").expect("pick");
+        assert!(schema.transcoder().is_err(), "oneofs are not transcoded");
+        let mut one = prost_reflect::DynamicMessage::new(schema.sample.clone());
+        let time = schema.sample.get_field_by_name("time").expect("time");
+        one.set_field(&time, sample::timestamp(&time, NOW_NS - 1_000_000_000));
+        one.set_field_by_name("a", prost_reflect::Value::F64(1.5));
+        let payload = sample::batch(&schema.message, "dev-01", vec![one]);
+        let got = decode_one(
+            &pattern(),
+            &registry,
+            &Limits::default(),
+            &envelope("pick", payload.clone()),
+            NOW_NS,
+            &mut DecodeBuffers::default(),
+        );
+        let want = dynamic(&registry, "pick", &payload);
+        assert_eq!(got.map_err(|r| r.reason), want);
+        assert!(want.is_ok_and(|(n, lines)| n == 1 && lines.starts_with(b"pick,device_id=dev-01,site=site-1 a=1.5 ")));
     }
 }

@@ -76,17 +76,30 @@ pub(crate) fn push_string_value(out: &mut Vec<u8>, s: &[u8]) {
     out.push(b'"');
 }
 
+/// "00" to "99", for formatting two digits per division.
+const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
 /// `v` in decimal, as `Display` writes it.
 pub(crate) fn push_u64(out: &mut Vec<u8>, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if v >= 10 {
+        let pair = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (v % 10) as u8;
-        v /= 10;
-        if v == 0 {
-            break;
-        }
+        buf[i] = b'0' + v as u8;
     }
     out.extend_from_slice(&buf[i..]);
 }
@@ -201,8 +214,27 @@ mod tests {
     #[test]
     fn floats_print_like_display() {
         for x in [
-            0.0, -0.0, 1.0, -1.0, 0.1, 0.2, 0.3, 285.4, 1475.0, 1e15, 1e16, 123456789012345.6, 0.000001, 1e-7,
-            2.5e-5, 9007199254740993.0, 1e300, 5e-324, 3000.000000001, -50.0, 0.30000000000000004,
+            0.0,
+            -0.0,
+            1.0,
+            -1.0,
+            0.1,
+            0.2,
+            0.3,
+            285.4,
+            1475.0,
+            1e15,
+            1e16,
+            123456789012345.6,
+            0.000001,
+            1e-7,
+            2.5e-5,
+            9007199254740993.0,
+            1e300,
+            5e-324,
+            3000.000000001,
+            -50.0,
+            0.30000000000000004,
         ] {
             assert_eq!(f64_text(x), x.to_string(), "{x:e}");
         }
@@ -239,10 +271,15 @@ mod tests {
         }
 
         #[test]
-        fn integers_print_like_display(v in any::<i64>()) {
+        fn integers_print_like_display(v in any::<i64>(), small in -1000i64..1000, u in any::<u64>()) {
+            for v in [v, small, v >> 20] {
+                let mut out = Vec::new();
+                push_i64(&mut out, v);
+                prop_assert_eq!(out, v.to_string().into_bytes());
+            }
             let mut out = Vec::new();
-            push_i64(&mut out, v);
-            prop_assert_eq!(out, v.to_string().into_bytes());
+            push_u64(&mut out, u);
+            prop_assert_eq!(out, u.to_string().into_bytes());
         }
     }
 }

@@ -12,112 +12,18 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor, Syntax};
 use prost_protovalidate_types::MessageConstraintsExt as _;
+use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor, Syntax};
 
 use super::lines;
 use super::rules::{self, Check};
-use super::wire::{TOP_LEVEL_BUDGET, WireType};
+pub(crate) use super::scalar::{Scalar, ScalarKind, Slot};
+use super::wire::TOP_LEVEL_BUDGET;
 use super::{Transcoder, Unsupported};
 use crate::mapping::{Column, ColumnRole, SensorSchema, TimeSource, ValueType};
 
 /// Declared field numbers up to this get a direct dispatch table.
 const MAX_DISPATCH_NUMBER: u32 = 4096;
-
-/// A scalar protobuf type, as read from the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum ScalarKind {
-    Double,
-    Float,
-    Int32,
-    Int64,
-    Uint32,
-    Uint64,
-    Sint32,
-    Sint64,
-    Fixed32,
-    Fixed64,
-    Sfixed32,
-    Sfixed64,
-    Bool,
-    Enum,
-    String,
-    Bytes,
-}
-
-impl ScalarKind {
-    pub(crate) fn of(kind: &Kind) -> Option<Self> {
-        Some(match kind {
-            Kind::Double => Self::Double,
-            Kind::Float => Self::Float,
-            Kind::Int32 => Self::Int32,
-            Kind::Int64 => Self::Int64,
-            Kind::Uint32 => Self::Uint32,
-            Kind::Uint64 => Self::Uint64,
-            Kind::Sint32 => Self::Sint32,
-            Kind::Sint64 => Self::Sint64,
-            Kind::Fixed32 => Self::Fixed32,
-            Kind::Fixed64 => Self::Fixed64,
-            Kind::Sfixed32 => Self::Sfixed32,
-            Kind::Sfixed64 => Self::Sfixed64,
-            Kind::Bool => Self::Bool,
-            Kind::Enum(_) => Self::Enum,
-            Kind::String => Self::String,
-            Kind::Bytes => Self::Bytes,
-            Kind::Message(_) => return None,
-        })
-    }
-
-    pub(crate) fn wire(self) -> WireType {
-        match self {
-            Self::Double | Self::Fixed64 | Self::Sfixed64 => WireType::I64,
-            Self::Float | Self::Fixed32 | Self::Sfixed32 => WireType::I32,
-            Self::String | Self::Bytes => WireType::Len,
-            _ => WireType::Varint,
-        }
-    }
-
-    /// Whether a repeated field of this kind may arrive packed.
-    pub(crate) fn packable(self) -> bool {
-        !matches!(self, Self::String | Self::Bytes)
-    }
-
-    /// The proto3 default, which an absent field reads as.
-    fn default_value(self) -> Scalar {
-        match self {
-            Self::Double => Scalar::F64(0.0),
-            Self::Float => Scalar::F32(0.0),
-            Self::Int32 | Self::Sint32 | Self::Sfixed32 => Scalar::I32(0),
-            Self::Int64 | Self::Sint64 | Self::Sfixed64 => Scalar::I64(0),
-            Self::Uint32 | Self::Fixed32 => Scalar::U32(0),
-            Self::Uint64 | Self::Fixed64 => Scalar::U64(0),
-            Self::Bool => Scalar::Bool(false),
-            Self::Enum => Scalar::Enum(0),
-            Self::String | Self::Bytes => Scalar::Str(0, 0),
-        }
-    }
-}
-
-/// One decoded value. Strings and bytes are `start..end` offsets into the payload.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) enum Scalar {
-    F64(f64),
-    F32(f32),
-    I32(i32),
-    I64(i64),
-    U32(u32),
-    U64(u64),
-    Bool(bool),
-    Enum(i32),
-    Str(u32, u32),
-}
-
-/// A singular field's latest value; `set` is wire presence.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Slot {
-    pub(crate) set: bool,
-    pub(crate) value: Scalar,
-}
 
 /// What reading one declared field does.
 #[derive(Debug, Clone, Copy)]
@@ -288,8 +194,12 @@ impl<'a> Builder<'a> {
         if field.is_map() || field.is_group() {
             return Err(Unsupported::field(field, "map and group fields are not transcoded"));
         }
-        let kind = ScalarKind::of(&field.kind())
-            .ok_or_else(|| Unsupported::field(field, "message fields other than the samples and a Timestamp time are not transcoded"))?;
+        let kind = ScalarKind::of(&field.kind()).ok_or_else(|| {
+            Unsupported::field(
+                field,
+                "message fields other than the samples and a Timestamp time are not transcoded",
+            )
+        })?;
         let target = if field.is_list() {
             let list = self.lists;
             self.lists += 1;
@@ -351,11 +261,19 @@ impl<'a> Builder<'a> {
     }
 }
 
-fn escaped(name: &str, what: &str, owner: &MessageDescriptor, escape: fn(&mut Vec<u8>, &[u8])) -> Result<Box<[u8]>, Unsupported> {
+fn escaped(
+    name: &str,
+    what: &str,
+    owner: &MessageDescriptor,
+    escape: fn(&mut Vec<u8>, &[u8]),
+) -> Result<Box<[u8]>, Unsupported> {
     // The dynamic path refuses every point whose names end in a backslash or
     // are empty; such a type is left to it.
     if name.is_empty() || name.ends_with('\\') {
-        return Err(Unsupported::message(owner, &format!("{what} `{name}` cannot be written as line protocol")));
+        return Err(Unsupported::message(
+            owner,
+            &format!("{what} `{name}` cannot be written as line protocol"),
+        ));
     }
     let mut out = Vec::new();
     escape(&mut out, name.as_bytes());
@@ -408,7 +326,10 @@ pub(crate) fn compile(schema: &SensorSchema) -> Result<Transcoder, Unsupported> 
         }
     }
     let Some(Target::Slot(device_slot)) = device_slot else {
-        return Err(Unsupported::message(&schema.message, "the device id is not a singular field"));
+        return Err(Unsupported::message(
+            &schema.message,
+            "the device id is not a singular field",
+        ));
     };
 
     // The sample: time, columns and ignored fields.
@@ -515,7 +436,12 @@ pub(crate) fn compile(schema: &SensorSchema) -> Result<Transcoder, Unsupported> 
         time,
         batch_checks,
         sample_checks,
-        measurement: escaped(&schema.measurement, "measurement", &schema.message, lines::escape_measurement)?,
+        measurement: escaped(
+            &schema.measurement,
+            "measurement",
+            &schema.message,
+            lines::escape_measurement,
+        )?,
         tags,
         tag_order: sorted,
         values,

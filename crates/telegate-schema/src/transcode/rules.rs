@@ -31,6 +31,7 @@ use prost_reflect::{FieldDescriptor, Kind};
 use regex::Regex;
 
 use super::Unsupported;
+use super::pattern::ClassPattern;
 use super::plan::Target;
 
 /// One field's rules, evaluated in field-number order like the validator's
@@ -111,6 +112,8 @@ pub(crate) enum StrCheck {
     MinBytes(u64),
     MaxBytes(u64),
     Pattern(Regex),
+    /// A `^[class]+$`-style pattern, checked with a byte table.
+    Class(Box<ClassPattern>),
     Prefix(String),
     Suffix(String),
     Contains(String),
@@ -297,7 +300,14 @@ macro_rules! num {
             greater_than,
         } = $r;
         let b = bounds!((greater_than, less_than), $m);
-        ValueRules::$variant(NumRules::new($prefix, r#const, b, r#in, not_in, finite.unwrap_or(false)))
+        ValueRules::$variant(NumRules::new(
+            $prefix,
+            r#const,
+            b,
+            r#in,
+            not_in,
+            finite.unwrap_or(false),
+        ))
     }};
 }
 
@@ -339,13 +349,16 @@ fn value_rules(field: &FieldDescriptor, ty: Type) -> Result<ValueRules, Unsuppor
             constant: r#const.map(|c| (c, boolean::const_message(c))),
         },
         (Kind::String, Type::String(r)) => ValueRules::Str(Box::new(string_rules(field, r)?)),
-        (Kind::Enum(e), Type::Enum(EnumRules {
-            r#const,
-            defined_only,
-            r#in,
-            not_in,
-            example: _,
-        })) => {
+        (
+            Kind::Enum(e),
+            Type::Enum(EnumRules {
+                r#const,
+                defined_only,
+                r#in,
+                not_in,
+                example: _,
+            }),
+        ) => {
             if !r#in.is_empty() || !not_in.is_empty() {
                 return unsupported(field, "enum `in`/`not_in` are not transcoded");
             }
@@ -412,7 +425,11 @@ fn string_rules(field: &FieldDescriptor, r: StringRules) -> Result<StrRules, Uns
     if let Some(p) = pattern {
         // The validator compiles the same string with the same crate (`regex` 1, one build).
         let re = Regex::new(&p).map_err(|e| Unsupported::field(field, &format!("pattern: {e}")))?;
-        add(smeta::PATTERN_ID, smeta::pattern_message(re.as_str()), StrCheck::Pattern(re));
+        let check = match ClassPattern::parse(&p) {
+            Some(class) => StrCheck::Class(Box::new(class)),
+            None => StrCheck::Pattern(re),
+        };
+        add(smeta::PATTERN_ID, smeta::pattern_message(&p), check);
     }
     if let Some(s) = prefix {
         add(smeta::PREFIX_ID, smeta::prefix_message(&s), StrCheck::Prefix(s));
@@ -424,7 +441,11 @@ fn string_rules(field: &FieldDescriptor, r: StringRules) -> Result<StrRules, Uns
         add(smeta::CONTAINS_ID, smeta::contains_message(&s), StrCheck::Contains(s));
     }
     if let Some(s) = not_contains {
-        add(smeta::NOT_CONTAINS_ID, smeta::not_contains_message(&s), StrCheck::NotContains(s));
+        add(
+            smeta::NOT_CONTAINS_ID,
+            smeta::not_contains_message(&s),
+            StrCheck::NotContains(s),
+        );
     }
     out.counts_chars = out
         .checks

@@ -269,7 +269,9 @@ mod tests {
         ];
         for bytes in cases {
             let mut buf = *bytes;
-            let prost = prost::encoding::decode_varint(&mut buf).ok().map(|v| (v, bytes.len() - buf.remaining()));
+            let prost = prost::encoding::decode_varint(&mut buf)
+                .ok()
+                .map(|v| (v, bytes.len() - buf.remaining()));
             let mut r = Reader::new(bytes);
             let ours = r.varint().ok().map(|v| (v, r.pos()));
             assert_eq!(ours, prost, "{bytes:02x?}");
@@ -302,7 +304,10 @@ mod tests {
         let bad = [0x2b, 0x08, 0x01, 0x34];
         let mut r = Reader::new(&bad);
         let (f, w) = r.key().expect("key");
-        assert!(matches!(r.skip(f, w, 5), Err(WireError::UnexpectedEndGroup { field: 6, .. })));
+        assert!(matches!(
+            r.skip(f, w, 5),
+            Err(WireError::UnexpectedEndGroup { field: 6, .. })
+        ));
     }
 
     #[test]

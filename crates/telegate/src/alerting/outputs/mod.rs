@@ -1,0 +1,334 @@
+//! Where transitions go: MQTT, InfluxDB and a webhook, each a task of its
+//! own behind a bounded queue, so a slow or dead destination delays only
+//! itself. The evaluator hands each transition to every queue with
+//! `try_send`: a full queue drops the transition for that output (counted
+//! as `telegate_alert_queue_dropped_total{queue=…}`) rather than making the
+//! evaluator, and through it ingestion, wait.
+//!
+//! Each output retries failed deliveries with capped, jittered exponential
+//! backoff. When its queue closes (shutdown, or the output is replaced by a
+//! reload) it keeps delivering what is queued for a grace period, then gives
+//! up on the rest, logging how many it dropped.
+
+pub mod influx;
+pub mod mqtt;
+pub mod webhook;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use telegate_influx::Output;
+use telegate_mqtt::MqttConfig;
+use thiserror::Error;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use super::config::{AlertsConfig, Retry};
+use super::payload::Delivery;
+use super::stats::{AlertStats, OutputKind, OutputStats};
+
+/// An output that cannot be set up (bad TLS files, an HTTP client that
+/// cannot be built).
+#[derive(Debug, Error)]
+pub enum OutputError {
+    #[error("alerts.mqtt: {0}")]
+    Mqtt(#[from] telegate_mqtt::MqttError),
+    #[error("alerts.webhook.url = {url:?}: {message}")]
+    Webhook { url: String, message: String },
+}
+
+/// What outputs share with the rest of the gateway and cannot change
+/// without a restart: the broker and the database.
+#[derive(Debug, Clone)]
+pub struct OutputEnv {
+    pub mqtt: MqttConfig,
+    /// The `[influx]` writer, or the `[file_sink]` files.
+    pub sink: Output,
+}
+
+/// Capped exponential backoff with jitter: delays spread over
+/// `[d/2, d)` so outputs of many gateways do not retry in step.
+#[derive(Debug)]
+pub(crate) struct Backoff {
+    retry: Retry,
+    failures: u32,
+}
+
+impl Backoff {
+    pub(crate) fn new(retry: Retry) -> Self {
+        Self { retry, failures: 0 }
+    }
+
+    pub(crate) fn next_delay(&mut self) -> Duration {
+        let exp = self
+            .retry
+            .retry_initial
+            .saturating_mul(1u32 << self.failures.min(16))
+            .min(self.retry.retry_max);
+        self.failures = self.failures.saturating_add(1);
+        let half = exp / 2;
+        half + half.mul_f64(fastrand::f64())
+    }
+
+    pub(crate) fn reset(&mut self) {
+        self.failures = 0;
+    }
+
+    /// Consecutive failures so far.
+    pub(crate) fn failures(&self) -> u32 {
+        self.failures
+    }
+}
+
+/// Sleep `d`, or return false at once if the output was told to give up.
+pub(crate) async fn pause(d: Duration, give_up: &CancellationToken) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(d) => true,
+        () = give_up.cancelled() => false,
+    }
+}
+
+/// Log the first failure of a streak and then every power of two, so a
+/// long outage does not flood the log.
+pub(crate) fn worth_logging(failures: u32) -> bool {
+    failures <= 1 || failures.is_power_of_two()
+}
+
+/// Account for `n` transitions leaving an output's queue.
+pub(crate) fn settled(stats: &OutputStats, n: usize, delivered: bool) {
+    let n = n as u64;
+    stats.depth.fetch_sub(n.min(stats.depth.load(Relaxed)), Relaxed);
+    if delivered {
+        stats.delivered.fetch_add(n, Relaxed);
+    } else {
+        stats.dropped.fetch_add(n, Relaxed);
+    }
+}
+
+/// A running output: its queue and its task.
+#[derive(Debug)]
+struct Handle {
+    kind: OutputKind,
+    tx: mpsc::Sender<Arc<Delivery>>,
+    give_up: CancellationToken,
+    task: JoinHandle<()>,
+}
+
+impl Handle {
+    fn spawn<F, Fut>(kind: OutputKind, queue: usize, run: F) -> Handle
+    where
+        F: FnOnce(mpsc::Receiver<Arc<Delivery>>, CancellationToken) -> Fut,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
+        let (tx, rx) = mpsc::channel(queue);
+        let give_up = CancellationToken::new();
+        let task = tokio::spawn(run(rx, give_up.clone()));
+        Handle {
+            kind,
+            tx,
+            give_up,
+            task,
+        }
+    }
+
+    fn offer(&self, d: &Arc<Delivery>, stats: &AlertStats) {
+        let s = stats.output(self.kind);
+        s.depth.fetch_add(1, Relaxed);
+        if self.tx.try_send(d.clone()).is_err() {
+            s.depth.fetch_sub(1, Relaxed);
+            let dropped = s.dropped.fetch_add(1, Relaxed) + 1;
+            if dropped.is_power_of_two() {
+                tracing::warn!(
+                    output = self.kind.label(),
+                    dropped,
+                    alert_id = %d.transition.alert_id,
+                    "alert output queue full: transition dropped for this output (telegate_alert_queue_dropped_total)"
+                );
+            }
+        }
+    }
+
+    /// Close the queue, let the task deliver for `grace`, then make it give up.
+    async fn close(self, grace: Duration) {
+        drop(self.tx);
+        let give_up = self.give_up.clone();
+        let timer = tokio::spawn(async move {
+            tokio::time::sleep(grace).await;
+            give_up.cancel();
+        });
+        if let Err(e) = self.task.await {
+            tracing::error!(output = self.kind.label(), error = %e, "alert output task failed");
+        }
+        timer.abort();
+    }
+}
+
+/// Every configured output.
+#[derive(Debug)]
+pub struct Outputs {
+    config: AlertsConfig,
+    env: OutputEnv,
+    stats: Arc<AlertStats>,
+    grace: Duration,
+    handles: Vec<Handle>,
+}
+
+impl Outputs {
+    /// Start the outputs `config` enables. `grace` is how long a closed
+    /// output may keep delivering.
+    pub fn start(
+        config: &AlertsConfig,
+        env: OutputEnv,
+        stats: Arc<AlertStats>,
+        grace: Duration,
+    ) -> Result<Outputs, OutputError> {
+        let mut outputs = Outputs {
+            config: config.clone(),
+            env,
+            stats,
+            grace,
+            handles: Vec::new(),
+        };
+        for kind in OutputKind::ALL {
+            if let Some(h) = outputs.spawn(kind, config)? {
+                outputs.handles.push(h);
+            }
+        }
+        Ok(outputs)
+    }
+
+    fn spawn(&self, kind: OutputKind, c: &AlertsConfig) -> Result<Option<Handle>, OutputError> {
+        let stats = self.stats.clone();
+        let handle = match kind {
+            OutputKind::Mqtt if c.mqtt.enabled => {
+                let cfg = c.mqtt.clone();
+                let publisher =
+                    telegate_mqtt::Publisher::new(&self.env.mqtt, format!("{}-alerts", self.env.mqtt.client_id))?;
+                Handle::spawn(kind, cfg.queue, move |rx, give_up| {
+                    mqtt::run(publisher, cfg, rx, give_up, stats)
+                })
+            }
+            OutputKind::Influx if c.influx.enabled => {
+                let cfg = c.influx.clone();
+                let sink = self.env.sink.clone();
+                Handle::spawn(kind, cfg.queue, move |rx, give_up| {
+                    influx::run(sink, cfg, rx, give_up, stats)
+                })
+            }
+            OutputKind::Webhook if !c.webhook.url.is_empty() => {
+                let hook = webhook::Webhook::new(&c.webhook)?;
+                let cfg = c.webhook.clone();
+                Handle::spawn(kind, cfg.queue, move |rx, give_up| {
+                    webhook::run(hook, cfg, rx, give_up, stats)
+                })
+            }
+            _ => return Ok(None),
+        };
+        tracing::info!(output = kind.label(), target = %self.describe(kind, c), "alert output started");
+        Ok(Some(handle))
+    }
+
+    fn describe(&self, kind: OutputKind, c: &AlertsConfig) -> String {
+        match kind {
+            OutputKind::Mqtt => format!(
+                "{}/{{site}}/{{device_id}}/{{rule_id}} on {}:{}",
+                c.mqtt.topic_prefix, self.env.mqtt.host, self.env.mqtt.port
+            ),
+            OutputKind::Influx => format!("measurement alerts in {}", self.env.sink.describe()),
+            OutputKind::Webhook => c.webhook.url.clone(),
+        }
+    }
+
+    /// The `[alerts]` settings in service (outputs as last reloaded; the
+    /// other keys as started).
+    pub fn config(&self) -> &AlertsConfig {
+        &self.config
+    }
+
+    /// Hand a transition to every output; never waits.
+    pub fn send(&self, d: &Arc<Delivery>) {
+        for h in &self.handles {
+            h.offer(d, &self.stats);
+        }
+    }
+
+    /// The outputs whose settings differ in `new`.
+    fn changed(&self, new: &AlertsConfig) -> Vec<OutputKind> {
+        let old = &self.config;
+        OutputKind::ALL
+            .into_iter()
+            .filter(|k| match k {
+                OutputKind::Mqtt => old.mqtt != new.mqtt,
+                OutputKind::Influx => old.influx != new.influx,
+                OutputKind::Webhook => old.webhook != new.webhook,
+            })
+            .collect()
+    }
+
+    /// Apply changed `[alerts.*]` output settings: each changed output is
+    /// replaced by a new one (the old one delivers what it has queued, for
+    /// the grace period, in the background). Returns the outputs replaced.
+    pub fn reload(&mut self, new: &AlertsConfig) -> Result<Vec<&'static str>, OutputError> {
+        let changed = self.changed(new);
+        // Build every replacement first: a broken one leaves all as they were.
+        let mut fresh = Vec::new();
+        for &kind in &changed {
+            fresh.push((kind, self.spawn(kind, new)?));
+        }
+        for (kind, handle) in fresh {
+            if let Some(pos) = self.handles.iter().position(|h| h.kind == kind) {
+                let old = self.handles.remove(pos);
+                tokio::spawn(old.close(self.grace));
+            }
+            if let Some(h) = handle {
+                self.handles.push(h);
+            } else {
+                tracing::info!(output = kind.label(), "alert output turned off");
+            }
+        }
+        self.config.mqtt = new.mqtt.clone();
+        self.config.influx = new.influx.clone();
+        self.config.webhook = new.webhook.clone();
+        Ok(changed.into_iter().map(OutputKind::label).collect())
+    }
+
+    /// Close every output and wait for them (each gets the grace period).
+    pub async fn close(self) {
+        let grace = self.grace;
+        // Concurrently: each output's grace runs from now, not after the previous one.
+        let closing: Vec<_> = self.handles.into_iter().map(|h| tokio::spawn(h.close(grace))).collect();
+        for c in closing {
+            let _ = c.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_up_to_the_cap() {
+        let mut b = Backoff::new(Retry {
+            retry_initial: Duration::from_millis(100),
+            retry_max: Duration::from_secs(1),
+        });
+        let d: Vec<Duration> = (0..8).map(|_| b.next_delay()).collect();
+        assert!(
+            d[0] >= Duration::from_millis(50) && d[0] < Duration::from_millis(100),
+            "{d:?}"
+        );
+        assert!(
+            d[1] >= Duration::from_millis(100) && d[1] < Duration::from_millis(200),
+            "{d:?}"
+        );
+        assert!(
+            d[7] >= Duration::from_millis(500) && d[7] < Duration::from_secs(1),
+            "{d:?}"
+        );
+        b.reset();
+        assert!(b.next_delay() < Duration::from_millis(100));
+    }
+}

@@ -1,0 +1,393 @@
+//! The alert evaluator: one task that turns accepted readings into alert
+//! transitions and hands them to the hub and the outputs.
+//!
+//! It is fed by a tap on the decoder ([`AlertTap`]): the encoded lines of
+//! each accepted message (a reference-counted `Bytes`, no copy) offered
+//! with `try_send` to a bounded queue. A full queue skips the message for
+//! alerting and counts it (`telegate_alert_queue_dropped_total{queue="evaluator"}`);
+//! ingestion never waits for alerting. The task parses back only the lines
+//! of measurements some rule reads (plus `device_health` for the console's
+//! device list), runs the engine, ticks its wall-clock timers every second,
+//! saves the state after transitions, every `snapshot_interval` and at
+//! shutdown, and reloads the rules (and `[alerts]` outputs) when their files
+//! change or on SIGHUP.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::Duration;
+
+use bytes::Bytes;
+use telegate_alert::{AlertConfig, AlertState, Engine, Transition};
+use telegate_influx::{measurement_of, parse_line};
+use tokio::sync::{Notify, mpsc};
+use tokio::task::JoinHandle;
+
+use super::config::AlertsConfig;
+use super::hub::AlertHub;
+use super::outputs::Outputs;
+use super::payload::Delivery;
+use super::stats::AlertStats;
+use super::watch::{SETTLE, Watched};
+use crate::stages::now_ns;
+
+/// Messages taken from the queue per round before transitions are handed on.
+const ROUND: usize = 256;
+/// How often wall-clock timers (deadman, `for` without new data) are checked.
+const TICK: Duration = Duration::from_secs(1);
+
+/// The decoder's end of the evaluator's queue.
+#[derive(Debug, Clone)]
+pub struct AlertTap {
+    tx: mpsc::Sender<Bytes>,
+    stats: Arc<AlertStats>,
+}
+
+impl AlertTap {
+    pub(crate) fn new(tx: mpsc::Sender<Bytes>, stats: Arc<AlertStats>) -> Self {
+        Self { tx, stats }
+    }
+
+    /// Offer an accepted message's lines; never waits.
+    pub fn offer(&self, lines: &Bytes) {
+        self.stats.queue_depth.fetch_add(1, Relaxed);
+        if let Err(e) = self.tx.try_send(lines.clone()) {
+            self.stats.queue_depth.fetch_sub(1, Relaxed);
+            if matches!(e, mpsc::error::TrySendError::Full(_)) {
+                let dropped = self.stats.queue_dropped.fetch_add(1, Relaxed) + 1;
+                if dropped.is_power_of_two() {
+                    tracing::warn!(
+                        dropped,
+                        "alert evaluator falling behind: queue full, message not evaluated for alerts (it is stored as usual)"
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Which measurements are worth parsing.
+#[derive(Debug)]
+enum Wanted {
+    /// A rule reads every measurement (a device-wide deadman).
+    All,
+    Some(HashSet<String>),
+}
+
+/// Read for the hub's device list even when no rule uses it.
+const HEALTH: &str = "device_health";
+
+impl Wanted {
+    fn of(config: &AlertConfig) -> Wanted {
+        let mut set = HashSet::from([HEALTH.to_owned()]);
+        for rule in config.rules() {
+            if rule.kind() == "combined" {
+                continue;
+            }
+            match rule.measurement() {
+                Some(m) => {
+                    set.insert(m.to_owned());
+                }
+                None => return Wanted::All,
+            }
+        }
+        Wanted::Some(set)
+    }
+
+    fn wants(&self, measurement: &str) -> bool {
+        match self {
+            Wanted::All => true,
+            Wanted::Some(set) => set.contains(measurement),
+        }
+    }
+}
+
+fn state_label(s: AlertState) -> &'static str {
+    match s {
+        AlertState::Ok => "ok",
+        AlertState::Pending => "pending",
+        AlertState::Firing => "firing",
+        AlertState::Resolved => "resolved",
+    }
+}
+
+/// The evaluator task's state.
+#[derive(Debug)]
+pub(crate) struct Evaluator {
+    pub(crate) engine: Engine,
+    pub(crate) hub: Arc<AlertHub>,
+    pub(crate) outputs: Outputs,
+    pub(crate) stats: Arc<AlertStats>,
+    pub(crate) state_file: PathBuf,
+    pub(crate) watched: Watched,
+    pub(crate) snapshot_interval: Duration,
+    pub(crate) reload_interval: Duration,
+    wanted: Wanted,
+    out: Vec<Transition>,
+    /// Transitions happened since the state was last saved.
+    dirty: bool,
+    saving: Option<JoinHandle<()>>,
+}
+
+impl Evaluator {
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn new(
+        engine: Engine,
+        hub: Arc<AlertHub>,
+        outputs: Outputs,
+        stats: Arc<AlertStats>,
+        state_file: PathBuf,
+        watched: Watched,
+        snapshot_interval: Duration,
+        reload_interval: Duration,
+    ) -> Self {
+        let wanted = Wanted::of(engine.config());
+        Self {
+            engine,
+            hub,
+            outputs,
+            stats,
+            state_file,
+            watched,
+            snapshot_interval,
+            reload_interval,
+            wanted,
+            out: Vec::new(),
+            dirty: false,
+            saving: None,
+        }
+    }
+
+    /// Evaluate one accepted message's lines.
+    fn take(&mut self, lines: &[u8], now: i64) {
+        for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
+            let Some(m) = measurement_of(line) else { continue };
+            if !self.wanted.wants(&m) {
+                continue;
+            }
+            match parse_line(line, now) {
+                Ok(point) => {
+                    self.hub.observe(&point, now);
+                    self.engine.observe_into(&point, now, &mut self.out);
+                    self.stats.evaluated.fetch_add(1, Relaxed);
+                }
+                Err(e) => {
+                    if self.stats.parse_errors.fetch_add(1, Relaxed) == 0 {
+                        tracing::error!(error = %e, "alert evaluator cannot read back an accepted line (first of its kind)");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Hand on what the round produced; refresh the firing list when
+    /// something changed or the clock moved.
+    fn after_round(&mut self, ticked: bool) {
+        let changed = !self.out.is_empty();
+        for t in self.out.drain(..) {
+            self.stats.transition(&t.rule_id, state_label(t.to));
+            match Delivery::new(t.clone()) {
+                Ok(d) => self.outputs.send(&d),
+                Err(e) => tracing::error!(error = %e, alert_id = %t.alert_id, "alert transition cannot be serialized"),
+            }
+            tracing::info!(
+                rule = %t.rule_id,
+                alert_id = %t.alert_id,
+                change = ?t.change,
+                level = %t.level,
+                message = %t.message,
+                "alert transition"
+            );
+            self.hub.publish(t);
+        }
+        if changed {
+            self.dirty = true;
+        }
+        if changed || ticked {
+            let firing = self.engine.firing();
+            self.stats.firing.store(firing.len() as u64, Relaxed);
+            self.hub.set_firing(firing);
+        }
+    }
+
+    /// Save the state on the blocking pool; one save at a time (a save
+    /// still running when the next is due is not doubled: `dirty` stays).
+    fn save(&mut self) {
+        if self.saving.as_ref().is_some_and(|h| !h.is_finished()) {
+            return;
+        }
+        let snapshot = self.engine.snapshot();
+        self.dirty = false;
+        let path = self.state_file.clone();
+        self.saving = Some(tokio::task::spawn_blocking(move || {
+            if let Err(e) = snapshot.save(&path) {
+                tracing::error!(error = %e, "cannot save alert state; alerts may be reported again after a restart");
+            }
+        }));
+    }
+
+    async fn finish_saving(&mut self) {
+        if let Some(h) = self.saving.take() {
+            let _ = h.await;
+        }
+    }
+
+    /// Apply a re-read `[alerts]` section: changed outputs are replaced;
+    /// keys that need a restart are named in the log.
+    fn reload_outputs(&mut self, alerts: &AlertsConfig) {
+        let restart = self.outputs.config().restart_only_changes(alerts);
+        if !restart.is_empty() {
+            tracing::warn!(keys = ?restart, "[alerts] keys changed that take effect only after a restart");
+        }
+        match self.outputs.reload(alerts) {
+            Ok(changed) if !changed.is_empty() => tracing::info!(outputs = ?changed, "alert outputs reloaded"),
+            Ok(_) => {}
+            Err(e) => {
+                self.stats.reload_failures.fetch_add(1, Relaxed);
+                tracing::error!(error = %e, "alert outputs not reloaded; the outputs in service stay in service");
+            }
+        }
+    }
+
+    /// Re-read the rules (and `[alerts]` outputs) if their files changed, or
+    /// always when `forced` (SIGHUP).
+    async fn reload(&mut self, forced: bool) {
+        if !forced {
+            if !self.watched.changed() {
+                return;
+            }
+            tokio::time::sleep(SETTLE).await;
+        }
+        let mut watched = std::mem::replace(&mut self.watched, Watched::new(PathBuf::new(), None));
+        let (watched, reread) = match tokio::task::spawn_blocking(move || {
+            let r = watched.reread();
+            (watched, r)
+        })
+        .await
+        {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::error!(error = %e, "alert reload task failed");
+                return;
+            }
+        };
+        self.watched = watched;
+        match reread.alerts {
+            Some(Ok(alerts)) => self.reload_outputs(&alerts),
+            Some(Err(e)) => {
+                self.stats.reload_failures.fetch_add(1, Relaxed);
+                tracing::error!(error = %e, "config not reloaded for alert outputs; the outputs in service stay in service");
+            }
+            None => {}
+        }
+        match reread.rules {
+            Ok(config) if &config == self.engine.config() => {
+                tracing::debug!("alert rules unchanged");
+            }
+            Ok(config) => {
+                let rules = config.rules().len();
+                self.engine.reload(config);
+                self.wanted = Wanted::of(self.engine.config());
+                tracing::info!(rules, file = %self.watched.rules.display(), "alert rules reloaded");
+                self.save();
+            }
+            Err(e) => {
+                self.stats.reload_failures.fetch_add(1, Relaxed);
+                tracing::error!(error = %e, "alert rules reload refused; the rules in service stay in service");
+            }
+        }
+    }
+
+    /// Run until the tap closes (the decoder ended: shutdown), then save the
+    /// state and let the outputs flush.
+    pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Bytes>, trigger: Arc<Notify>) {
+        let mut tick = tokio::time::interval(TICK);
+        let mut snap = tokio::time::interval(self.snapshot_interval);
+        let poll_every = if self.reload_interval.is_zero() {
+            Duration::from_secs(3600)
+        } else {
+            self.reload_interval
+        };
+        let mut poll = tokio::time::interval(poll_every);
+        for i in [&mut tick, &mut snap, &mut poll] {
+            i.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        }
+        snap.tick().await;
+        poll.tick().await;
+        loop {
+            // Not biased: under a steady stream the timers still get their
+            // turn (tokio picks among ready branches at random).
+            tokio::select! {
+                msg = rx.recv() => {
+                    let Some(lines) = msg else { break };
+                    let now = now_ns();
+                    self.take(&lines, now);
+                    let mut n = 1;
+                    while n < ROUND {
+                        let Ok(lines) = rx.try_recv() else { break };
+                        self.take(&lines, now);
+                        n += 1;
+                    }
+                    self.stats.queue_depth.fetch_sub(n as u64, Relaxed);
+                    self.after_round(false);
+                }
+                _ = tick.tick() => {
+                    self.engine.tick_into(now_ns(), &mut self.out);
+                    self.after_round(true);
+                    if self.dirty {
+                        self.save();
+                    }
+                }
+                _ = snap.tick() => self.save(),
+                () = trigger.notified() => self.reload(true).await,
+                _ = poll.tick(), if !self.reload_interval.is_zero() => self.reload(false).await,
+            }
+        }
+        self.after_round(true);
+        self.finish_saving().await;
+        self.save();
+        self.finish_saving().await;
+        tracing::info!(file = %self.state_file.display(), "alert evaluator stopped; state saved");
+        self.outputs.close().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_queue_drops_and_counts_without_waiting() {
+        let stats = Arc::new(AlertStats::default());
+        let (tx, mut rx) = mpsc::channel(1);
+        let tap = AlertTap::new(tx, stats.clone());
+        tap.offer(&Bytes::from_static(b"river_level,device_id=a stage_m=1 1\n"));
+        tap.offer(&Bytes::from_static(b"river_level,device_id=a stage_m=2 2\n"));
+        assert_eq!(stats.queue_dropped.load(Relaxed), 1);
+        assert_eq!(stats.queue_depth.load(Relaxed), 1);
+        assert!(rx.try_recv().is_ok());
+    }
+
+    #[test]
+    fn only_measurements_some_rule_reads_are_parsed() {
+        let rules = AlertConfig::from_toml_str(
+            "[[rule]]\nid = \"t\"\nname = \"T\"\nkind = \"state\"\nmeasurement = \"gate_barrier\"\n\
+             when = { tamper = true }\nseverity = \"critical\"\n",
+            "rules.toml",
+        )
+        .unwrap();
+        let w = Wanted::of(&rules);
+        assert!(w.wants("gate_barrier") && w.wants("device_health") && !w.wants("river_level"));
+        let any = AlertConfig::from_toml_str(
+            "[[rule]]\nid = \"d\"\nname = \"D\"\nkind = \"deadman\"\ncadence = \"10m\"\n\
+             severity = \"warning\"\n",
+            "rules.toml",
+        )
+        .unwrap();
+        assert!(
+            Wanted::of(&any).wants("lane_counter"),
+            "a deadman without measurement reads everything"
+        );
+    }
+}

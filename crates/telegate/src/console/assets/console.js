@@ -1,0 +1,334 @@
+// telegate operator console: plain JavaScript, no build step, no library.
+//
+// Data: GET api/alerts and api/devices (fetch, bearer token), and the live
+// stream api/events (EventSource, token in the query: it cannot send
+// headers). Every string from the gateway or a device reaches the page as
+// a text node or an attribute value, never as markup.
+'use strict';
+(() => {
+  const TZ = 'Asia/Ho_Chi_Minh';
+  const SEVERITIES = ['critical', 'warning', 'info'];
+  const SEV_LABEL = { critical: '▲ Critical', warning: '◆ Warning', info: '● Info' };
+  const STATUS_LABEL = { alerting: '▲ alerting', silent: '○ silent', ok: '✓ ok' };
+  const DEVICES_EVERY_MS = 10000;
+  // The stream carries every change; this only repairs what a lost event
+  // could have left stale.
+  const ALERTS_EVERY_MS = 60000;
+  const RECENT_SHOWN = 30;
+  const STORE_KEY = 'telegate-admin-token';
+
+  const $ = (id) => document.getElementById(id);
+  const state = { firing: new Map(), recent: [], devices: [], fresh: new Set(), events: 0 };
+  let token = takeToken();
+  let offsetMs = 0; // gateway clock minus browser clock
+  let es = null;
+  let refetchTimer = null;
+  let retryTimer = null;
+
+  class AuthError extends Error {}
+
+  // ---- token ---------------------------------------------------------------
+
+  // `#token=…` (never sent to the server) or `?token=…`; kept for this tab
+  // only, and taken out of the address bar.
+  function takeToken() {
+    const found = param(location.hash.replace(/^#/, '')) ?? param(location.search.replace(/^\?/, ''));
+    if (found !== null) {
+      save(found);
+      try {
+        history.replaceState(null, '', location.pathname + stripToken(location.search));
+      } catch (e) { /* keep the URL as it is */ }
+      return found;
+    }
+    try { return sessionStorage.getItem(STORE_KEY) || ''; } catch (e) { return ''; }
+  }
+  // Not URLSearchParams: it would turn a `+` of a base64 token into a space.
+  function param(qs) {
+    for (const kv of qs.split('&')) {
+      if (!kv.startsWith('token=')) continue;
+      const raw = kv.slice(6);
+      try { return decodeURIComponent(raw); } catch (e) { return raw; }
+    }
+    return null;
+  }
+  function stripToken(search) {
+    const rest = search.replace(/^\?/, '').split('&').filter((kv) => kv && !kv.startsWith('token='));
+    return rest.length ? '?' + rest.join('&') : '';
+  }
+  function save(t) {
+    try { sessionStorage.setItem(STORE_KEY, t); } catch (e) { /* private mode: memory only */ }
+  }
+  // The admin middleware compares the raw query value: send URL-safe
+  // tokens (hex, base64) unencoded.
+  function tokenQuery() {
+    if (!token) return '';
+    return '?token=' + (/^[A-Za-z0-9._~+/=-]*$/.test(token) ? token : encodeURIComponent(token));
+  }
+
+  // ---- formatting ----------------------------------------------------------
+
+  function formatter(opts) {
+    try { return new Intl.DateTimeFormat('en-GB', { ...opts, timeZone: TZ, hour12: false }); } catch (e) {
+      return new Intl.DateTimeFormat('en-GB', { ...opts, hour12: false });
+    }
+  }
+  const dateTime = formatter({ day: '2-digit', month: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const clockFmt = formatter({ hour: '2-digit', minute: '2-digit', second: '2-digit' });
+  const nowMs = () => Date.now() + offsetMs;
+  const when = (ns) => (ns ? dateTime.format(new Date(ns / 1e6)) : '—');
+  function span(ms) {
+    const s = Math.max(0, Math.round(ms / 1000));
+    if (s < 60) return s + ' s';
+    if (s < 3600) return Math.floor(s / 60) + ' min';
+    if (s < 86400) return Math.floor(s / 3600) + ' h ' + (Math.floor(s / 60) % 60) + ' min';
+    return Math.floor(s / 86400) + ' d ' + (Math.floor(s / 3600) % 24) + ' h';
+  }
+  const ago = (ns) => (ns ? span(nowMs() - ns / 1e6) + ' ago' : 'never');
+  const num = (x) => (typeof x === 'number' && isFinite(x) ? String(Number(x.toFixed(2))).replace('-', '−') : '—');
+  const sev = (s) => (SEVERITIES.includes(s) ? s : 'info');
+  function compare(v, threshold) {
+    if (typeof v !== 'number') return null;
+    if (typeof threshold !== 'number') return num(v);
+    return num(v) + (v >= threshold ? ' ≥ ' : ' ≤ ') + num(threshold);
+  }
+  function where(series) {
+    const s = series || {};
+    const parts = [s.device_id, s.site, s.measurement].filter(Boolean);
+    for (const [k, v] of Object.entries(s.tags || {})) parts.push(k + '=' + v);
+    return parts.join(' · ') || '—';
+  }
+
+  // Strings become text nodes, never markup.
+  function el(tag, attrs, ...children) {
+    const n = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (v !== null && v !== undefined && v !== false) n.setAttribute(k, String(v));
+    }
+    for (const c of children.flat()) {
+      if (c !== null && c !== undefined && c !== false) n.append(c instanceof Node ? c : String(c));
+    }
+    return n;
+  }
+  const badge = (s) => el('span', { class: 'sev sev-' + s }, SEV_LABEL[s]);
+  const empty = (text) => el('p', { class: 'empty' }, text);
+
+  // ---- rendering -----------------------------------------------------------
+
+  function renderFiring() {
+    const all = [...state.firing.values()];
+    $('firing-count').textContent = all.length ? '(' + all.length + ')' : '';
+    const groups = SEVERITIES.map((s) => {
+      const items = all.filter((a) => sev(a.severity) === s).sort((a, b) => b.since_ns - a.since_ns);
+      if (!items.length) return null;
+      return el('div', { class: 'group group-' + s, id: 'sev-' + s },
+        el('h3', {}, SEV_LABEL[s] + ' (' + items.length + ')'), items.map(alertCard));
+    }).filter(Boolean);
+    $('firing').replaceChildren(...(groups.length ? groups : [empty('No alert is firing.')]));
+  }
+
+  function alertCard(a) {
+    const s = sev(a.severity);
+    return el('article', { class: 'alert ' + s + (state.fresh.has(a.alert_id) ? ' fresh' : ''), 'data-alert-id': a.alert_id, 'data-severity': s },
+      el('div', {}, badge(s), ' ', el('span', { class: 'title' }, a.rule_name || a.rule_id), ' ', el('span', { class: 'level' }, a.level)),
+      el('div', { class: 'meta' }, where(a.series),
+        compare(a.value, a.threshold) && [' · ', el('span', { class: 'value' }, compare(a.value, a.threshold))],
+        ' · since ', el('span', { class: 'nowrap' }, when(a.since_ns) + ' (' + ago(a.since_ns) + ')')),
+      a.message ? el('div', { class: 'msg' }, a.message) : null);
+  }
+
+  function renderRecent() {
+    const rows = state.recent.slice(0, RECENT_SHOWN).map((t) => {
+      const s = sev(t.severity);
+      const change = t.change + ' ' + (t.previous_level ? t.previous_level + ' → ' + t.level : t.level);
+      return el('tr', { 'data-alert-id': t.alert_id, 'data-change': t.change },
+        el('td', { class: 'nowrap' }, when(t.event_time_ns)),
+        el('td', { class: 'change' }, change),
+        el('td', {}, badge(s)),
+        el('td', {}, t.rule_name || t.rule_id),
+        el('td', {}, where(t.series)),
+        el('td', { class: 'num' }, compare(t.value, t.threshold) || ''),
+        el('td', { class: 'msg' }, t.message || ''));
+    });
+    if (!rows.length) return $('recent').replaceChildren(empty('No transition yet.'));
+    $('recent').replaceChildren(el('table', {},
+      el('thead', {}, el('tr', {}, ['Event time', 'Change', 'Severity', 'Rule', 'Series', 'Value', 'Message'].map((h) => el('th', {}, h)))),
+      el('tbody', {}, rows)));
+  }
+
+  function battery(d) {
+    const parts = [];
+    if (typeof d.battery_pct === 'number') parts.push(Math.round(d.battery_pct) + ' %');
+    if (typeof d.battery_v === 'number') parts.push(num(d.battery_v) + ' V');
+    return parts.join(' · ') || '—';
+  }
+  // RSRP bands from the field notes (FIELD.md).
+  function signal(dbm) {
+    if (typeof dbm !== 'number') return '—';
+    const q = dbm >= -80 ? 'excellent' : dbm >= -90 ? 'good' : dbm > -100 ? 'fair' : 'poor';
+    return num(dbm) + ' dBm · ' + q;
+  }
+
+  // device_health is what the battery and signal columns show already.
+  function sensors(types) {
+    const list = types || [];
+    const other = list.filter((t) => t !== 'device_health');
+    return (other.length ? other : list).join(', ');
+  }
+
+  function renderDevices() {
+    const list = state.devices;
+    $('device-count').textContent = list.length ? '(' + list.length + ')' : '';
+    if (!list.length) return $('devices').replaceChildren(empty('No device has reported yet.'));
+    const bySite = new Map();
+    for (const d of list) {
+      const site = d.site || '(no site)';
+      if (!bySite.has(site)) bySite.set(site, []);
+      bySite.get(site).push(d);
+    }
+    const head = el('thead', {}, el('tr', {}, el('th', {}, 'Device'), el('th', {}, 'Status'), el('th', {}, 'Last seen'),
+      el('th', { class: 'num' }, 'Battery'), el('th', { class: 'num' }, 'Signal (RSRP)'), el('th', {}, 'Sensors')));
+    const bodies = [...bySite].map(([site, ds]) => {
+      const count = (st) => ds.filter((d) => d.status === st).length;
+      const summary = [ds.length + (ds.length === 1 ? ' device' : ' devices'),
+        count('alerting') && count('alerting') + ' alerting', count('silent') && count('silent') + ' silent'].filter(Boolean).join(', ');
+      return el('tbody', { class: 'site', 'data-site': site },
+        el('tr', {}, el('th', { class: 'site', colspan: 6 }, site + ' — ' + summary)), ds.map(deviceRow));
+    });
+    $('devices').replaceChildren(el('table', {}, head, bodies));
+  }
+
+  function deviceRow(d) {
+    const st = Object.hasOwn(STATUS_LABEL, d.status) ? d.status : 'ok';
+    const low = typeof d.battery_pct === 'number' && d.battery_pct < 20;
+    return el('tr', { 'data-device': d.device_id, 'data-status': st },
+      el('td', {}, d.device_id),
+      el('td', {}, el('span', { class: 'status status-' + st }, STATUS_LABEL[st] + (d.firing > 1 ? ' (' + d.firing + ')' : ''))),
+      el('td', { class: 'nowrap', title: 'received ' + when(d.last_seen_ns) + ', newest sample ' + when(d.last_event_ns) }, ago(d.last_seen_ns)),
+      el('td', { class: 'num' + (low ? ' low' : '') }, battery(d)),
+      el('td', { class: 'num' }, signal(d.signal_dbm)),
+      el('td', { class: 'muted' }, sensors(d.sensor_types)));
+  }
+
+  function setConn(s) {
+    const words = { connecting: '○ connecting…', live: '● live', reconnecting: '◌ reconnecting…', offline: '✕ gateway unreachable', unauthorized: '✕ token required' };
+    $('conn').dataset.state = s;
+    $('conn').textContent = words[s] || s;
+  }
+  function tick() {
+    $('clock').textContent = clockFmt.format(new Date(nowMs())) + ' ICT';
+  }
+
+  // ---- data ----------------------------------------------------------------
+
+  async function getJSON(path) {
+    const r = await fetch(path, { headers: token ? { Authorization: 'Bearer ' + token } : {}, cache: 'no-store' });
+    if (r.status === 401) throw new AuthError('token required');
+    if (!r.ok) throw new Error(path + ': HTTP ' + r.status);
+    const body = await r.json();
+    if (typeof body.now_ns === 'number') offsetMs = body.now_ns / 1e6 - Date.now();
+    return body;
+  }
+  async function refreshAlerts() {
+    const b = await getJSON('api/alerts');
+    state.firing = new Map((b.firing || []).map((a) => [a.alert_id, a]));
+    state.recent = b.recent || [];
+    renderFiring();
+    renderRecent();
+  }
+  async function refreshDevices() {
+    const b = await getJSON('api/devices');
+    state.devices = b.devices || [];
+    renderDevices();
+    renderFiring(); // ages move on
+    $('updated').textContent = 'devices updated ' + clockFmt.format(new Date(nowMs()));
+  }
+  // True when both answered; shows why not otherwise.
+  async function refreshAll() {
+    try {
+      await Promise.all([refreshAlerts(), refreshDevices()]);
+      return true;
+    } catch (e) {
+      failed(e);
+      return false;
+    }
+  }
+  function failed(e) {
+    if (e instanceof AuthError) {
+      if (es) { es.close(); es = null; }
+      setConn('unauthorized');
+      $('login').hidden = false;
+      $('login-msg').textContent = token ? 'That token was refused.' : 'This gateway requires its admin token.';
+    } else if (!es || es.readyState !== EventSource.OPEN) {
+      setConn('offline');
+    }
+  }
+
+  // Show a change at once; the refetch that follows replaces the guess with
+  // the gateway's own view (episode start, de-duplicated history).
+  function onTransition(ev) {
+    let t;
+    try { t = JSON.parse(ev.data); } catch (e) { return; }
+    state.events += 1;
+    document.body.dataset.events = String(state.events);
+    const key = (x) => [x.alert_id, x.change, x.event_time_ns, x.evaluated_at_ns].join('|');
+    if (!state.recent.slice(0, 50).some((x) => key(x) === key(t))) state.recent.unshift(t);
+    if (t.to === 'firing') {
+      const old = state.firing.get(t.alert_id);
+      state.firing.set(t.alert_id, { ...t, since_ns: old ? old.since_ns : t.event_time_ns });
+      state.fresh.add(t.alert_id);
+      setTimeout(() => state.fresh.delete(t.alert_id), 3000);
+    } else if (t.to === 'resolved' || t.to === 'ok') {
+      state.firing.delete(t.alert_id);
+    }
+    renderFiring();
+    renderRecent();
+    clearTimeout(refetchTimer);
+    refetchTimer = setTimeout(() => { refreshAll(); }, 700);
+  }
+
+  function connect() {
+    if (es) es.close();
+    setConn('connecting');
+    es = new EventSource('api/events' + tokenQuery());
+    // Subscribed server-side before `open`: fetching now leaves no gap.
+    es.onopen = () => { setConn('live'); refreshAll(); };
+    es.onerror = () => {
+      if (es && es.readyState === EventSource.CLOSED) {
+        // Refused (not a dropped link, which the browser retries itself):
+        // find out why, then try again.
+        es = null;
+        setConn('offline');
+        schedule(start, 5000);
+      } else {
+        setConn('reconnecting');
+      }
+    };
+    es.addEventListener('transition', onTransition);
+    es.addEventListener('lagged', () => { refreshAll(); });
+  }
+  function schedule(f, ms) {
+    clearTimeout(retryTimer);
+    retryTimer = setTimeout(f, ms);
+  }
+  async function start() {
+    if (await refreshAll()) {
+      $('login').hidden = true;
+      connect();
+    } else if ($('conn').dataset.state !== 'unauthorized') {
+      schedule(start, 5000);
+    }
+  }
+
+  $('login').addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    token = $('token-input').value.trim();
+    save(token);
+    $('token-input').value = '';
+    start();
+  });
+  setInterval(tick, 1000);
+  setInterval(() => { if (es) refreshDevices().catch(failed); }, DEVICES_EVERY_MS);
+  setInterval(() => { if (es) refreshAlerts().catch(failed); }, ALERTS_EVERY_MS);
+  tick();
+  start();
+})();

@@ -1,0 +1,207 @@
+//! The operator API and console: what is firing, what just changed, and
+//! how every device is doing, for the people on duty.
+//!
+//! Two routers, because they need different protection:
+//!
+//! - [`api_router`] — `GET /api/alerts`, `GET /api/devices` and
+//!   `GET /api/events` (server-sent events). It carries live data, so it is
+//!   handed to [`crate::admin::router`] as its `api`, behind the bearer token.
+//! - [`page_router`] — `GET /` and its two static files. They hold no data
+//!   (a browser cannot attach a header to the page load, so it could not
+//!   load them behind the token), and are merged *outside* the token check:
+//!
+//! ```ignore
+//! let app = admin::router(state, token, Some(console::api_router(hub, admin_stop.clone())))
+//!     .merge(console::page_router());
+//! ```
+//!
+//! **How the page gets the token.** The operator opens
+//! `http://127.0.0.1:9464/#token=…` (or `?token=…`). The script reads it,
+//! keeps it in the tab's `sessionStorage` (gone when the tab closes) and
+//! removes it from the address bar. `fetch` sends it as
+//! `Authorization: Bearer`; `EventSource` cannot set headers, so the stream
+//! sends it as `?token=`, which the admin middleware accepts. A missing or
+//! wrong token shows a token field instead of data. The fragment form is
+//! preferred: a browser never sends the fragment, so the initial page load
+//! carries no secret.
+//!
+//! The page is plain HTML, CSS and JavaScript compiled into the binary
+//! (`include_str!`): no build step, no CDN, nothing fetched from outside, so
+//! it works at a border gate without internet.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::{HeaderName, HeaderValue, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Json, Response};
+use axum::routing::get;
+use futures_util::stream::{self, Stream};
+use serde::Serialize;
+use tokio::sync::broadcast::error::RecvError;
+use tokio_util::sync::CancellationToken;
+
+use crate::alerting::{AlertHub, AlertsView, DeviceStatus};
+
+#[cfg(test)]
+mod tests;
+
+/// A comment line on an idle stream this often, so proxies and NAT boxes
+/// on a flaky link do not drop it and the browser notices a dead server.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+/// `GET /api/alerts`: the hub's view plus the server's clock, so the page
+/// computes "since" and "last seen" against the gateway's time, not a
+/// possibly wrong laptop clock.
+#[derive(Debug, Serialize)]
+pub struct AlertsBody {
+    pub now_ns: i64,
+    #[serde(flatten)]
+    pub view: AlertsView,
+}
+
+/// `GET /api/devices`: every device, sorted by site then id.
+#[derive(Debug, Serialize)]
+pub struct DevicesBody {
+    pub now_ns: i64,
+    pub devices: Vec<DeviceStatus>,
+}
+
+#[derive(Debug, Clone)]
+struct ApiState {
+    hub: Arc<AlertHub>,
+    /// Ends the event streams: a browser holding one open would otherwise
+    /// keep the admin listener's graceful shutdown waiting forever.
+    shutdown: CancellationToken,
+}
+
+/// The data routes; mount them behind the token (see the module docs).
+/// `shutdown` must be cancelled no later than the listener's own shutdown
+/// signal, or an open event stream delays it.
+pub fn api_router(hub: Arc<AlertHub>, shutdown: CancellationToken) -> Router {
+    Router::new()
+        .route("/api/alerts", get(alerts))
+        .route("/api/devices", get(devices))
+        .route("/api/events", get(events))
+        .with_state(ApiState { hub, shutdown })
+}
+
+/// The page and its assets, without the token (they contain no data).
+pub fn page_router() -> Router {
+    Router::new()
+        .route("/", get(|| async { page("text/html; charset=utf-8", INDEX_HTML) }))
+        .route(
+            "/console.css",
+            get(|| async { page("text/css; charset=utf-8", CONSOLE_CSS) }),
+        )
+        .route(
+            "/console.js",
+            get(|| async { page("text/javascript; charset=utf-8", CONSOLE_JS) }),
+        )
+}
+
+const INDEX_HTML: &str = include_str!("assets/index.html");
+const CONSOLE_CSS: &str = include_str!("assets/console.css");
+const CONSOLE_JS: &str = include_str!("assets/console.js");
+
+/// Only our own files may run or be fetched (no inline script, nothing from
+/// outside), the page cannot be framed, and no URL (which may carry the
+/// token) leaks through a referrer.
+const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+                   img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+fn page(content_type: &'static str, body: &'static str) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static(content_type)),
+            // Revalidate: after an upgrade the browser gets the new script.
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
+            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// Live data is never cached (by the browser or anything in between).
+fn no_store<T: Serialize>(body: T) -> Response {
+    ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
+}
+
+fn now_ns() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+async fn alerts(State(st): State<ApiState>) -> Response {
+    no_store(AlertsBody {
+        now_ns: now_ns(),
+        view: st.hub.alerts(),
+    })
+}
+
+async fn devices(State(st): State<ApiState>) -> Response {
+    let now = now_ns();
+    no_store(DevicesBody {
+        now_ns: now,
+        devices: st.hub.devices(now),
+    })
+}
+
+/// One `event: transition` per transition, as JSON. A client that falls
+/// more than the hub's channel behind gets `event: lagged` with
+/// `{"skipped": n}` and continues from the oldest transition still held:
+/// the alert task never waits for a slow browser, and the page refetches
+/// `/api/alerts` to catch up.
+async fn events(State(st): State<ApiState>) -> impl IntoResponse {
+    // Subscribed before the response starts: once the browser sees the
+    // stream open, nothing published afterwards is missed, so a fetch of
+    // `/api/alerts` after `open` leaves no gap.
+    let rx = st.hub.subscribe();
+    let stream = transition_events(rx, st.shutdown);
+    (
+        [
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-store")),
+            // Tells nginx not to buffer the stream, should one sit in front.
+            (
+                HeaderName::from_static("x-accel-buffering"),
+                HeaderValue::from_static("no"),
+            ),
+        ],
+        Sse::new(stream).keep_alive(KeepAlive::new().interval(KEEP_ALIVE)),
+    )
+}
+
+fn transition_events(
+    rx: tokio::sync::broadcast::Receiver<Arc<telegate_alert::Transition>>,
+    shutdown: CancellationToken,
+) -> impl Stream<Item = Result<Event, Infallible>> + Send + 'static {
+    stream::unfold((rx, shutdown), |(mut rx, shutdown)| async move {
+        loop {
+            let received = tokio::select! {
+                () = shutdown.cancelled() => return None,
+                r = rx.recv() => r,
+            };
+            let event = match received {
+                Ok(t) => match Event::default().event("transition").json_data(&*t) {
+                    Ok(e) => e,
+                    Err(e) => {
+                        tracing::warn!(error = %e, alert_id = %t.alert_id, "console: cannot encode a transition; skipped");
+                        continue;
+                    }
+                },
+                Err(RecvError::Lagged(skipped)) => Event::default()
+                    .event("lagged")
+                    .data(format!("{{\"skipped\":{skipped}}}")),
+                Err(RecvError::Closed) => return None,
+            };
+            return Some((Ok(event), (rx, shutdown)));
+        }
+    })
+}
