@@ -125,9 +125,11 @@ async fn a_late_batch_after_a_coverage_gap_stores_every_sample_at_its_own_time()
 async fn with_the_example_config_a_reading_is_queryable_within_two_seconds() -> anyhow::Result<()> {
     let broker = Mosquitto::start().await?;
     let influx = Influxd::start().await?;
-    // The shipped example, with only the two addresses pointed at the test servers.
+    // The shipped example, with only the two addresses pointed at the test
+    // servers and the admin listener on a free port (tests run in parallel).
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../config/telegate.example.toml"))?
         .replace("port = 1883", &format!("port = {}", broker.port()))
+        .replace("listen = \"127.0.0.1:9464\"", "listen = \"127.0.0.1:0\"")
         .replace(
             "url = \"http://127.0.0.1:8086\"",
             &format!("url = \"{}\"", influx.url()),
