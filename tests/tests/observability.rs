@@ -164,6 +164,7 @@ async fn secrets_from_files_and_env_never_reach_logs_or_the_config_dump() -> any
     let registry = telegate_schema::Registry::builtin(&Default::default())?;
     let mut publisher = Publisher::connect("secrets-fleet", broker.port()).await?;
     publisher.publish(TOPIC, reading(&registry, now_ms_ns(), 0)).await?;
+    publisher.publish(TOPIC, b"\xff\xff not protobuf".to_vec()).await?;
     publisher.flush().await?;
     eventually(Duration::from_secs(15), || async {
         Ok((influx.count("telegate", "river_level", "seq").await.unwrap_or(0) == 1).then_some(()))
@@ -183,6 +184,14 @@ async fn secrets_from_files_and_env_never_reach_logs_or_the_config_dump() -> any
     for secret in [INFLUX_PASSWORD, MQTT_PASSWORD, TOKEN] {
         assert!(!text.contains(secret), "secret `{secret}` in the log:\n{text}");
     }
+    // The rejection's log line carries the device it came from, as fields.
+    let rejection = lines
+        .iter()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["reason"] == "malformed_protobuf")
+        .ok_or_else(|| anyhow::anyhow!("no rejection line in:\n{text}"))?;
+    assert_eq!(rejection["device_id"], "rl-1", "{rejection}");
+    assert_eq!(rejection["site"], "site-a", "{rejection}");
     Ok(())
 }
 

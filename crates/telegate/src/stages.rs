@@ -199,10 +199,18 @@ impl DecodeStage {
                     }
                 }
                 Err(rejection) => {
-                    if self.stats.reject(rejection.reason) {
-                        tracing::warn!(reason = %rejection.reason, detail = %rejection.detail, topic = %String::from_utf8_lossy(&env.topic), "first rejection of this kind (later ones are counted, logged at debug)");
-                    } else {
-                        tracing::debug!(reason = %rejection.reason, detail = %rejection.detail, topic = %String::from_utf8_lossy(&env.topic), "rejected");
+                    let first = self.stats.reject(rejection.reason);
+                    if first || tracing::enabled!(tracing::Level::DEBUG) {
+                        // Per-device context (parsed again only on this rare path),
+                        // so an operator can grep or filter the log by device.
+                        let topic = String::from_utf8_lossy(&env.topic);
+                        let origin = self.pattern.parse_topic(&topic).ok();
+                        let (device_id, site) = origin.as_ref().map_or(("", ""), |o| (o.device_id, o.site));
+                        if first {
+                            tracing::warn!(device_id, site, reason = %rejection.reason, detail = %rejection.detail, %topic, "first rejection of this kind (later ones are counted, logged at debug)");
+                        } else {
+                            tracing::debug!(device_id, site, reason = %rejection.reason, detail = %rejection.detail, %topic, "rejected");
+                        }
                     }
                     if refused_tx
                         .send(Refused {
