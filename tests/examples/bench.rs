@@ -241,10 +241,16 @@ impl Gateway {
     async fn start(broker: u16, influx: &str, db: &str) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let cfg = dir.path().join("telegate.toml");
+        // Defaults unless tuning by hand: BENCH_MQTT / BENCH_INFLUX / BENCH_WAL
+        // hold extra `key = value` lines for those sections (e.g.
+        // BENCH_INFLUX='batch_size = 10000'); the figures in
+        // docs/performance.md use none.
+        let extra = |var: &str| std::env::var(var).map(|v| v.replace("\\n", "\n")).unwrap_or_default();
+        let (mqtt, influx_extra, wal) = (extra("BENCH_MQTT"), extra("BENCH_INFLUX"), extra("BENCH_WAL"));
         std::fs::write(
             &cfg,
             format!(
-                "[mqtt]\nport = {broker}\nclient_id = \"bench-{db}\"\n[influx]\nurl = \"{influx}\"\ndatabase = \"{db}\"\n[wal]\ndir = \"wal\"\n[pipeline]\nstats_interval = \"0s\"\n[admin]\nlisten = \"127.0.0.1:0\"\n"
+                "[mqtt]\nport = {broker}\nclient_id = \"bench-{db}\"\n{mqtt}\n[influx]\nurl = \"{influx}\"\ndatabase = \"{db}\"\n{influx_extra}\n[wal]\ndir = \"wal\"\n{wal}\n[pipeline]\nstats_interval = \"0s\"\n[admin]\nlisten = \"127.0.0.1:0\"\n"
             ),
         )?;
         let log = std::fs::File::create(dir.path().join("telegate.log"))?;
@@ -266,15 +272,32 @@ impl Gateway {
         Ok(Self { child, _dir: dir })
     }
 
+    /// The gateway's own account of its writes, from its `/metrics`:
+    /// (batches, average points per batch, average write time in ms).
+    async fn write_stats(&self) -> anyhow::Result<(f64, f64, f64)> {
+        let log = std::fs::read_to_string(self._dir.path().join("telegate.log"))?;
+        let addr = log
+            .lines()
+            .find(|l| l.contains("admin listener"))
+            .and_then(|l| l.split("addr=").nth(1))
+            .and_then(|a| a.split_whitespace().next())
+            .ok_or_else(|| anyhow::anyhow!("no admin address in the gateway's log"))?
+            .to_owned();
+        let (_, page) = telegate_e2e::admin::get(addr.parse()?, "/metrics", None).await?;
+        let v = |name: &str| telegate_e2e::admin::value(&page, name).unwrap_or(0.0);
+        let batches = v("telegate_write_batches_total");
+        let requests = v("telegate_write_duration_seconds_count").max(1.0);
+        Ok((
+            batches,
+            v("telegate_points_written_total") / batches.max(1.0),
+            1000.0 * v("telegate_write_duration_seconds_sum") / requests,
+        ))
+    }
+
     /// (CPU seconds, peak RSS bytes) so far, from /proc.
     fn usage(&self) -> anyhow::Result<(f64, u64)> {
         let pid = self.child.id();
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-        let after = stat.rsplit(')').next().unwrap_or_default();
-        let fields: Vec<&str> = after.split_whitespace().collect();
-        // After the comm field: state is [0], utime [11], stime [12] (in clock ticks).
-        let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-            + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+        let cpu = process_cpu(pid)?;
         let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
         let hwm_kib: u64 = status
             .lines()
@@ -282,7 +305,78 @@ impl Gateway {
             .and_then(|v| v.split_whitespace().next())
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        Ok((ticks as f64 / 100.0, hwm_kib * 1024))
+        Ok((cpu, hwm_kib * 1024))
+    }
+}
+
+/// CPU seconds (user + system) a process has used, from /proc/PID/stat.
+fn process_cpu(pid: u32) -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let after = stat.rsplit(')').next().unwrap_or_default();
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // After the comm field: state is [0], utime [11], stime [12] (in clock ticks).
+    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
+        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok(ticks as f64 / 100.0)
+}
+
+/// CPU seconds the whole box has been busy (all but idle and iowait), from /proc/stat.
+fn box_busy() -> anyhow::Result<f64> {
+    let stat = std::fs::read_to_string("/proc/stat")?;
+    let line = stat.lines().next().unwrap_or_default();
+    let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
+    let total: u64 = v.iter().sum();
+    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
+    Ok((total - idle) as f64 / 100.0)
+}
+
+/// Wait until the database has digested earlier runs (cache snapshots and
+/// TSM compactions run for seconds after a burst of writes): below 0.1 cores
+/// over half a second, or 120 s at most. Without this, a run pays for the
+/// one before it.
+async fn wait_quiet(influx: &Influxd) -> anyhow::Result<Duration> {
+    let pid = influx.pid().unwrap_or(0);
+    let start = Instant::now();
+    loop {
+        let before = process_cpu(pid)?;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        if (process_cpu(pid)? - before) / 0.5 < 0.1 || start.elapsed() > Duration::from_secs(120) {
+            return Ok(start.elapsed());
+        }
+    }
+}
+
+/// Where the box's CPU went during a run, in cores.
+#[derive(Debug, Default)]
+struct Shares {
+    busy: f64,
+    broker: f64,
+    database: f64,
+}
+
+struct ShareMeter {
+    pids: (u32, u32),
+    start: (f64, f64, f64),
+    at: Instant,
+}
+
+impl ShareMeter {
+    fn start(broker: &Mosquitto, influx: &Influxd) -> anyhow::Result<Self> {
+        let pids = (broker.pid().unwrap_or(0), influx.pid().unwrap_or(0));
+        Ok(Self {
+            pids,
+            start: (box_busy()?, process_cpu(pids.0)?, process_cpu(pids.1)?),
+            at: Instant::now(),
+        })
+    }
+
+    fn stop(&self) -> anyhow::Result<Shares> {
+        let secs = self.at.elapsed().as_secs_f64();
+        Ok(Shares {
+            busy: (box_busy()? - self.start.0) / secs,
+            broker: (process_cpu(self.pids.0)? - self.start.1) / secs,
+            database: (process_cpu(self.pids.1)? - self.start.2) / secs,
+        })
     }
 }
 
@@ -297,14 +391,16 @@ impl Drop for Gateway {
 
 /// (c) telegate end to end at full publish speed.
 async fn telegate_rate(
-    broker: u16,
+    mosquitto: &Mosquitto,
     influx: &Influxd,
     msgs: &[(String, Bytes)],
     db: &str,
     points: u64,
-) -> anyhow::Result<(f64, f64, u64)> {
+) -> anyhow::Result<(f64, f64, u64, Shares)> {
+    let broker = mosquitto.port();
     let gw = Gateway::start(broker, &influx.url(), db).await?;
     let (cpu0, _) = gw.usage()?;
+    let meter = ShareMeter::start(mosquitto, influx)?;
     let start = Instant::now();
     let sender = publish_all(broker, msgs, db).await?;
     loop {
@@ -321,7 +417,10 @@ async fn telegate_rate(
     let secs = start.elapsed().as_secs_f64();
     sender.await??;
     let (cpu1, rss) = gw.usage()?;
-    Ok((msgs.len() as f64 / secs, (cpu1 - cpu0) / secs, rss))
+    let shares = meter.stop()?;
+    let (batches, per_batch, write_ms) = gw.write_stats().await?;
+    println!("        telegate wrote {batches:.0} batches, {per_batch:.0} points each on average, {write_ms:.1} ms per write request");
+    Ok((msgs.len() as f64 / secs, (cpu1 - cpu0) / secs, rss, shares))
 }
 
 /// (d) A fixed rate with latency probes.
@@ -481,24 +580,42 @@ async fn main() -> anyhow::Result<()> {
     );
     for samples in [1u64, 20] {
         let msgs = messages(&registry, n, samples, &format!("s{samples}"));
+        let meter = ShareMeter::start(&broker, &influx)?;
         let a = broker_ceiling(broker.port(), &msgs).await?;
+        let a_shares = meter.stop()?;
+        wait_quiet(&influx).await?;
+        let meter = ShareMeter::start(&broker, &influx)?;
         let b_points = database_ceiling(&influx, &registry, &msgs).await?;
+        let b_shares = meter.stop()?;
         influx.execute("DROP DATABASE ceiling").await?;
         let b = b_points / samples as f64;
         let db = format!("bench_c{samples}");
-        let (c, cpu, rss) = telegate_rate(broker.port(), &influx, &msgs, &db, n * samples).await?;
+        let quiet = wait_quiet(&influx).await?;
+        let (c, cpu, rss, c_shares) = telegate_rate(&broker, &influx, &msgs, &db, n * samples).await?;
         println!(
             "{samples:>7} | {a:>12.0} | {b:>12.0} | {c:>12.0} | {:>5.0}% | {:>8.2}c | {:>5.1} MiB",
             100.0 * c / a.min(b),
             cpu,
             rss as f64 / 1048576.0
         );
+        println!("        (waited {:.1} s for the database to finish compacting (b) before (c))", quiet.as_secs_f64());
+        for (what, sh, tg) in [("(a) broker alone", &a_shares, 0.0), ("(b) database alone", &b_shares, 0.0), ("(c) telegate run", &c_shares, cpu)] {
+            println!(
+                "        cpu during {what:<18}: box busy {:.2} of 2 cores = mosquitto {:.2} + influxd {:.2} + telegate {:.2} + publishers/bench/other {:.2}",
+                sh.busy,
+                sh.broker,
+                sh.database,
+                tg,
+                (sh.busy - sh.broker - sh.database - tg).max(0.0)
+            );
+        }
     }
     // 20-sample messages at `rate` would be 20 × rate points/s, beyond what
     // the database alone takes (b); they run at `rate` points/s instead.
     for samples in [1u64, 20] {
         let db = format!("bench_d{samples}");
         let rate = rate / samples;
+        wait_quiet(&influx).await?;
         let r = fixed_rate(broker.port(), &influx, &registry, rate, 20, samples, &db).await?;
         println!(
             "fixed {rate} msg/s x {samples} samples: published {:.0}/s, publish→queryable p50 {:.0} ms p99 {:.0} ms max {:.0} ms ({} probes), telegate cpu {:.2} cores, peak RSS {:.1} MiB, stored {}/{}",

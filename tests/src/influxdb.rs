@@ -119,6 +119,12 @@ impl Influxd {
         self.dir.path()
     }
 
+    /// The server process's pid while it runs (for CPU accounting in the
+    /// benchmark).
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.pid()
+    }
+
     /// The last lines of the server's log.
     pub fn log_tail(&self) -> String {
         self.proc.log_tail()
