@@ -419,7 +419,9 @@ async fn telegate_rate(
     let (cpu1, rss) = gw.usage()?;
     let shares = meter.stop()?;
     let (batches, per_batch, write_ms) = gw.write_stats().await?;
-    println!("        telegate wrote {batches:.0} batches, {per_batch:.0} points each on average, {write_ms:.1} ms per write request");
+    println!(
+        "        telegate wrote {batches:.0} batches, {per_batch:.0} points each on average, {write_ms:.1} ms per write request"
+    );
     Ok((msgs.len() as f64 / secs, (cpu1 - cpu0) / secs, rss, shares))
 }
 
@@ -598,8 +600,15 @@ async fn main() -> anyhow::Result<()> {
             cpu,
             rss as f64 / 1048576.0
         );
-        println!("        (waited {:.1} s for the database to finish compacting (b) before (c))", quiet.as_secs_f64());
-        for (what, sh, tg) in [("(a) broker alone", &a_shares, 0.0), ("(b) database alone", &b_shares, 0.0), ("(c) telegate run", &c_shares, cpu)] {
+        println!(
+            "        (waited {:.1} s for the database to finish compacting (b) before (c))",
+            quiet.as_secs_f64()
+        );
+        for (what, sh, tg) in [
+            ("(a) broker alone", &a_shares, 0.0),
+            ("(b) database alone", &b_shares, 0.0),
+            ("(c) telegate run", &c_shares, cpu),
+        ] {
             println!(
                 "        cpu during {what:<18}: box busy {:.2} of 2 cores = mosquitto {:.2} + influxd {:.2} + telegate {:.2} + publishers/bench/other {:.2}",
                 sh.busy,

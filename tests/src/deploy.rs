@@ -16,7 +16,15 @@ pub const ALERTS_MEASUREMENT: &str = "alerts";
 /// Its tag keys.
 /// (`telegate::alerting::payload::influx_point`; a series' other tags, such
 /// as a gate lane, are added under their own names).
-pub const ALERTS_TAGS: &[&str] = &["rule", "level", "severity", "change", "device_id", "site", "measurement"];
+pub const ALERTS_TAGS: &[&str] = &[
+    "rule",
+    "level",
+    "severity",
+    "change",
+    "device_id",
+    "site",
+    "measurement",
+];
 /// Its field keys.
 pub const ALERTS_FIELDS: &[&str] = &["state", "from", "value", "threshold", "message", "alert_id"];
 

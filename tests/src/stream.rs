@@ -69,4 +69,3 @@ pub async fn assert_stored_exactly(influx: &Influxd, n: u64, within: Duration) -
     assert_eq!(distinct[0]["count"].as_u64(), Some(n), "distinct readings");
     Ok(drained)
 }
-

@@ -63,7 +63,10 @@ async fn metrics_count_exactly_and_probes_report_readiness() -> anyhow::Result<(
         BAD as f64
     );
     assert_eq!(
-        require(&page, "telegate_messages_rejected_total{reason=\"constraint_violated\"}")?,
+        require(
+            &page,
+            "telegate_messages_rejected_total{reason=\"constraint_violated\"}"
+        )?,
         0.0
     );
     assert_eq!(require(&page, "telegate_acks_pending")?, 0.0);
@@ -157,7 +160,9 @@ async fn secrets_from_files_and_env_never_reach_logs_or_the_config_dump() -> any
     };
     let addr = std::net::SocketAddr::from(([127, 0, 0, 1], admin_port));
     eventually(Duration::from_secs(15), || async {
-        let Ok((_, page)) = get(addr, "/metrics", Some(TOKEN)).await else { return Ok(None) };
+        let Ok((_, page)) = get(addr, "/metrics", Some(TOKEN)).await else {
+            return Ok(None);
+        };
         Ok((value(&page, "telegate_mqtt_connected") == Some(1.0)).then_some(()))
     })
     .await?;
@@ -225,7 +230,10 @@ async fn a_missing_secret_file_or_variable_is_a_config_error_naming_the_key() ->
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{text} was accepted");
         assert!(err.contains(&format!("bad-{i}.toml")), "{err}");
-        assert!(err.contains(key) && err.contains(problem) && err.contains("Fix:"), "{err}");
+        assert!(
+            err.contains(key) && err.contains(problem) && err.contains("Fix:"),
+            "{err}"
+        );
     }
     Ok(())
 }

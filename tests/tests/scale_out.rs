@@ -52,7 +52,9 @@ async fn three_replicas_share_the_stream_and_one_killed_mid_stream_loses_nothing
     for (_, _, _, _, admin) in &replicas {
         let admin = *admin;
         eventually(Duration::from_secs(15), || async move {
-            let Ok((_, page)) = get(admin, "/metrics", None).await else { return Ok(None) };
+            let Ok((_, page)) = get(admin, "/metrics", None).await else {
+                return Ok(None);
+            };
             Ok((value(&page, "telegate_mqtt_connected") == Some(1.0)).then_some(()))
         })
         .await?;
@@ -79,7 +81,10 @@ async fn three_replicas_share_the_stream_and_one_killed_mid_stream_loses_nothing
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let during: Vec<f64> = accepted_by_each(&replicas).await;
     eprintln!("accepted per replica with replica 1 down: {during:?}");
-    assert!(during[0] > before[0] && during[2] > before[2], "{before:?} → {during:?}");
+    assert!(
+        during[0] > before[0] && during[2] > before[2],
+        "{before:?} → {during:?}"
+    );
     sender.await??;
 
     // Replica 1 comes back under its own client id and session.
@@ -99,7 +104,9 @@ async fn three_replicas_share_the_stream_and_one_killed_mid_stream_loses_nothing
     Ok(())
 }
 
-async fn accepted_by_each(replicas: &[(Binary, std::path::PathBuf, std::path::PathBuf, String, SocketAddr)]) -> Vec<f64> {
+async fn accepted_by_each(
+    replicas: &[(Binary, std::path::PathBuf, std::path::PathBuf, String, SocketAddr)],
+) -> Vec<f64> {
     let mut out = Vec::new();
     for (_, _, _, _, admin) in replicas {
         out.push(accepted(*admin).await);

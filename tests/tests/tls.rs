@@ -22,8 +22,16 @@ fn tls(pki: &Pki, ca: &std::path::Path, client_cert: bool) -> MqttTlsConfig {
     MqttTlsConfig {
         enabled: true,
         ca_file: ca.display().to_string(),
-        cert_file: if client_cert { pki.client_cert.display().to_string() } else { String::new() },
-        key_file: if client_cert { pki.client_key.display().to_string() } else { String::new() },
+        cert_file: if client_cert {
+            pki.client_cert.display().to_string()
+        } else {
+            String::new()
+        },
+        key_file: if client_cert {
+            pki.client_key.display().to_string()
+        } else {
+            String::new()
+        },
     }
 }
 

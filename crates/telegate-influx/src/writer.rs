@@ -119,12 +119,10 @@ impl HttpWriter {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let client = builder
-            .build()
-            .map_err(|e| WriteError::Transport {
-                url: url.clone(),
-                message: e.to_string(),
-            })?;
+        let client = builder.build().map_err(|e| WriteError::Transport {
+            url: url.clone(),
+            message: e.to_string(),
+        })?;
         Ok(Self {
             client,
             url,

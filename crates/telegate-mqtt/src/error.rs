@@ -38,8 +38,12 @@ pub enum TlsError {
         key_file: String,
         message: String,
     },
-    #[error("mqtt.tls.cert_file and mqtt.tls.key_file must be set together (mutual TLS needs both), or both left empty")]
+    #[error(
+        "mqtt.tls.cert_file and mqtt.tls.key_file must be set together (mutual TLS needs both), or both left empty"
+    )]
     HalfClientAuth,
-    #[error("mqtt.tls.ca_file is empty and the system trust store has no certificates; set mqtt.tls.ca_file to the broker's CA")]
+    #[error(
+        "mqtt.tls.ca_file is empty and the system trust store has no certificates; set mqtt.tls.ca_file to the broker's CA"
+    )]
     NoRoots,
 }

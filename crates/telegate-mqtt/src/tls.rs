@@ -88,7 +88,10 @@ mod tests {
             ..Default::default()
         };
         let e = client_config(&cfg).unwrap_err().to_string();
-        assert!(e.contains("mqtt.tls.ca_file") && e.contains("/nonexistent/ca.pem"), "{e}");
+        assert!(
+            e.contains("mqtt.tls.ca_file") && e.contains("/nonexistent/ca.pem"),
+            "{e}"
+        );
 
         let dir = std::env::temp_dir().join(format!("telegate-tls-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();

@@ -148,7 +148,10 @@ impl Appender {
             match result {
                 Ok(()) => {
                     if attempt > 0 {
-                        self.wal.stats().write_failing.store(false, std::sync::atomic::Ordering::Relaxed);
+                        self.wal
+                            .stats()
+                            .write_failing
+                            .store(false, std::sync::atomic::Ordering::Relaxed);
                         tracing::info!(segment = self.segment, "WAL writes work again");
                     }
                     self.len += self.buf.len() as u64;
@@ -156,7 +159,10 @@ impl Appender {
                     return;
                 }
                 Err(e) => {
-                    self.wal.stats().write_failing.store(true, std::sync::atomic::Ordering::Relaxed);
+                    self.wal
+                        .stats()
+                        .write_failing
+                        .store(true, std::sync::atomic::Ordering::Relaxed);
                     if attempt == 0 || attempt.is_power_of_two() {
                         tracing::error!(segment = self.segment, error = %e, attempt = attempt + 1, "WAL write failed; retrying (nothing is acknowledged meanwhile)");
                     }

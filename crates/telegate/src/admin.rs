@@ -43,7 +43,9 @@ pub async fn bind(listen: &str) -> anyhow::Result<TcpListener> {
 /// The probes and `/metrics`; `api` is merged in behind the token check.
 pub fn router(state: AdminState, token: Secret, api: Option<Router>) -> Router {
     let token = Arc::new(token);
-    let mut protected = Router::new().route("/metrics", get(metrics_page)).with_state(state.clone());
+    let mut protected = Router::new()
+        .route("/metrics", get(metrics_page))
+        .with_state(state.clone());
     if let Some(api) = api {
         protected = protected.merge(api);
     }
@@ -134,7 +136,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 async fn metrics_page(State(state): State<AdminState>) -> Response {
     let oldest = state.wal.as_ref().and_then(|w| w.oldest_pending_age());
     let body = metrics::render(&state.stats, oldest, state.extra.as_deref());
-    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], body).into_response()
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        body,
+    )
+        .into_response()
 }
 
 /// Ready = can do its job now: connected to the broker, the WAL (if on)

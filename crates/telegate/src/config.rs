@@ -314,10 +314,30 @@ impl Config {
     /// guess.
     pub fn resolve_secrets(&mut self, file: &str, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
         let slots: [(&str, &mut Secret, &str, &str); 5] = [
-            ("mqtt.password", &mut self.mqtt.password, &self.mqtt.password_file, &self.mqtt.password_env),
-            ("influx.password", &mut self.influx.password, &self.influx.password_file, &self.influx.password_env),
-            ("influx.token", &mut self.influx.token, &self.influx.token_file, &self.influx.token_env),
-            ("admin.token", &mut self.admin.token, &self.admin.token_file, &self.admin.token_env),
+            (
+                "mqtt.password",
+                &mut self.mqtt.password,
+                &self.mqtt.password_file,
+                &self.mqtt.password_env,
+            ),
+            (
+                "influx.password",
+                &mut self.influx.password,
+                &self.influx.password_file,
+                &self.influx.password_env,
+            ),
+            (
+                "influx.token",
+                &mut self.influx.token,
+                &self.influx.token_file,
+                &self.influx.token_env,
+            ),
+            (
+                "admin.token",
+                &mut self.admin.token,
+                &self.admin.token_file,
+                &self.admin.token_env,
+            ),
             (
                 "alerts.webhook.token",
                 &mut self.alerts.webhook.token,
@@ -347,7 +367,10 @@ impl Config {
                 })?;
                 let value = text.trim_end_matches(['\n', '\r']);
                 if value.is_empty() {
-                    return Err(bad(format!("{key}_file {from_file:?} is empty"), "write the secret into the file"));
+                    return Err(bad(
+                        format!("{key}_file {from_file:?} is empty"),
+                        "write the secret into the file",
+                    ));
                 }
                 *secret = Secret::new(value);
             } else if !from_env.is_empty() {

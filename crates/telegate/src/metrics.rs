@@ -217,7 +217,13 @@ pub fn render(stats: &Stats, wal_oldest: Option<Duration>, extra: Option<&dyn Ex
         u8::from(stats.wal.is_some()),
     );
     if let Some(wal) = &stats.wal {
-        family(o, "telegate_wal_bytes", "gauge", "Bytes in the WAL.", wal.bytes.load(Relaxed));
+        family(
+            o,
+            "telegate_wal_bytes",
+            "gauge",
+            "Bytes in the WAL.",
+            wal.bytes.load(Relaxed),
+        );
         family(
             o,
             "telegate_wal_segments",

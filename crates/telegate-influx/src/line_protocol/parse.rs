@@ -103,11 +103,9 @@ impl<'a> Cursor<'a> {
         let value = match raw {
             "t" | "T" | "true" | "True" | "TRUE" => FieldValue::Bool(true),
             "f" | "F" | "false" | "False" | "FALSE" => FieldValue::Bool(false),
-            _ if raw.ends_with('i') => FieldValue::Int(
-                raw[..raw.len() - 1]
-                    .parse()
-                    .map_err(|_| self.err("bad integer"))?,
-            ),
+            _ if raw.ends_with('i') => {
+                FieldValue::Int(raw[..raw.len() - 1].parse().map_err(|_| self.err("bad integer"))?)
+            }
             _ if raw.ends_with('u') => FieldValue::UInt(
                 raw[..raw.len() - 1]
                     .parse()
@@ -198,7 +196,9 @@ mod tests {
 
     fn value() -> impl Strategy<Value = FieldValue> {
         prop_oneof![
-            any::<f64>().prop_filter("finite", |x| x.is_finite()).prop_map(FieldValue::Float),
+            any::<f64>()
+                .prop_filter("finite", |x| x.is_finite())
+                .prop_map(FieldValue::Float),
             any::<i64>().prop_map(FieldValue::Int),
             any::<u64>().prop_map(FieldValue::UInt),
             any::<bool>().prop_map(FieldValue::Bool),
@@ -247,7 +247,9 @@ mod tests {
             let e = parse_line(bad, 0).unwrap_err();
             assert_eq!(e.problem, problem, "{}", String::from_utf8_lossy(bad));
         }
-        let lines: Vec<_> = parse_lines(b"a v=1i 1\n\nb v=2u 2\n").collect::<Result<_, _>>().unwrap();
+        let lines: Vec<_> = parse_lines(b"a v=1i 1\n\nb v=2u 2\n")
+            .collect::<Result<_, _>>()
+            .unwrap();
         assert_eq!(lines.len(), 2);
         assert_eq!(lines[1].fields[0].1, FieldValue::UInt(2));
     }

@@ -184,7 +184,10 @@ mod tests {
     fn point(device: &str, fields: Vec<(&str, FieldValue)>, t: i64) -> Point {
         Point {
             measurement: "device_health".into(),
-            tags: vec![("device_id".into(), device.into()), ("site".into(), "ma-lu-thang".into())],
+            tags: vec![
+                ("device_id".into(), device.into()),
+                ("site".into(), "ma-lu-thang".into()),
+            ],
             fields: fields.into_iter().map(|(k, v)| (k.into(), v)).collect(),
             time_ns: t,
         }
@@ -196,13 +199,19 @@ mod tests {
         hub.observe(
             &point(
                 "dh-1",
-                vec![("battery_pct", FieldValue::Float(81.0)), ("rsrp_dbm", FieldValue::Float(-97.0))],
+                vec![
+                    ("battery_pct", FieldValue::Float(81.0)),
+                    ("rsrp_dbm", FieldValue::Float(-97.0)),
+                ],
                 5,
             ),
             1_000,
         );
         let d = &hub.devices(2_000)[0];
-        assert_eq!((d.status, d.battery_pct, d.signal_dbm, d.last_event_ns), ("ok", Some(81.0), Some(-97.0), 5));
+        assert_eq!(
+            (d.status, d.battery_pct, d.signal_dbm, d.last_event_ns),
+            ("ok", Some(81.0), Some(-97.0), 5)
+        );
         assert_eq!(d.site, "ma-lu-thang");
         assert_eq!(hub.devices(1_000 + 61_000_000_000)[0].status, "silent");
     }

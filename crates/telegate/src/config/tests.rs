@@ -80,7 +80,10 @@ fn secrets_come_from_files_and_named_variables_and_are_redacted() {
     assert_eq!(cfg.influx.token.expose(), "tok-from-file");
     assert_eq!(cfg.mqtt.password.expose(), "pw-from-env");
     let dump = cfg.to_redacted_toml();
-    assert!(!dump.contains("tok-from-file") && !dump.contains("pw-from-env"), "{dump}");
+    assert!(
+        !dump.contains("tok-from-file") && !dump.contains("pw-from-env"),
+        "{dump}"
+    );
     assert!(dump.contains("token = \"<redacted>\""), "{dump}");
     assert!(!format!("{cfg:?}").contains("tok-from-file"));
 }
