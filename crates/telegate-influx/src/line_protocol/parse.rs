@@ -56,7 +56,7 @@ impl<'a> Cursor<'a> {
         String::from_utf8(out).map_err(|_| self.err("invalid UTF-8"))
     }
 
-    fn expect(&mut self, b: u8, problem: &'static str) -> Result<(), ParseError> {
+    fn eat(&mut self, b: u8, problem: &'static str) -> Result<(), ParseError> {
         if self.peek() == Some(b) {
             self.pos += 1;
             Ok(())
@@ -66,7 +66,7 @@ impl<'a> Cursor<'a> {
     }
 
     fn string_value(&mut self) -> Result<String, ParseError> {
-        self.expect(b'"', "expected a string")?;
+        self.eat(b'"', "expected a string")?;
         let mut out = Vec::new();
         loop {
             match self.peek() {
@@ -129,15 +129,15 @@ pub fn parse_line(line: &[u8], default_time_ns: i64) -> Result<Point, ParseError
     while c.peek() == Some(b',') {
         c.pos += 1;
         let key = c.token(b"=, ")?;
-        c.expect(b'=', "expected `=` after a tag key")?;
+        c.eat(b'=', "expected `=` after a tag key")?;
         let value = c.token(b", ")?;
         tags.push((Arc::from(key), value));
     }
-    c.expect(b' ', "expected a space before the fields")?;
+    c.eat(b' ', "expected a space before the fields")?;
     let mut fields = Vec::new();
     loop {
         let key = c.token(b"=, ")?;
-        c.expect(b'=', "expected `=` after a field key")?;
+        c.eat(b'=', "expected `=` after a field key")?;
         fields.push((Arc::from(key), c.field_value()?));
         if c.peek() == Some(b',') {
             c.pos += 1;
