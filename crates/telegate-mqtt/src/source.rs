@@ -33,6 +33,9 @@ pub struct SourceStats {
     pub connects: AtomicU64,
     pub connection_errors: AtomicU64,
     pub connected: AtomicBool,
+    /// The broker acknowledged the subscription at least once: from then on
+    /// a persistent session holds what is published for the gateway.
+    pub subscribed: AtomicBool,
     pub unacked: AtomicU64,
 }
 
@@ -155,7 +158,10 @@ impl MqttSource {
                     Ok(Event::Incoming(Packet::SubAck(ack))) => {
                         for code in &ack.return_codes {
                             match code {
-                                SubscribeReasonCode::Success(qos) => tracing::info!(filter = %self.subscription, ?qos, "subscribed"),
+                                SubscribeReasonCode::Success(qos) => {
+                                    stats.subscribed.store(true, Relaxed);
+                                    tracing::info!(filter = %self.subscription, ?qos, "subscribed");
+                                }
                                 other => tracing::error!(filter = %self.subscription, code = ?other, "broker refused the subscription"),
                             }
                         }

@@ -149,6 +149,13 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
                 "  admin:   http://{addr}/metrics  http://{addr}/readyz\n"
             );
         }
+        // Start the fleet once the gateway's subscription is in place: a
+        // reading published before it matches no subscriber and is gone
+        // (rumqttd acknowledges it with "no matching subscribers").
+        let subscribed_by = Instant::now() + Duration::from_secs(10);
+        while !stats.source.subscribed.load(std::sync::atomic::Ordering::Relaxed) && Instant::now() < subscribed_by {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
         let sim_cancel = CancellationToken::new();
         let target = PublishTarget {
             host: "127.0.0.1".into(),
