@@ -2,6 +2,8 @@
 //! own timestamps.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use rumqttc::Outgoing;
@@ -67,6 +69,9 @@ pub struct PublishReport {
     pub sent: u64,
     /// Messages the broker acknowledged (PUBACK).
     pub acked: u64,
+    /// Of those, acknowledged with "no matching subscribers": nobody (no
+    /// gateway session) was subscribed, so the broker dropped them.
+    pub unrouted: u64,
     /// Good messages sent, and the samples they carried.
     pub good: u64,
     pub samples: u64,
@@ -82,6 +87,7 @@ pub struct PublishReport {
 async fn drive(
     mut eventloop: EventLoop,
     acked: watch::Sender<u64>,
+    unrouted: Arc<AtomicU64>,
     ready: oneshot::Sender<Result<(), String>>,
     stop: CancellationToken,
 ) {
@@ -102,6 +108,9 @@ async fn drive(
                 }
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => {
+                if ack.reason == PubAckReason::NoMatchingSubscribers {
+                    unrouted.fetch_add(1, Ordering::Relaxed);
+                }
                 if !matches!(ack.reason, PubAckReason::Success | PubAckReason::NoMatchingSubscribers) {
                     refused_acks += 1;
                     if refused_acks == 1 {
@@ -160,7 +169,8 @@ pub async fn publish(
     let (acked_tx, acked) = watch::channel(0u64);
     let (ready_tx, ready_rx) = oneshot::channel();
     let stop = CancellationToken::new();
-    let driver = tokio::spawn(drive(eventloop, acked_tx, ready_tx, stop.clone()));
+    let unrouted = Arc::new(AtomicU64::new(0));
+    let driver = tokio::spawn(drive(eventloop, acked_tx, unrouted.clone(), ready_tx, stop.clone()));
     let connect_err = |detail: String| SimError::Connect {
         target: where_to.clone(),
         detail,
@@ -278,6 +288,13 @@ pub async fn publish(
         let _ = driver.await;
     }
     report.acked = *acked.borrow();
+    report.unrouted = unrouted.load(Ordering::Relaxed);
+    if report.unrouted > 0 {
+        tracing::warn!(
+            unrouted = report.unrouted,
+            "the broker had no subscriber for some messages and dropped them (is the gateway subscribed?)"
+        );
+    }
     report.elapsed = started.elapsed();
     progress(&PublishProgress {
         sent: report.sent,

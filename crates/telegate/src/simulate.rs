@@ -120,6 +120,12 @@ pub fn report_text(r: &PublishReport) -> String {
         r.acked,
         r.elapsed.as_secs_f64()
     );
+    if r.unrouted > 0 {
+        s.push_str(&format!(
+            "; {} of them matched no subscriber and were dropped by the broker",
+            r.unrouted
+        ));
+    }
     if !r.bad_by_class.is_empty() {
         s.push_str("\nbad messages by kind:");
         for (class, n) in &r.bad_by_class {

@@ -128,6 +128,7 @@ async fn publishes_paced_messages_and_counts_pubacks() {
     .unwrap();
     assert_eq!(report.sent, 120);
     assert_eq!(report.acked, 120);
+    assert_eq!(report.unrouted, 0, "a subscriber was listening");
     assert_eq!(report.good + report.bad_by_class.values().sum::<u64>(), 120);
     assert_eq!(report.bad_by_class.values().sum::<u64>(), 12);
     assert!(
@@ -174,6 +175,8 @@ async fn a_duration_limit_and_cancel_stop_a_run() {
     // 30 when on time; fewer only if this box is too busy to keep the pace.
     assert!((10..=30).contains(&report.sent), "{} in 300 ms at 100/s", report.sent);
     assert_eq!(report.acked, report.sent);
+    // Nobody subscribed: the broker says so in each PUBACK, and it is counted.
+    assert_eq!(report.unrouted, report.sent);
 
     let cancel = CancellationToken::new();
     let trigger = cancel.clone();
