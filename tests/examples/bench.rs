@@ -34,6 +34,7 @@ use bytes::Bytes;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
+use telegate_e2e::cpu::{ShareMeter, Shares, process_cpu, wait_quiet};
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::servers::{Influxd, Mosquitto};
 use telegate_influx::{HttpWriter, InfluxConfig, encode_points};
@@ -306,77 +307,6 @@ impl Gateway {
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
         Ok((cpu, hwm_kib * 1024))
-    }
-}
-
-/// CPU seconds (user + system) a process has used, from /proc/PID/stat.
-fn process_cpu(pid: u32) -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
-    let after = stat.rsplit(')').next().unwrap_or_default();
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    // After the comm field: state is [0], utime [11], stime [12] (in clock ticks).
-    let ticks: u64 = fields.get(11).and_then(|v| v.parse().ok()).unwrap_or(0)
-        + fields.get(12).and_then(|v| v.parse().ok()).unwrap_or(0);
-    Ok(ticks as f64 / 100.0)
-}
-
-/// CPU seconds the whole box has been busy (all but idle and iowait), from /proc/stat.
-fn box_busy() -> anyhow::Result<f64> {
-    let stat = std::fs::read_to_string("/proc/stat")?;
-    let line = stat.lines().next().unwrap_or_default();
-    let v: Vec<u64> = line.split_whitespace().skip(1).filter_map(|x| x.parse().ok()).collect();
-    let total: u64 = v.iter().sum();
-    let idle = v.get(3).copied().unwrap_or(0) + v.get(4).copied().unwrap_or(0);
-    Ok((total - idle) as f64 / 100.0)
-}
-
-/// Wait until the database has digested earlier runs (cache snapshots and
-/// TSM compactions run for seconds after a burst of writes): below 0.1 cores
-/// over half a second, or 120 s at most. Without this, a run pays for the
-/// one before it.
-async fn wait_quiet(influx: &Influxd) -> anyhow::Result<Duration> {
-    let pid = influx.pid().unwrap_or(0);
-    let start = Instant::now();
-    loop {
-        let before = process_cpu(pid)?;
-        tokio::time::sleep(Duration::from_millis(500)).await;
-        if (process_cpu(pid)? - before) / 0.5 < 0.1 || start.elapsed() > Duration::from_secs(120) {
-            return Ok(start.elapsed());
-        }
-    }
-}
-
-/// Where the box's CPU went during a run, in cores.
-#[derive(Debug, Default)]
-struct Shares {
-    busy: f64,
-    broker: f64,
-    database: f64,
-}
-
-struct ShareMeter {
-    pids: (u32, u32),
-    start: (f64, f64, f64),
-    at: Instant,
-}
-
-impl ShareMeter {
-    fn start(broker: &Mosquitto, influx: &Influxd) -> anyhow::Result<Self> {
-        let pids = (broker.pid().unwrap_or(0), influx.pid().unwrap_or(0));
-        Ok(Self {
-            pids,
-            start: (box_busy()?, process_cpu(pids.0)?, process_cpu(pids.1)?),
-            at: Instant::now(),
-        })
-    }
-
-    fn stop(&self) -> anyhow::Result<Shares> {
-        let secs = self.at.elapsed().as_secs_f64();
-        Ok(Shares {
-            busy: (box_busy()? - self.start.0) / secs,
-            broker: (process_cpu(self.pids.0)? - self.start.1) / secs,
-            database: (process_cpu(self.pids.1)? - self.start.2) / secs,
-        })
     }
 }
 

@@ -13,6 +13,7 @@
 
 pub mod admin;
 pub mod client;
+pub mod cpu;
 pub mod deploy;
 pub mod gateway;
 pub mod influxdb;
