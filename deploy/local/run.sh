@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Run telegate on its built-in defaults on this machine: installs what is
-# missing (protoc for the build, Mosquitto, InfluxDB 1.x) from Debian, starts
+# missing (Mosquitto, InfluxDB 1.x) from Debian, starts
 # a broker on 127.0.0.1:1883 and InfluxDB on 127.0.0.1:8086 if none is
 # running (data under ./data/), then runs the gateway until Ctrl-C.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+. deploy/local/preflight.sh
+preflight_build
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 need=()
-command -v protoc >/dev/null 2>&1 || need+=(protobuf-compiler)
 [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || need+=(mosquitto)
 command -v influxd >/dev/null 2>&1 || need+=(influxdb)
 if [ ${#need[@]} -gt 0 ]; then

@@ -1,8 +1,8 @@
 //! The run-time schema registry: integrators add sensor types by dropping
 //! `.proto` files in a directory, with no recompilation.
 //!
-//! [`Registry::load`] compiles the directory with `protox` (no `protoc` at run
-//! time), finds every message annotated with `(telegate.v1.sensor)` (or named
+//! [`Registry::load`] compiles the directory with `protox` (no `protoc` at
+//! build or run time), finds every message annotated with `(telegate.v1.sensor)` (or named
 //! in the config's type map), and compiles each into a [`SensorSchema`]: which
 //! field is the device id, which holds the samples, which sample field is the
 //! time, which are tags and which are typed values. [`SensorSchema::decode`]
