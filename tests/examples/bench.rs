@@ -37,7 +37,7 @@ use rumqttc::v5::{AsyncClient, Event, MqttOptions};
 use telegate_e2e::cpu::{ShareMeter, Shares, process_cpu, wait_quiet};
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::servers::{Influxd, Mosquitto};
-use telegate_influx::{HttpWriter, InfluxConfig, encode_points};
+use telegate_influx::{HttpWriter, InfluxConfig, Output, encode_points};
 use telegate_model::TopicPattern;
 use telegate_schema::{Limits, Registry};
 
@@ -194,7 +194,7 @@ async fn database_ceiling(influx: &Influxd, registry: &Registry, msgs: &[(String
         database: "ceiling".into(),
         ..InfluxConfig::default()
     };
-    let writer = Arc::new(HttpWriter::new(&cfg)?);
+    let writer = Arc::new(Output::from(HttpWriter::new(&cfg)?));
     let queue = Arc::new(std::sync::Mutex::new(batches));
     let start = Instant::now();
     let mut tasks = Vec::new();

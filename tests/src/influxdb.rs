@@ -56,16 +56,23 @@ pub struct Influxd {
 impl Influxd {
     /// Start a server on free ports and wait until `/ping` answers 204.
     pub async fn start() -> anyhow::Result<Self> {
-        process::start_with_retries(|| Self::start_once(None)).await
+        process::start_with_retries(|| Self::start_once(None, None)).await
+    }
+
+    /// With `auth-enabled = true` and one admin user, `user`/`password`,
+    /// which this harness's own queries use; a client with other
+    /// credentials is answered 401.
+    pub async fn start_with_auth(user: &str, password: &str) -> anyhow::Result<Self> {
+        process::start_with_retries(|| Self::start_once(None, Some((user, password)))).await
     }
 
     /// HTTPS only, with `pki.server_cert` (signed by `pki.ca`, which the
     /// test client trusts).
     pub async fn start_https(pki: &Pki) -> anyhow::Result<Self> {
-        process::start_with_retries(|| Self::start_once(Some(pki))).await
+        process::start_with_retries(|| Self::start_once(Some(pki), None)).await
     }
 
-    async fn start_once(pki: Option<&Pki>) -> anyhow::Result<Self> {
+    async fn start_once(pki: Option<&Pki>, auth: Option<(&str, &str)>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("creating influxd's temp dir")?;
         let port = process::free_port()?;
         let rpc_port = process::free_port()?;
@@ -87,6 +94,20 @@ impl Influxd {
                 .tls_certs_merge(reqwest::Certificate::from_pem_bundle(&ca)?)
                 .build()?;
         }
+        if let Some((user, password)) = auth {
+            text = text.replace("auth-enabled = false", "auth-enabled = true");
+            // Until an admin exists, 1.x ignores credentials and accepts only
+            // the statement that creates one; after that it checks them.
+            let mut headers = reqwest::header::HeaderMap::new();
+            let basic =
+                base64::Engine::encode(&base64::engine::general_purpose::STANDARD, format!("{user}:{password}"));
+            headers.insert(reqwest::header::AUTHORIZATION, format!("Basic {basic}").parse()?);
+            client = reqwest::Client::builder()
+                .no_proxy()
+                .timeout(std::time::Duration::from_secs(30))
+                .default_headers(headers)
+                .build()?;
+        }
         std::fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
         let proc = Process::new(
             "influxd",
@@ -102,6 +123,15 @@ impl Influxd {
             dir,
         };
         server.start_again().await?;
+        if let Some((user, password)) = auth {
+            server
+                .execute(&format!(
+                    "CREATE USER {} WITH PASSWORD '{}' WITH ALL PRIVILEGES",
+                    ident(user),
+                    password.replace('\\', "\\\\").replace('\'', "\\'")
+                ))
+                .await?;
+        }
         Ok(server)
     }
 

@@ -12,7 +12,7 @@ use telegate_e2e::client::Publisher;
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Binary, Gateway, telegate_binary, test_config};
 use telegate_e2e::servers::{Influxd, Mosquitto, free_port};
-use telegate_e2e::stream::{TOPIC, reading};
+use telegate_e2e::stream::{TOPIC, assert_stored_exactly, reading};
 use telegate_model::Secret;
 
 const TOKEN: &str = "s3cret-admin-token-7f2c";
@@ -235,5 +235,150 @@ async fn a_missing_secret_file_or_variable_is_a_config_error_naming_the_key() ->
             "{err}"
         );
     }
+    Ok(())
+}
+
+/// `SHOW DATABASES` as a list of names.
+async fn databases(influx: &Influxd) -> anyhow::Result<Vec<String>> {
+    let rows = influx.rows("", "SHOW DATABASES").await?;
+    Ok(rows
+        .iter()
+        .filter_map(|r| r.get("name").and_then(|v| v.as_str()).map(str::to_owned))
+        .collect())
+}
+
+/// Issue 20: the database is dropped under a running gateway (an
+/// administrator's mistake). With `create_database = true` (the default) the
+/// first write that finds it gone re-creates it and is posted again: every
+/// acknowledged reading is stored, the re-creation is counted, and the
+/// gateway stays ready.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_database_is_recreated_and_every_reading_stored() -> anyhow::Result<()> {
+    let broker = Mosquitto::start().await?;
+    let influx = Influxd::start().await?;
+    let config = test_config("gw-dropped-db", broker.port(), &influx.url());
+    let gw = Gateway::start(config).await?;
+    gw.connected().await?;
+    let addr = gw.admin_addr().expect("admin listener on");
+    let t0 = now_ms_ns() - 60_000_000_000;
+    let mut publisher = Publisher::connect("dropped-db-fleet", broker.port()).await?;
+    for i in 0..50 {
+        publisher.publish(TOPIC, reading(&gw.registry, t0, i)).await?;
+    }
+    publisher.flush().await?;
+    assert_stored_exactly(&influx, 50, Duration::from_secs(15)).await?;
+
+    influx.execute("DROP DATABASE telegate").await?;
+    assert!(!databases(&influx).await?.contains(&"telegate".to_owned()));
+    for i in 50..120 {
+        publisher.publish(TOPIC, reading(&gw.registry, t0, i)).await?;
+    }
+    publisher.flush().await?;
+    // The first 50 went with the dropped database; the 70 after it are all there.
+    assert_stored_exactly(&influx, 70, Duration::from_secs(20)).await?;
+    let (_, page) = get(addr, "/metrics", None).await?;
+    let created = require(&page, "telegate_influx_databases_created_total")?;
+    // Each writer task that met the 404 may have re-created it (idempotent).
+    assert!((1.0..=2.0).contains(&created), "re-created {created} times");
+    assert_eq!(require(&page, "telegate_influx_writes_failing_seconds")?, 0.0);
+    let (status, body) = get(addr, "/readyz", None).await?;
+    assert_eq!(status, 200, "{body}");
+    gw.stop().await;
+    Ok(())
+}
+
+/// Issue 20: `create_database = false` means the gateway never creates a
+/// database — not at start-up, not when a write finds it missing — and
+/// `/readyz` goes 503 within the grace, quoting InfluxDB's 404 and naming
+/// the key. Nothing is lost: once an operator creates it, every reading is
+/// stored and the gateway is ready again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_create_database_nothing_is_created_and_readyz_names_the_key() -> anyhow::Result<()> {
+    let broker = Mosquitto::start().await?;
+    let influx = Influxd::start().await?;
+    let mut config = test_config("gw-no-create", broker.port(), &influx.url());
+    config.influx.create_database = false;
+    config.admin.ready_grace = Duration::from_secs(1);
+    let gw = Gateway::start(config).await?;
+    gw.connected().await?;
+    let addr = gw.admin_addr().expect("admin listener on");
+    assert!(
+        !databases(&influx).await?.contains(&"telegate".to_owned()),
+        "created at start-up"
+    );
+    // Idle, and the server answers its ping: ready.
+    let (status, body) = get(addr, "/readyz", None).await?;
+    assert_eq!(status, 200, "{body}");
+
+    let t0 = now_ms_ns() - 60_000_000_000;
+    let mut publisher = Publisher::connect("no-create-fleet", broker.port()).await?;
+    for i in 0..30 {
+        publisher.publish(TOPIC, reading(&gw.registry, t0, i)).await?;
+    }
+    publisher.flush().await?;
+    let body = eventually(Duration::from_secs(15), || async {
+        let (status, body) = get(addr, "/readyz", None).await?;
+        Ok((status == 503).then_some(body))
+    })
+    .await?;
+    for needle in [
+        "influx: writes failing for",
+        "404",
+        "database not found",
+        "influx.create_database",
+    ] {
+        assert!(body.contains(needle), "/readyz lacks {needle:?}: {body}");
+    }
+    assert!(!body.contains("mqtt:"), "{body}");
+    let (_, page) = get(addr, "/metrics", None).await?;
+    assert!(require(&page, "telegate_influx_writes_failing_seconds")? >= 1.0);
+    assert_eq!(require(&page, "telegate_influx_databases_created_total")?, 0.0);
+    assert!(
+        !databases(&influx).await?.contains(&"telegate".to_owned()),
+        "created by a write"
+    );
+
+    // The operator creates it: everything acknowledged meanwhile is stored.
+    influx.create_database("telegate").await?;
+    assert_stored_exactly(&influx, 30, Duration::from_secs(20)).await?;
+    eventually(Duration::from_secs(10), || async {
+        Ok((get(addr, "/readyz", None).await?.0 == 200).then_some(()))
+    })
+    .await?;
+    gw.stop().await;
+    Ok(())
+}
+
+/// Issue 20: InfluxDB with authentication on answers `/ping` to anyone but
+/// refuses the gateway's writes with 401: `/readyz` must not say "ready",
+/// and must name the credential keys.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_credentials_make_the_gateway_unready_naming_the_keys() -> anyhow::Result<()> {
+    let broker = Mosquitto::start().await?;
+    let influx = Influxd::start_with_auth("admin", "right-password").await?;
+    influx.create_database("telegate").await?;
+    let mut config = test_config("gw-bad-password", broker.port(), &influx.url());
+    config.influx.username = "admin".into();
+    config.influx.password = Secret::new("wrong-password");
+    config.admin.ready_grace = Duration::from_secs(1);
+    let gw = Gateway::start(config).await?;
+    gw.connected().await?;
+    let addr = gw.admin_addr().expect("admin listener on");
+    let t0 = now_ms_ns() - 60_000_000_000;
+    let mut publisher = Publisher::connect("bad-password-fleet", broker.port()).await?;
+    for i in 0..5 {
+        publisher.publish(TOPIC, reading(&gw.registry, t0, i)).await?;
+    }
+    publisher.flush().await?;
+    let body = eventually(Duration::from_secs(15), || async {
+        let (status, body) = get(addr, "/readyz", None).await?;
+        Ok((status == 503).then_some(body))
+    })
+    .await?;
+    for needle in ["401", "influx.username/password"] {
+        assert!(body.contains(needle), "/readyz lacks {needle:?}: {body}");
+    }
+    assert_eq!(influx.count("telegate", "river_level", "seq").await?, 0);
+    gw.stop().await;
     Ok(())
 }

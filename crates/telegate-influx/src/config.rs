@@ -48,7 +48,8 @@ pub struct InfluxConfig {
     /// PEM file of extra CA certificates trusted for an `https://` URL
     /// (a private CA); the system's roots are trusted as well.
     pub ca_file: String,
-    /// v1: create the database at start-up if it is missing.
+    /// v1: create the database at start-up if it is missing, and re-create
+    /// it when a write finds it gone. `false`: never create one.
     pub create_database: bool,
     /// Flush when this many points are waiting.
     pub batch_size: usize,

@@ -68,8 +68,14 @@ impl WriteError {
     /// A hint for the operator on errors that need one.
     pub fn hint(&self) -> Option<&'static str> {
         match self.status()? {
-            401 | 403 => Some("check influx.token (v2) or influx.username/password (v1) and its write permission"),
-            404 => Some("the database or bucket does not exist: create it, or fix influx.database / influx.bucket"),
+            401 | 403 => Some(
+                "check influx.token / token_file / token_env (v2) or influx.username/password / password_file / \
+                 password_env (v1) and its write permission",
+            ),
+            404 => Some(
+                "the database or bucket does not exist: create it, fix influx.database / influx.bucket, or (v1) set \
+                 influx.create_database = true to let the gateway create it",
+            ),
             413 => Some("the batch is too large for the server: lower influx.batch_size"),
             _ => None,
         }

@@ -15,6 +15,7 @@ mod batcher;
 mod config;
 mod error;
 mod file_sink;
+mod health;
 mod histogram;
 mod line_protocol;
 mod output;
@@ -24,6 +25,7 @@ pub use batcher::{Batcher, RefusedLines, SharedQueue, WriteItem, WriterStats, en
 pub use config::{ApiVersion, InfluxConfig};
 pub use error::{EncodeError, WriteError};
 pub use file_sink::{CURRENT_FILE, FileSink, FileSinkConfig};
+pub use health::{Failing, WriteHealth};
 pub use histogram::{BUCKETS, Histogram, HistogramSnapshot};
 pub use line_protocol::{ParseError, measurement_of, parse_line, parse_lines};
 pub use line_protocol::{encode_point, escape_key, escape_measurement, escape_string_value, escape_tag_value};

@@ -1,50 +1,86 @@
-//! Where the batcher's batches go: InfluxDB over HTTP, or local files.
+//! Where the batcher's batches go: InfluxDB over HTTP, or local files —
+//! and how those writes have been going ([`WriteHealth`], for `/readyz`).
+
+use std::sync::Arc;
 
 use crate::error::WriteError;
 use crate::file_sink::FileSink;
+use crate::health::WriteHealth;
 use crate::writer::HttpWriter;
 
-/// The batcher's destination. An enum rather than a trait object: two
-/// variants, no dynamic dispatch on the hot path, no async-trait.
+/// The batcher's destination. Cheap to clone; clones share one
+/// [`WriteHealth`], so every batcher task and `/readyz` see the same outcomes.
 #[derive(Debug, Clone)]
-pub enum Output {
+pub struct Output {
+    sink: Sink,
+    health: Arc<WriteHealth>,
+}
+
+/// An enum rather than a trait object: two variants, no dynamic dispatch on
+/// the hot path, no async-trait.
+#[derive(Debug, Clone)]
+enum Sink {
     Http(HttpWriter),
     File(FileSink),
 }
 
 impl Output {
+    /// Write one batch and record how it went.
     pub async fn write(&self, lines: &[u8]) -> Result<(), WriteError> {
-        match self {
-            Output::Http(w) => w.write(lines).await,
-            Output::File(f) => f.write(lines).await,
+        let result = match &self.sink {
+            Sink::Http(w) => w.write(lines, &self.health).await,
+            Sink::File(f) => f.write(lines).await,
+        };
+        self.health.record(&result);
+        result
+    }
+
+    /// Whether the destination answers at all (for `/readyz` while no
+    /// writes tell): a short ping for HTTP, always fine for files.
+    pub async fn ping(&self) -> Result<(), WriteError> {
+        match &self.sink {
+            Sink::Http(w) => w.ping().await,
+            Sink::File(_) => Ok(()),
         }
     }
 
-    /// Whether the destination can take writes now (for `/readyz`).
-    pub async fn ping(&self) -> Result<(), WriteError> {
-        match self {
-            Output::Http(w) => w.ping().await,
-            Output::File(_) => Ok(()),
+    /// What the writes have been doing.
+    pub fn health(&self) -> &WriteHealth {
+        &self.health
+    }
+
+    /// v1: create the database if `influx.create_database` allows it; a
+    /// no-op otherwise and for files.
+    pub async fn create_database(&self) -> Result<(), WriteError> {
+        match &self.sink {
+            Sink::Http(w) => w.create_database().await,
+            Sink::File(_) => Ok(()),
         }
     }
 
     /// For logs: the URL or the directory.
     pub fn describe(&self) -> String {
-        match self {
-            Output::Http(w) => w.url().to_owned(),
-            Output::File(f) => format!("line-protocol files in {}", f.dir().display()),
+        match &self.sink {
+            Sink::Http(w) => w.url().to_owned(),
+            Sink::File(f) => format!("line-protocol files in {}", f.dir().display()),
         }
     }
 }
 
 impl From<HttpWriter> for Output {
     fn from(w: HttpWriter) -> Self {
-        Output::Http(w)
+        Self {
+            sink: Sink::Http(w),
+            health: Arc::default(),
+        }
     }
 }
 
 impl From<FileSink> for Output {
     fn from(f: FileSink) -> Self {
-        Output::File(f)
+        Self {
+            sink: Sink::File(f),
+            health: Arc::default(),
+        }
     }
 }

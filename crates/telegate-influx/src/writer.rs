@@ -6,13 +6,15 @@ use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue
 
 use crate::config::{ApiVersion, InfluxConfig};
 use crate::error::WriteError;
+use crate::health::WriteHealth;
 
 /// Posts line-protocol batches to one InfluxDB endpoint.
 #[derive(Debug, Clone)]
 pub struct HttpWriter {
     client: reqwest::Client,
     url: String,
-    /// v1 only: where and what `CREATE DATABASE` goes to.
+    /// v1 with `influx.create_database = true` only: where and what
+    /// `CREATE DATABASE` goes to. `None` means the gateway never creates one.
     create: Option<(String, String)>,
     auth: Option<HeaderValue>,
     gzip: bool,
@@ -70,7 +72,9 @@ impl HttpWriter {
                 let mut body = String::from("q=CREATE%20DATABASE%20%22");
                 encode_param(&mut body, &cfg.database.replace('"', "\\\""));
                 body.push_str("%22");
-                create = Some((format!("{base}/query"), body));
+                if cfg.create_database {
+                    create = Some((format!("{base}/query"), body));
+                }
                 url.push_str("/write?precision=ns&db=");
                 encode_param(&mut url, &cfg.database);
                 if !cfg.retention_policy.is_empty() {
@@ -162,9 +166,9 @@ impl HttpWriter {
         })
     }
 
-    /// InfluxDB 1.x: create the database if it does not exist (idempotent
-    /// there). A no-op for the v2 API, where buckets are provisioned by the
-    /// operator.
+    /// InfluxDB 1.x with `influx.create_database = true`: create the
+    /// database if it does not exist (idempotent there). A no-op otherwise,
+    /// and for the v2 API, where buckets are provisioned by the operator.
     pub async fn create_database(&self) -> Result<(), WriteError> {
         let Some((url, body)) = &self.create else { return Ok(()) };
         let mut req = self
@@ -193,8 +197,34 @@ impl HttpWriter {
         })
     }
 
-    /// Post one batch of newline-terminated lines.
-    pub async fn write(&self, lines: &[u8]) -> Result<(), WriteError> {
+    /// Post one batch of newline-terminated lines. With
+    /// `influx.create_database = true`, a 404 "database not found" (the
+    /// database was dropped under a running gateway) re-creates the database
+    /// and posts the batch once more, so writes resume by themselves.
+    pub async fn write(&self, lines: &[u8], health: &WriteHealth) -> Result<(), WriteError> {
+        let result = self.post(lines).await;
+        let missing = matches!(&result, Err(WriteError::Http { status: 404, body, .. })
+            if body.contains("database not found"));
+        if !missing || self.create.is_none() {
+            return result;
+        }
+        match self.create_database().await {
+            Ok(()) => {
+                health.database_created();
+                tracing::warn!(
+                    url = %self.url,
+                    "the database was missing and has been re-created (influx.create_database = true)"
+                );
+                self.post(lines).await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "the database is missing and re-creating it failed");
+                Err(e)
+            }
+        }
+    }
+
+    async fn post(&self, lines: &[u8]) -> Result<(), WriteError> {
         let mut req = self
             .client
             .post(&self.url)

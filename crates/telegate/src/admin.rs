@@ -30,6 +30,9 @@ pub struct AdminState {
     pub output: Output,
     pub wal: Option<Arc<Wal>>,
     pub extra: Option<Arc<dyn ExtraMetrics>>,
+    /// `admin.ready_grace`: how long writes may keep failing before
+    /// `/readyz` says the gateway is not storing.
+    pub ready_grace: std::time::Duration,
 }
 
 /// Bind the listener (so a taken port fails start-up, not later).
@@ -135,7 +138,7 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 async fn metrics_page(State(state): State<AdminState>) -> Response {
     let oldest = state.wal.as_ref().and_then(|w| w.oldest_pending_age());
-    let body = metrics::render(&state.stats, oldest, state.extra.as_deref());
+    let body = metrics::render(&state.stats, state.output.health(), oldest, state.extra.as_deref());
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         body,
@@ -143,9 +146,14 @@ async fn metrics_page(State(state): State<AdminState>) -> Response {
         .into_response()
 }
 
-/// Ready = can do its job now: connected to the broker, the WAL (if on)
-/// accepts writes and has room, and the database answers. Each failed check
-/// is named in the body so an operator sees why.
+/// Ready = storing right now: connected to the broker, the WAL (if on)
+/// accepts writes and has room, and writes to the database succeed — judged
+/// by what the writes did ([`telegate_influx::WriteHealth`]), not by a ping,
+/// so a database that answers `/ping` but refuses every write (dropped,
+/// wrong password) makes the gateway unready once the failures have lasted
+/// `admin.ready_grace`. Each problem is one line naming what is wrong and
+/// what to change; while no write has failed, a short ping still catches a
+/// database that is down before the next batch is due.
 async fn readyz(State(state): State<AdminState>) -> Response {
     use std::sync::atomic::Ordering::Relaxed;
     let mut problems = Vec::new();
@@ -160,8 +168,18 @@ async fn readyz(State(state): State<AdminState>) -> Response {
             problems.push("wal: budget full (acknowledgements paused)".to_owned());
         }
     }
-    if let Err(e) = state.output.ping().await {
-        problems.push(format!("influx: {e}"));
+    match state.output.health().failing() {
+        Some(failing) if failing.for_ >= state.ready_grace => problems.push(format!(
+            "influx: writes failing for {}s: {}",
+            failing.for_.as_secs(),
+            failing.error
+        )),
+        Some(_) => {}
+        None => {
+            if let Err(e) = state.output.ping().await {
+                problems.push(format!("influx: {e}"));
+            }
+        }
     }
     if problems.is_empty() {
         (StatusCode::OK, "ready\n").into_response()

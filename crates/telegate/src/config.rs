@@ -50,6 +50,12 @@ pub struct AdminConfig {
     pub token: Secret,
     pub token_file: String,
     pub token_env: String,
+    /// How long writes to the database (or the file sink) may keep failing
+    /// before `/readyz` answers 503: long enough to ride out one slow or
+    /// refused request, short enough that a probe sees a gateway that stores
+    /// nothing within seconds.
+    #[serde(with = "humantime_serde")]
+    pub ready_grace: std::time::Duration,
 }
 
 impl Default for AdminConfig {
@@ -59,6 +65,7 @@ impl Default for AdminConfig {
             token: Secret::default(),
             token_file: String::new(),
             token_env: String::new(),
+            ready_grace: std::time::Duration::from_secs(5),
         }
     }
 }

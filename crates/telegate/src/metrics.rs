@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use telegate_influx::HistogramSnapshot;
+use telegate_influx::{HistogramSnapshot, WriteHealth};
 use telegate_model::RejectReason;
 
 use crate::stats::Stats;
@@ -31,6 +31,8 @@ pub const NAMES: &[&str] = &[
     "telegate_write_retries_total",
     "telegate_write_duration_seconds",
     "telegate_influx_reachable",
+    "telegate_influx_writes_failing_seconds",
+    "telegate_influx_databases_created_total",
     "telegate_wal_enabled",
     "telegate_wal_bytes",
     "telegate_wal_segments",
@@ -98,7 +100,12 @@ pub trait ExtraMetrics: Send + Sync + std::fmt::Debug {
 }
 
 /// The whole `/metrics` page.
-pub fn render(stats: &Stats, wal_oldest: Option<Duration>, extra: Option<&dyn ExtraMetrics>) -> String {
+pub fn render(
+    stats: &Stats,
+    health: &WriteHealth,
+    wal_oldest: Option<Duration>,
+    extra: Option<&dyn ExtraMetrics>,
+) -> String {
     let mut out = String::with_capacity(8 * 1024);
     let o = &mut out;
     let s = &stats.source;
@@ -208,6 +215,20 @@ pub fn render(stats: &Stats, wal_oldest: Option<Duration>, extra: Option<&dyn Ex
         "gauge",
         "1 when the last write got an answer that was not a network error or 5xx.",
         u8::from(w.reachable.load(Relaxed)),
+    );
+    family(
+        o,
+        "telegate_influx_writes_failing_seconds",
+        "gauge",
+        "How long writes to the database have kept failing (0 while they succeed); /readyz is 503 past admin.ready_grace.",
+        health.failing().map_or(0.0, |f| f.for_.as_secs_f64()),
+    );
+    family(
+        o,
+        "telegate_influx_databases_created_total",
+        "counter",
+        "Times a missing database was re-created while running (influx.create_database = true).",
+        health.databases_created(),
     );
     family(
         o,

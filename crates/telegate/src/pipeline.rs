@@ -89,13 +89,14 @@ async fn output(config: &Config) -> anyhow::Result<Output> {
         let dir = std::path::Path::new(&config.file_sink.dir);
         let sink = FileSink::open(dir, &config.file_sink)
             .with_context(|| format!("opening the line-protocol file sink in {}", dir.display()))?;
-        return Ok(Output::File(sink));
+        return Ok(Output::from(sink));
     }
-    let writer = HttpWriter::new(&config.influx).context("building the InfluxDB client")?;
+    let writer = Output::from(HttpWriter::new(&config.influx).context("building the InfluxDB client")?);
+    // A no-op unless influx.create_database = true (v1).
     if let Err(e) = writer.create_database().await {
         tracing::warn!(error = %e, "could not create the InfluxDB database; writes will retry until it exists");
     }
-    Ok(Output::Http(writer))
+    Ok(writer)
 }
 
 async fn start_inner(
@@ -152,6 +153,7 @@ async fn start_inner(
                 stats: stats.clone(),
                 output: writer.clone(),
                 wal: wal.as_ref().map(|(w, _, _)| w.clone()),
+                ready_grace: config.admin.ready_grace,
                 extra: alerts
                     .as_ref()
                     .map(|a| a.stats.clone() as Arc<dyn crate::metrics::ExtraMetrics>),

@@ -141,7 +141,9 @@ fn fingerprint(loaded: &LoadedConfig) -> Fingerprint {
     out
 }
 
-/// Sections that only take effect at start: a change is logged, not applied.
+/// Sections and keys that only take effect at start: a change is logged,
+/// not applied. Only `[schema]` types/dir and `[limits]` apply live
+/// (`[alerts]` rules and outputs are reloaded by the alert service itself).
 fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     let mut keys = Vec::new();
     let debug_differs = |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") != format!("{b:?}");
@@ -159,6 +161,21 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     }
     if debug_differs(&old.pipeline, &new.pipeline) {
         keys.push("pipeline");
+    }
+    // The poll timer is armed once, at start.
+    if old.schema.reload_interval != new.schema.reload_interval {
+        keys.push("schema.reload_interval");
+    }
+    // Secrets print as `<redacted>` in Debug: compare the token itself.
+    if debug_differs(&old.admin, &new.admin) || old.admin.token.expose() != new.admin.token.expose() {
+        keys.push("admin");
+    }
+    if old.log != new.log {
+        keys.push("log");
+    }
+    // With alerting off there is no alert service to notice it being turned on.
+    if old.alerts.rules_file.is_empty() && !new.alerts.rules_file.is_empty() {
+        keys.push("alerts.rules_file");
     }
     keys
 }
@@ -246,5 +263,31 @@ pub(crate) async fn watch_loop(
                 last = fingerprint(&loaded);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::restart_only_changes;
+    use crate::Config;
+
+    #[test]
+    fn changes_that_need_a_restart_are_named_not_ignored() {
+        let old = Config::default();
+        assert!(restart_only_changes(&old, &old.clone()).is_empty());
+        // Applied live: no warning.
+        let mut live = old.clone();
+        live.limits.max_payload_bytes += 1;
+        assert!(restart_only_changes(&old, &live).is_empty());
+
+        let mut new = old.clone();
+        new.schema.reload_interval *= 2;
+        new.admin.token = telegate_model::Secret::new("rotated");
+        new.log.format = crate::config::LogFormat::Json;
+        new.alerts.rules_file = "alerts.toml".into();
+        assert_eq!(
+            restart_only_changes(&old, &new),
+            ["schema.reload_interval", "admin", "log", "alerts.rules_file"]
+        );
     }
 }

@@ -296,7 +296,8 @@ async fn page_is_public_and_the_api_needs_the_token() {
             wal: None,
             reload: Arc::default(),
         },
-        output: telegate_influx::Output::File(sink),
+        output: telegate_influx::Output::from(sink),
+        ready_grace: std::time::Duration::from_secs(5),
         wal: None,
         extra: None,
     };

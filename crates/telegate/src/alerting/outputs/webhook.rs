@@ -159,6 +159,8 @@ pub(crate) async fn run(
                 Err(Failure::Refused(problem)) => {
                     out.errors.fetch_add(1, Relaxed);
                     tracing::error!(url = %hook.url, problem, alert_id = %d.transition.alert_id, "alert output webhook: the receiver refused the transition; dropped (retrying cannot help)");
+                    // The next transition starts from retry_initial, as documented.
+                    backoff.reset();
                     settled(out, 1, false);
                     break;
                 }
@@ -167,6 +169,7 @@ pub(crate) async fn run(
             out.errors.fetch_add(1, Relaxed);
             if cfg.max_attempts > 0 && attempts >= cfg.max_attempts {
                 tracing::error!(url = %hook.url, problem, attempts, alert_id = %d.transition.alert_id, "alert output webhook: giving up on the transition after max_attempts");
+                backoff.reset();
                 settled(out, 1, false);
                 break;
             }
