@@ -1,0 +1,41 @@
+use std::path::PathBuf;
+
+use thiserror::Error;
+
+/// What went wrong managing devices; each names the file, key or device.
+#[derive(Debug, Error)]
+pub enum DeviceError {
+    #[error("reading {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("writing {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a device inventory: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}: key `{key}`: {problem} (fix: {fix})")]
+    Invalid {
+        path: PathBuf,
+        key: String,
+        problem: String,
+        fix: String,
+    },
+    #[error("no device `{id}` in {path}")]
+    Unknown { id: String, path: PathBuf },
+    #[error("device `{id}` is already in {path} (to give it new credentials: telegate device rotate {id})")]
+    Exists { id: String, path: PathBuf },
+    #[error("device `{id}` is revoked: add it again under a new id, or edit its state in {path}")]
+    Revoked { id: String, path: PathBuf },
+    #[error("the operating system's random number generator failed")]
+    Random,
+    #[error("certificate for `{subject}`: {message}")]
+    Certificate { subject: String, message: String },
+    #[error("asking the broker to reload its access files: {0}")]
+    Reload(String),
+}
