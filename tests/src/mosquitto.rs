@@ -32,9 +32,33 @@ fn config(port: u16, data: &Path) -> String {
          log_dest stderr\n\
          log_type error\n\
          log_type warning\n\
-         log_type notice\n",
+         log_type notice\n\
+         log_type all\n",
         data = data.display()
     )
+}
+
+/// Access control for [`Mosquitto::start_with_access`]: the files
+/// `telegate device` generates, and optionally a device TLS listener that
+/// takes client certificates as identities.
+#[derive(Debug, Clone)]
+pub struct Access {
+    pub password_file: std::path::PathBuf,
+    pub acl_file: std::path::PathBuf,
+    /// Where the broker writes its pid (so `telegate device` can SIGHUP it).
+    pub pid_file: std::path::PathBuf,
+    pub device_tls: Option<DeviceTls>,
+}
+
+/// A TLS listener presenting `server_cert`, requiring a client certificate
+/// signed by `client_ca`, whose common name becomes the user name
+/// (`use_identity_as_username`), checked against `crl`.
+#[derive(Debug, Clone)]
+pub struct DeviceTls {
+    pub server_cert: std::path::PathBuf,
+    pub server_key: std::path::PathBuf,
+    pub client_ca: std::path::PathBuf,
+    pub crl: std::path::PathBuf,
 }
 
 /// A Mosquitto broker with its own temp dir (config, persistence, log),
@@ -53,17 +77,34 @@ pub struct Mosquitto {
 impl Mosquitto {
     /// Start a broker on a free port and wait until it accepts connections.
     pub async fn start() -> anyhow::Result<Self> {
-        process::start_with_retries(|| Self::start_once(None)).await
+        process::start_with_retries(|| Self::start_once(None, None)).await
     }
 
     /// [`start`](Self::start), plus a TLS listener on another free port that
     /// presents `pki.server_cert` and requires a client certificate signed by
     /// `pki.ca` (mutual TLS).
     pub async fn start_tls(pki: &Pki) -> anyhow::Result<Self> {
-        process::start_with_retries(|| Self::start_once(Some(pki))).await
+        process::start_with_retries(|| Self::start_once(Some(pki), None)).await
     }
 
-    async fn start_once(pki: Option<&Pki>) -> anyhow::Result<Self> {
+    /// No anonymous clients: users from `access.password_file`, rights from
+    /// `access.acl_file` (and, with `device_tls`, a certificate listener on
+    /// [`tls_port`](Self::tls_port)).
+    pub async fn start_with_access(access: &Access) -> anyhow::Result<Self> {
+        process::start_with_retries(|| Self::start_once(None, Some(access))).await
+    }
+
+    /// SIGHUP: Mosquitto re-reads its password and ACL files.
+    pub fn reload(&self) -> anyhow::Result<()> {
+        let pid = self.proc.pid().context("mosquitto is not running")?;
+        let status = std::process::Command::new("kill")
+            .args(["-HUP", &pid.to_string()])
+            .status()?;
+        anyhow::ensure!(status.success(), "kill -HUP {pid}: {status}");
+        Ok(())
+    }
+
+    async fn start_once(pki: Option<&Pki>, access: Option<&Access>) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("creating mosquitto's temp dir")?;
         let port = process::free_port()?;
         let data = dir.path().join("data");
@@ -86,6 +127,40 @@ impl Mosquitto {
                 Some(tls_port)
             }
             None => None,
+        };
+        let tls_port = match access {
+            Some(access) => {
+                text = text.replace(
+                    "allow_anonymous true\n",
+                    &format!(
+                        "allow_anonymous false\npassword_file {}\nacl_file {}\npid_file {}\n",
+                        access.password_file.display(),
+                        access.acl_file.display(),
+                        access.pid_file.display()
+                    ),
+                );
+                match &access.device_tls {
+                    Some(t) => {
+                        let tls_port = process::free_port()?;
+                        text.push_str(&format!(
+                            "listener {tls_port} 127.0.0.1\n\
+                             cafile {}\n\
+                             certfile {}\n\
+                             keyfile {}\n\
+                             crlfile {}\n\
+                             require_certificate true\n\
+                             use_identity_as_username true\n",
+                            t.client_ca.display(),
+                            t.server_cert.display(),
+                            t.server_key.display(),
+                            t.crl.display()
+                        ));
+                        Some(tls_port)
+                    }
+                    None => None,
+                }
+            }
+            None => tls_port,
         };
         std::fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
         let proc = Process::new(

@@ -110,8 +110,15 @@ pub fn write(inv: &Inventory, inventory_path: &Path) -> Result<(), DeviceError> 
 /// How the broker was asked to reload, for the CLI to report.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Reloaded {
-    Signalled { pid: u32 },
+    Signalled {
+        pid: u32,
+    },
     Command(String),
+    /// `pid_file` is set but absent: the broker is not running, and reads
+    /// the new files when it starts.
+    NotRunning {
+        pid_file: std::path::PathBuf,
+    },
     /// Nothing configured: the operator must reload the broker.
     NotConfigured,
 }
@@ -123,7 +130,11 @@ pub fn reload(inv: &Inventory, inventory_path: &Path) -> Result<Reloaded, Device
     let b = &inv.broker;
     if !b.pid_file.is_empty() {
         let path = crate::inventory::resolve(inventory_path, &b.pid_file);
-        let text = std::fs::read_to_string(&path).map_err(|source| DeviceError::Read { path: path.clone(), source })?;
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Reloaded::NotRunning { pid_file: path }),
+            Err(source) => return Err(DeviceError::Read { path, source }),
+        };
         let pid: u32 = text
             .trim()
             .parse()

@@ -5,13 +5,13 @@ use thiserror::Error;
 /// What went wrong managing devices; each names the file, key or device.
 #[derive(Debug, Error)]
 pub enum DeviceError {
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Read {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Write {
         path: PathBuf,
         #[source]

@@ -263,7 +263,10 @@ impl Inventory {
                 return Err(Self::invalid(
                     path,
                     key("id"),
-                    format!("{:?} is used twice (devices and accounts share the broker's user names)", d.id),
+                    format!(
+                        "{:?} is used twice (devices and accounts share the broker's user names)",
+                        d.id
+                    ),
                     "give each device and account its own name",
                 ));
             }
@@ -276,7 +279,12 @@ impl Inventory {
                 ));
             }
             if d.sensor_types.is_empty() {
-                return Err(Self::invalid(path, key("sensor_types"), "empty", "list the sensor types it publishes, e.g. [\"river_level\"]"));
+                return Err(Self::invalid(
+                    path,
+                    key("sensor_types"),
+                    "empty",
+                    "list the sensor types it publishes, e.g. [\"river_level\"]",
+                ));
             }
             if let Some(t) = d.sensor_types.iter().find(|t| !is_safe_name(t)) {
                 return Err(Self::invalid(
@@ -294,8 +302,15 @@ impl Inventory {
                     "YYYY-MM-DD, e.g. \"2026-11-02\"",
                 ));
             }
-            if d.lat.is_some_and(|v| !(-90.0..=90.0).contains(&v)) || d.lon.is_some_and(|v| !(-180.0..=180.0).contains(&v)) {
-                return Err(Self::invalid(path, key("lat"), "coordinates out of range", "decimal degrees: lat -90..90, lon -180..180"));
+            if d.lat.is_some_and(|v| !(-90.0..=90.0).contains(&v))
+                || d.lon.is_some_and(|v| !(-180.0..=180.0).contains(&v))
+            {
+                return Err(Self::invalid(
+                    path,
+                    key("lat"),
+                    "coordinates out of range",
+                    "decimal degrees: lat -90..90, lon -180..180",
+                ));
             }
             if d.state == DeviceState::Active
                 && d.credential == CredentialKind::Password

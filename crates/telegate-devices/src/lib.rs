@@ -28,7 +28,11 @@ pub enum Credential {
     /// Its broker user name is its id.
     Password(String),
     /// Its certificate and private key, written to these files (key 0600).
-    Certificate { cert: PathBuf, key: PathBuf, serial: String },
+    Certificate {
+        cert: PathBuf,
+        key: PathBuf,
+        serial: String,
+    },
 }
 
 /// A new device's description (everything but its credential).

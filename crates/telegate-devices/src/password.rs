@@ -24,9 +24,7 @@ const HASH_LEN: usize = 64;
 /// Random bytes from the operating system.
 pub(crate) fn random_bytes<const N: usize>() -> Result<[u8; N], DeviceError> {
     let mut out = [0u8; N];
-    SystemRandom::new()
-        .fill(&mut out)
-        .map_err(|_| DeviceError::Random)?;
+    SystemRandom::new().fill(&mut out).map_err(|_| DeviceError::Random)?;
     Ok(out)
 }
 
@@ -71,7 +69,14 @@ pub fn verify_password(password: &str, stored: &str) -> bool {
     ) else {
         return false;
     };
-    pbkdf2::verify(pbkdf2::PBKDF2_HMAC_SHA512, iterations, &salt, password.as_bytes(), &hash).is_ok()
+    pbkdf2::verify(
+        pbkdf2::PBKDF2_HMAC_SHA512,
+        iterations,
+        &salt,
+        password.as_bytes(),
+        &hash,
+    )
+    .is_ok()
 }
 
 /// Whether `stored` looks like a hash Mosquitto 2.0 reads (`$7$` with the
@@ -89,8 +94,7 @@ mod tests {
     use super::*;
 
     /// Written by Debian's mosquitto_passwd 2.0.11: `mosquitto_passwd -b -c FILE dev1 secret`.
-    const FROM_MOSQUITTO_PASSWD: &str =
-        "$7$101$SCFzWZ5ewd3B8cel$Wm9tz8uCW4nd+jYf+E8X5B3fg6PsDas7P6Q0I3Wn9uTmetNnUt9IyaR/nkHWF/1ofyjfJNu/pHj4Fh84XeNpFQ==";
+    const FROM_MOSQUITTO_PASSWD: &str = "$7$101$SCFzWZ5ewd3B8cel$Wm9tz8uCW4nd+jYf+E8X5B3fg6PsDas7P6Q0I3Wn9uTmetNnUt9IyaR/nkHWF/1ofyjfJNu/pHj4Fh84XeNpFQ==";
 
     #[test]
     fn verifies_a_hash_written_by_mosquitto_passwd() {

@@ -37,6 +37,10 @@ pub struct CheckArgs {
     /// as <redacted>.
     #[arg(long)]
     pub print_config: bool,
+    /// Also validate this device inventory: its format, and that every
+    /// device's sensor types exist in the schemas.
+    #[arg(long, value_name = "FILE")]
+    pub devices: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -78,6 +82,96 @@ pub enum Command {
         after_help = "Examples:\n  telegate demo\n  telegate demo --devices 100 --rate 200 --bad-ratio 0.05\n  telegate demo --influx-url http://127.0.0.1:8086   # InfluxDB 1.x, database telegate_demo"
     )]
     Demo(DemoArgs),
+    /// Provision devices: the device inventory, per-device passwords or
+    /// client certificates, and the broker's password and ACL files that let
+    /// each device publish only as itself (docs/operations.md, "Provisioning
+    /// devices").
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  telegate device account telegate --role gateway           # the gateway's own broker account\n  telegate device add rl-mt-1 --site muong-te --types river_level,device_health --installed 2026-11-02 --lat 22.39 --lon 102.78\n  telegate device add gate-1 --site ma-lu-thang --types lane_counter --certificate --out pki/devices\n  telegate device list\n  telegate device rotate rl-mt-1                            # new password; the old one stops working\n  telegate device revoke rl-mt-1\n  telegate device sync                                      # after editing devices.toml by hand"
+    )]
+    Device(DeviceCommand),
+}
+
+/// `--inventory` as every `device` subcommand takes it.
+#[derive(Debug, Clone, Args)]
+pub struct InventoryArg {
+    /// The device inventory (TOML). Created by the first `add` or `account`.
+    #[arg(short, long, value_name = "FILE", default_value = "devices.toml")]
+    pub inventory: PathBuf,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DeviceCommand {
+    /// Provision a device: a generated password (shown once, stored hashed)
+    /// or a client certificate, then regenerate the broker's files and
+    /// reload the broker.
+    Add {
+        /// Device id: its topic level, broker user name and certificate name.
+        id: String,
+        /// Site (the topic's {site}).
+        #[arg(long)]
+        site: String,
+        /// Sensor types it publishes, comma-separated (`telegate schema list`).
+        #[arg(long, value_delimiter = ',', required = true)]
+        types: Vec<String>,
+        /// Installation date, YYYY-MM-DD.
+        #[arg(long, default_value = "")]
+        installed: String,
+        /// Latitude, decimal degrees.
+        #[arg(long, allow_hyphen_values = true)]
+        lat: Option<f64>,
+        /// Longitude, decimal degrees.
+        #[arg(long, allow_hyphen_values = true)]
+        lon: Option<f64>,
+        /// A client certificate signed by the provisioning CA instead of a password.
+        #[arg(long)]
+        certificate: bool,
+        /// Where a certificate and its key are written.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        #[command(flatten)]
+        inventory: InventoryArg,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Every device and account, with its state.
+    List(InventoryArg),
+    /// Revoke a device: it can no longer connect or publish once the broker
+    /// reloaded (a certificate goes on the CRL). It stays in the inventory.
+    Revoke {
+        id: String,
+        #[command(flatten)]
+        inventory: InventoryArg,
+    },
+    /// New credentials for a device; the old ones stop working at the reload.
+    Rotate {
+        id: String,
+        /// Where a new certificate and its key are written.
+        #[arg(long, value_name = "DIR", default_value = ".")]
+        out: PathBuf,
+        #[command(flatten)]
+        inventory: InventoryArg,
+    },
+    /// Add a broker account that is not a device (or give it a new
+    /// password): the gateway's (reads telemetry, writes dead letters and
+    /// alerts) or an operator tool's (reads alerts).
+    Account {
+        name: String,
+        #[arg(long, value_enum)]
+        role: AccountRole,
+        #[command(flatten)]
+        inventory: InventoryArg,
+    },
+    /// Regenerate the broker's files from the inventory and reload the
+    /// broker (after editing the inventory by hand).
+    Sync(InventoryArg),
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum AccountRole {
+    Gateway,
+    Operator,
 }
 
 #[derive(Debug, Subcommand)]

@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     };
     init_logging(default_filter, format);
     let result = match cli.command {
-        Command::Check(c) => check(c.config.config.as_deref(), c.print_config),
+        Command::Check(c) => check(c.config.config.as_deref(), c.print_config, c.devices.as_deref()),
         Command::Run(_) => match run_config {
             Some(loaded) => run(loaded),
             None => Ok(ExitCode::FAILURE),
@@ -44,6 +44,9 @@ fn main() -> ExitCode {
         Command::Decode(args) => decode(&args),
         Command::Sim(args) => telegate::simulate::run(&args),
         Command::Demo(args) => telegate::demo::run(&args),
+        Command::Device(cmd) => {
+            telegate::devices::run(cmd, |path| Ok(loaded_registry(path)?.1)).map(|()| ExitCode::SUCCESS)
+        }
     };
     match result {
         Ok(code) => code,
@@ -80,8 +83,17 @@ fn init_logging(default_filter: &str, format: LogFormat) {
     }
 }
 
-fn check(path: Option<&std::path::Path>, print_config: bool) -> anyhow::Result<ExitCode> {
+fn check(
+    path: Option<&std::path::Path>,
+    print_config: bool,
+    devices: Option<&std::path::Path>,
+) -> anyhow::Result<ExitCode> {
     let (loaded, registry) = loaded_registry(path)?;
+    if let Some(devices) = devices {
+        anyhow::ensure!(devices.exists(), "--devices {}: no such file", devices.display());
+        let inventory = telegate_devices::Inventory::load(devices)?;
+        telegate::devices::check_sensor_types(&inventory, devices, &registry)?;
+    }
     let mut out = std::io::stdout().lock();
     if print_config {
         writeln!(out, "# effective config of {} (secrets redacted)", loaded.file)?;
@@ -91,6 +103,9 @@ fn check(path: Option<&std::path::Path>, print_config: bool) -> anyhow::Result<E
     let alerts = telegate::check::alerts_report(&loaded, &registry)?;
     out.write_all(report(&loaded, &registry).as_bytes())?;
     out.write_all(alerts.as_bytes())?;
+    if let Some(devices) = devices {
+        writeln!(out, "device inventory {}: valid", devices.display())?;
+    }
     Ok(ExitCode::SUCCESS)
 }
 
