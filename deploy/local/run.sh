@@ -27,6 +27,8 @@ if ! port_open 1883; then
   mkdir -p "$data/mosquitto"
   cat > "$data/mosquitto.conf" <<CONF
 listener 1883 127.0.0.1
+# Anonymous on loopback only, for trying telegate on one machine. A broker
+# that devices reach: docs/operations.md, "Provisioning devices".
 allow_anonymous true
 persistence true
 persistence_location $data/mosquitto/

@@ -786,6 +786,81 @@ fn compose_stack_is_wired_together() {
             "mosquitto.conf lacks `{line}`"
         );
     }
+    compose_broker_refuses_anonymous_and_uses_the_generated_files(&dir, &compose, &mosquitto, &cfg);
+}
+
+/// Issue 17: the stack's broker takes identities and rights only from the
+/// files `telegate device` generates from access/devices.toml, mounted where
+/// mosquitto.conf reads them; the gateway and the simulator log in with the
+/// accounts init-secrets.sh creates.
+fn compose_broker_refuses_anonymous_and_uses_the_generated_files(
+    dir: &Path,
+    compose: &Value,
+    mosquitto: &str,
+    gateway_cfg: &toml::Table,
+) {
+    let directive = |key: &str| -> Vec<&str> {
+        mosquitto
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(key).map(str::trim))
+            .collect()
+    };
+    assert_eq!(
+        directive("allow_anonymous "),
+        ["false"],
+        "mosquitto.conf: allow_anonymous"
+    );
+    assert!(
+        !mosquitto.lines().any(|l| l.trim().starts_with("pattern")),
+        "no pattern rules"
+    );
+    let broker = &compose["services"]["mosquitto"];
+    let mount = array_at(broker, "/volumes")
+        .iter()
+        .filter_map(Value::as_str)
+        .find(|v| v.starts_with("./access:"))
+        .expect("access/ mounted into the broker");
+    let target = mount.split(':').nth(1).expect("mount target");
+    let inventory_path = dir.join("access/devices.toml");
+    let inventory = telegate_devices::Inventory::load(&inventory_path).expect("access/devices.toml parses");
+    for (key, file) in [
+        ("password_file ", &inventory.broker.password_file),
+        ("acl_file ", &inventory.broker.acl_file),
+    ] {
+        assert_eq!(
+            directive(key),
+            [format!("{target}/{file}").as_str()],
+            "mosquitto.conf `{key}` is not the file the inventory writes"
+        );
+    }
+    // The generated files are not committed (init-secrets.sh writes them).
+    let ignored = read(&dir.join("../../.gitignore"));
+    for f in ["access/passwd", "access/acl"] {
+        assert!(
+            ignored.contains(&format!("deploy/compose/{f}")),
+            "{f} is not git-ignored"
+        );
+    }
+    // The gateway logs in as the gateway account, its password a declared secret.
+    assert_eq!(toml_str(gateway_cfg, "mqtt.username"), "telegate");
+    let pw = toml_str(gateway_cfg, "mqtt.password_file");
+    let secret = pw
+        .strip_prefix("/run/secrets/")
+        .expect("password_file is a compose secret");
+    assert!(
+        array_at(&compose["services"]["telegate"], "/secrets").contains(&Value::from(secret)),
+        "telegate does not get the secret {secret}"
+    );
+    let init = read(&dir.join("init-secrets.sh"));
+    assert!(
+        init.contains("device account"),
+        "init-secrets.sh creates the broker accounts"
+    );
+    // The simulator, too, and the broker's health check cannot be anonymous.
+    let sim = toml_table(&read(&dir.join("sim.toml")), "sim.toml");
+    assert_eq!(toml_str(&sim, "mqtt.username"), "simulator");
+    let health = serde_json::to_string(&broker["healthcheck"]).expect("healthcheck");
+    assert!(health.contains("-u healthcheck"), "healthcheck logs in: {health}");
 }
 
 fn one_of_kind<'a>(by_kind: &'a BTreeMap<String, Vec<Value>>, kind: &str) -> &'a Value {

@@ -51,6 +51,7 @@ pub fn acl_file(inv: &Inventory) -> String {
                 out.push_str(&format!("topic write {}/#\n", b.alert_prefix));
             }
             Role::Operator => out.push_str(&format!("topic read {}/#\n", b.alert_prefix)),
+            Role::Simulator => out.push_str(&format!("topic write {}/#\n", b.telemetry_prefix)),
         }
     }
     for d in inv.devices.iter().filter(|d| d.state == DeviceState::Active) {
@@ -139,19 +140,25 @@ pub fn reload(inv: &Inventory, inventory_path: &Path) -> Result<Reloaded, Device
             .trim()
             .parse()
             .map_err(|_| DeviceError::Reload(format!("{} holds {:?}, not a pid", path.display(), text.trim())))?;
-        run("kill", &["-HUP", &pid.to_string()])?;
+        run_in(None, "kill", &["-HUP", &pid.to_string()])?;
         return Ok(Reloaded::Signalled { pid });
     }
     if !b.reload_command.is_empty() {
-        run("sh", &["-c", &b.reload_command])?;
+        let dir = inventory_path.parent().filter(|d| !d.as_os_str().is_empty());
+        run_in(dir, "sh", &["-c", &b.reload_command])?;
         return Ok(Reloaded::Command(b.reload_command.clone()));
     }
     Ok(Reloaded::NotConfigured)
 }
 
-fn run(program: &str, args: &[&str]) -> Result<(), DeviceError> {
-    let out = std::process::Command::new(program)
-        .args(args)
+/// Run a command (in `dir`, the inventory's directory, for `reload_command`).
+fn run_in(dir: Option<&Path>, program: &str, args: &[&str]) -> Result<(), DeviceError> {
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args);
+    if let Some(dir) = dir {
+        cmd.current_dir(dir);
+    }
+    let out = cmd
         .output()
         .map_err(|e| DeviceError::Reload(format!("running {program}: {e}")))?;
     if out.status.success() {

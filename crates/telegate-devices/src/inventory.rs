@@ -37,7 +37,8 @@ pub struct BrokerFiles {
     /// After writing the files, send SIGHUP to the pid in this file (the
     /// broker's `pid_file`)...
     pub pid_file: String,
-    /// ...or run this command (e.g. `docker compose kill -s HUP mosquitto`).
+    /// ...or run this command, in the inventory's directory (e.g.
+    /// `docker compose -f ../compose.yaml kill -s HUP mosquitto`).
     /// Both empty: the files are written and a reminder is printed.
     pub reload_command: String,
     /// First topic level of the device topics
@@ -90,6 +91,10 @@ pub enum Role {
     Gateway,
     /// Reads alerts (dashboards, chat bridges, the control room's tools).
     Operator,
+    /// Publishes telemetry for any device: `telegate sim` on a test bench or
+    /// the compose demo. It defeats per-device identity, so never give one
+    /// to a production broker.
+    Simulator,
 }
 
 /// One field device.

@@ -170,8 +170,12 @@ pub enum DeviceCommand {
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
 pub enum AccountRole {
+    /// Reads all telemetry, writes dead letters and alerts.
     Gateway,
+    /// Reads alerts.
     Operator,
+    /// Publishes telemetry for any device (`telegate sim`): test benches only.
+    Simulator,
 }
 
 #[derive(Debug, Subcommand)]

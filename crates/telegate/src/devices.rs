@@ -147,6 +147,7 @@ pub fn run(cmd: DeviceCommand, registry: impl FnOnce(Option<&Path>) -> anyhow::R
             let role = match role {
                 AccountRole::Gateway => Role::Gateway,
                 AccountRole::Operator => Role::Operator,
+                AccountRole::Simulator => Role::Simulator,
             };
             let (password, reloaded) = telegate_devices::set_account(&inventory.inventory, &name, role)?;
             writeln!(out, "account {name}: password (shown once):")?;
