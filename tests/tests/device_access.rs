@@ -169,6 +169,16 @@ fn reading_of(registry: &telegate_schema::Registry, id: &str, t0: i64, i: u64) -
     )
 }
 
+/// A gateway logged in with the `telegate` account the inventory holds.
+async fn gateway_as(client_id: &str, port: u16, influx: &Influxd, password: &str) -> anyhow::Result<Gateway> {
+    let mut config = test_config(client_id, port, &influx.url());
+    config.mqtt.username = "telegate".into();
+    config.mqtt.password = Secret::new(password);
+    let gw = Gateway::start(config).await?;
+    gw.connected().await?;
+    Ok(gw)
+}
+
 const OWN: &str = "telemetry/site-a/rl-1/river_level";
 const OTHER: &str = "telemetry/site-a/rl-2/river_level";
 
@@ -197,11 +207,7 @@ async fn each_device_publishes_only_as_itself_with_passwords() -> anyhow::Result
     let broker = Mosquitto::start_with_access(&access).await?;
     let port = broker.port();
     let influx = Influxd::start().await?;
-    let mut config = test_config("gw-access", port, &influx.url());
-    config.mqtt.username = "telegate".into();
-    config.mqtt.password = Secret::new(gateway_password.clone());
-    let gw = Gateway::start(config).await?;
-    gw.connected().await?;
+    let gw = gateway_as("gw-access", port, &influx, &gateway_password).await?;
 
     // Anonymous, unknown and wrong passwords are refused.
     let anonymous = refused("anon", port, None).await?;
@@ -233,9 +239,10 @@ async fn each_device_publishes_only_as_itself_with_passwords() -> anyhow::Result
         dev1.publish(OWN, reading(registry, t0, 1)).await?,
         PubAckReason::Success
     );
-    // Spoofing rl-2: refused by the broker, never reaches the gateway.
+    // Spoofing rl-2 (its topic and its id in the payload, which the gateway
+    // would store): refused by the broker, never reaches the gateway.
     assert_eq!(
-        dev1.publish(OTHER, reading(registry, t0, 2)).await?,
+        dev1.publish(OTHER, reading_of(registry, "rl-2", t0, 2)).await?,
         PubAckReason::NotAuthorized
     );
     assert_stored_exactly(&influx, 2, Duration::from_secs(15)).await?;
@@ -341,11 +348,7 @@ async fn each_device_publishes_only_as_itself_with_client_certificates() -> anyh
     let broker = Mosquitto::start_with_access(&access).await?;
     let tls_port = broker.tls_port().context("device TLS listener")?;
     let influx = Influxd::start().await?;
-    let mut config = test_config("gw-access-tls", broker.port(), &influx.url());
-    config.mqtt.username = "telegate".into();
-    config.mqtt.password = Secret::new(gateway_password);
-    let gw = Gateway::start(config).await?;
-    gw.connected().await?;
+    let gw = gateway_as("gw-access-tls", broker.port(), &influx, &gateway_password).await?;
 
     let tls_for = |id: &str| -> anyhow::Result<Arc<rustls::ClientConfig>> {
         Ok(telegate_mqtt::client_config(&telegate_mqtt::MqttTlsConfig {
@@ -374,7 +377,7 @@ async fn each_device_publishes_only_as_itself_with_client_certificates() -> anyh
         PubAckReason::Success
     );
     assert_eq!(
-        dev1.publish(OTHER, reading(registry, t0, 1)).await?,
+        dev1.publish(OTHER, reading_of(registry, "rl-2", t0, 1)).await?,
         PubAckReason::NotAuthorized
     );
     assert_stored_exactly(&influx, 1, Duration::from_secs(15)).await?;
