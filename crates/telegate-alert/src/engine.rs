@@ -201,7 +201,7 @@ impl Engine {
     }
 
     /// The alerts firing now (rules with `notify = false` are left out),
-    /// most severe first.
+    /// most severe first, then the most recent level change first.
     pub fn firing(&self) -> Vec<ActiveAlert> {
         let mut alerts = Vec::new();
         for (rule, states) in self.config.rules.iter().zip(&self.series) {
@@ -213,6 +213,7 @@ impl Engine {
                     level,
                     episode_ns,
                     fired_ns,
+                    level_since_ns,
                     notified_wall_ns,
                     ..
                 } = st.phase
@@ -227,7 +228,8 @@ impl Engine {
                     level: rule.levels[level].name.clone(),
                     severity: rule.levels[level].severity,
                     series: key.clone(),
-                    since_ns: episode_ns,
+                    since_ns: level_since_ns,
+                    episode_start_ns: episode_ns,
                     fired_ns,
                     last_notified_ns: notified_wall_ns,
                     value: n.value,
@@ -239,6 +241,7 @@ impl Engine {
         alerts.sort_by(|a, b| {
             b.severity
                 .cmp(&a.severity)
+                .then_with(|| b.since_ns.cmp(&a.since_ns))
                 .then_with(|| a.rule_id.cmp(&b.rule_id))
                 .then_with(|| a.series.cmp(&b.series))
         });

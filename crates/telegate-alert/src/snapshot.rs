@@ -69,6 +69,9 @@ enum PhaseSnapshot {
         level: String,
         episode_ns: i64,
         fired_ns: i64,
+        /// Absent in files written before it existed: the fire time.
+        #[serde(default)]
+        level_since_ns: Option<i64>,
         notified_wall_ns: i64,
         rising: Option<(String, i64)>,
     },
@@ -94,12 +97,14 @@ fn phase_out(rule: &Rule, phase: &Phase) -> PhaseSnapshot {
             level,
             episode_ns,
             fired_ns,
+            level_since_ns,
             notified_wall_ns,
             rising,
         } => PhaseSnapshot::Firing {
             level: name(level),
             episode_ns,
             fired_ns,
+            level_since_ns: Some(level_since_ns),
             notified_wall_ns,
             rising: rising.map(|r| (name(r.level), r.since_ns)),
         },
@@ -120,12 +125,14 @@ fn phase_in(rule: &Rule, phase: &PhaseSnapshot) -> Phase {
             level,
             episode_ns,
             fired_ns,
+            level_since_ns,
             notified_wall_ns,
             rising,
         } => index(level).map_or(Phase::Ok, |level| Phase::Firing {
             level,
             episode_ns: *episode_ns,
             fired_ns: *fired_ns,
+            level_since_ns: level_since_ns.unwrap_or(*fired_ns),
             notified_wall_ns: *notified_wall_ns,
             rising: rising
                 .as_ref()

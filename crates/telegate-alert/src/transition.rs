@@ -39,6 +39,9 @@ pub struct Transition {
     pub values: BTreeMap<String, f64>,
     /// Device time the change happened at (see the crate docs).
     pub event_time_ns: i64,
+    /// Device time the episode began (left `ok`): the same for every
+    /// transition of one `alert_id`.
+    pub episode_start_ns: i64,
     /// Wall time the engine decided it.
     pub evaluated_at_ns: i64,
     pub message: String,
@@ -53,8 +56,11 @@ pub struct ActiveAlert {
     pub level: String,
     pub severity: Severity,
     pub series: SeriesKey,
-    /// Event time the episode began (left ok).
+    /// Event time the current level was entered (fired, escalated or
+    /// de-escalated to it): a BĐ II → BĐ III escalation resets it.
     pub since_ns: i64,
+    /// Event time the episode began (left ok).
+    pub episode_start_ns: i64,
     /// Event time it fired.
     pub fired_ns: i64,
     /// Wall time of the last notification.
@@ -136,6 +142,7 @@ impl Transition {
             threshold: thresholds(rule, step.level, n).0,
             values: n.components.iter().cloned().collect(),
             event_time_ns: step.event_ns,
+            episode_start_ns: step.episode_ns,
             evaluated_at_ns: now_ns,
             message: render(rule, series, step.level, resolved, n),
         }

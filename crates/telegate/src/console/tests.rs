@@ -43,6 +43,7 @@ fn transition(n: i64, change: Change, level: &str, severity: Severity) -> Transi
         threshold: Some(290.0),
         values: BTreeMap::new(),
         event_time_ns: 1_700_000_000_000_000_000 + n,
+        episode_start_ns: 1_700_000_000_000_000_000,
         evaluated_at_ns: 1_700_000_000_100_000_000 + n,
         message: "rl-001 at muong-te: stage 290.42 m ≥ BĐ III (290 m)".into(),
     }
@@ -57,6 +58,7 @@ fn active(t: &Transition) -> ActiveAlert {
         severity: t.severity,
         series: t.series.clone(),
         since_ns: t.event_time_ns - 600_000_000_000,
+        episode_start_ns: t.episode_start_ns,
         fired_ns: t.event_time_ns,
         last_notified_ns: t.evaluated_at_ns,
         value: t.value,

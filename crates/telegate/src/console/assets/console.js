@@ -132,7 +132,9 @@
       el('div', {}, badge(s), ' ', el('span', { class: 'title' }, a.rule_name || a.rule_id), ' ', el('span', { class: 'level' }, a.level)),
       el('div', { class: 'meta' }, where(a.series),
         compare(a.value, a.threshold) && [' · ', el('span', { class: 'value' }, compare(a.value, a.threshold))],
-        ' · since ', el('span', { class: 'nowrap' }, when(a.since_ns) + ' (' + ago(a.since_ns) + ')')),
+        ' · since ', el('span', { class: 'nowrap since' }, when(a.since_ns) + ' (' + ago(a.since_ns) + ')'),
+        a.episode_start_ns && a.episode_start_ns !== a.since_ns
+          ? [' · episode from ', el('span', { class: 'nowrap episode' }, when(a.episode_start_ns))] : null),
       a.message ? el('div', { class: 'msg' }, a.message) : null);
   }
 
@@ -274,7 +276,10 @@
     if (!state.recent.slice(0, 50).some((x) => key(x) === key(t))) state.recent.unshift(t);
     if (t.to === 'firing') {
       const old = state.firing.get(t.alert_id);
-      state.firing.set(t.alert_id, { ...t, since_ns: old ? old.since_ns : t.event_time_ns });
+      // "since" is when the current level was entered: a level change
+      // restarts it, a re-notification does not.
+      const since = old && t.change === 'renotified' ? old.since_ns : t.event_time_ns;
+      state.firing.set(t.alert_id, { ...t, since_ns: since });
       state.fresh.add(t.alert_id);
       setTimeout(() => state.fresh.delete(t.alert_id), 3000);
     } else if (t.to === 'resolved' || t.to === 'ok') {
