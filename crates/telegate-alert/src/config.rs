@@ -108,6 +108,7 @@ pub(crate) struct RawRule {
     pub(crate) window: Option<Spanned<String>>,
     pub(crate) min_samples: Option<Spanned<usize>>,
     pub(crate) per: Option<Spanned<String>>,
+    pub(crate) min_span: Option<Spanned<String>>,
     pub(crate) cadence: Option<Spanned<String>>,
     pub(crate) factor: Option<Spanned<f64>>,
     pub(crate) mode_field: Option<String>,

@@ -224,7 +224,7 @@ fn applies(kind: &str, key: &str) -> bool {
         "for" => kind != "deadman",
         "window" => matches!(kind, "sum" | "mean" | "rate"),
         "min_samples" => matches!(kind, "sum" | "mean"),
-        "per" => kind == "rate",
+        "per" | "min_span" => kind == "rate",
         "cadence" | "factor" | "mode_field" | "mode_cadence" => kind == "deadman",
         "when" => kind == "state",
         "all_of" => kind == "combined",
@@ -239,7 +239,7 @@ fn hint(kind: &str, key: &str) -> &'static str {
         "level" => " (this kind has one level: set `severity` and `level_name` on the rule)",
         "for" => " (a deadman waits cadence × factor)",
         "measurement" | "match" => " (a combined rule takes its series from the rules in `all_of`)",
-        "window" | "min_samples" | "per" if kind == "threshold" => {
+        "window" | "min_samples" | "per" | "min_span" if kind == "threshold" => {
             " (for windows use kind = \"sum\", \"mean\" or \"rate\")"
         }
         _ => "",
@@ -289,7 +289,7 @@ fn build_rule(cx: &Cx<'_>, raw: RawRule, defaults: &Defaults) -> Result<(Rule, O
             });
         }
     };
-    let present: [(&'static str, bool); 19] = [
+    let present: [(&'static str, bool); 20] = [
         ("measurement", raw.measurement.is_some()),
         ("match", raw.match_tags.is_some()),
         ("field", raw.field.is_some()),
@@ -299,6 +299,7 @@ fn build_rule(cx: &Cx<'_>, raw: RawRule, defaults: &Defaults) -> Result<(Rule, O
         ("window", raw.window.is_some()),
         ("min_samples", raw.min_samples.is_some()),
         ("per", raw.per.is_some()),
+        ("min_span", raw.min_span.is_some()),
         ("cadence", raw.cadence.is_some()),
         ("factor", raw.factor.is_some()),
         ("mode_field", raw.mode_field.is_some()),
