@@ -86,6 +86,8 @@ pub(crate) struct RawFile {
 pub(crate) struct RawDefaults {
     pub(crate) renotify: Option<Spanned<String>>,
     pub(crate) decimals: Option<usize>,
+    pub(crate) flap_limit: Option<Spanned<usize>>,
+    pub(crate) flap_window: Option<Spanned<String>>,
 }
 
 /// One `[[rule]]` table: the union of every kind's keys; which apply to
@@ -105,6 +107,8 @@ pub(crate) struct RawRule {
     #[serde(rename = "for")]
     pub(crate) for_: Option<Spanned<String>>,
     pub(crate) renotify: Option<Spanned<String>>,
+    pub(crate) flap_limit: Option<Spanned<usize>>,
+    pub(crate) flap_window: Option<Spanned<String>>,
     pub(crate) window: Option<Spanned<String>>,
     pub(crate) min_samples: Option<Spanned<usize>>,
     pub(crate) per: Option<Spanned<String>>,

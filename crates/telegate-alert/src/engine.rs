@@ -11,11 +11,12 @@ use telegate_model::Point;
 
 use crate::combined::{self, ComponentChange};
 use crate::config::AlertConfig;
+use crate::flap::Admit;
 use crate::machine::{Phase, Step};
 use crate::rule::{Kind, Rule};
 use crate::series::SeriesKey;
 use crate::state::SeriesState;
-use crate::transition::{ActiveAlert, Numbers, Transition, alert_id, render, thresholds};
+use crate::transition::{ActiveAlert, Numbers, Transition, alert_id, flap_message, render, thresholds};
 use crate::{deadman, evaluate};
 
 /// The alert rules engine. See the crate docs for states and time.
@@ -132,6 +133,9 @@ impl Engine {
                 Kind::Deadman { .. } => deadman::observe(rule, st, point, now_ns, epoch),
                 Kind::Combined { .. } => None,
             };
+            if let Some(at) = st.watermark_ns {
+                settle(rule, &key, st, at, now_ns, out);
+            }
             if let Some(step) = step {
                 report(rule, &key, st, &step, now_ns, out);
                 if !dependents[ri].is_empty() {
@@ -165,7 +169,7 @@ impl Engine {
                 if matches!(rule.kind, Kind::Combined { .. }) != combined_pass {
                     continue;
                 }
-                let mut stepped: Vec<(&SeriesKey, &SeriesState, Step)> = Vec::new();
+                let mut stepped: Vec<(SeriesKey, Vec<Transition>, Option<i64>)> = Vec::new();
                 for (key, st) in self.series[ri].iter_mut() {
                     let step = match rule.kind {
                         Kind::Deadman { .. } => deadman::tick(rule, st, now_ns, epoch),
@@ -177,19 +181,29 @@ impl Engine {
                         let at = st.watermark_ns.unwrap_or(0);
                         st.phase.renotify(now_ns, rule.renotify_ns, at)
                     });
-                    if let Some(step) = step {
-                        stepped.push((key, st, step));
+                    let mut ts = Vec::new();
+                    if let Some(step) = &step {
+                        report(rule, key, st, step, now_ns, &mut ts);
+                    }
+                    if let Some(est) = st.estimated_event_ns(now_ns, epoch) {
+                        settle(rule, key, st, est, now_ns, &mut ts);
+                    }
+                    if step.is_some() || !ts.is_empty() {
+                        stepped.push((key.clone(), ts, step.map(|s| s.event_ns)));
                     }
                 }
                 // HashMap order is random; report in series order.
-                stepped.sort_by(|a, b| a.0.cmp(b.0));
-                for (key, st, step) in stepped {
-                    report(rule, key, st, &step, now_ns, out);
-                    if !combined_pass && !self.dependents[ri].is_empty() {
+                stepped.sort_by(|a, b| a.0.cmp(&b.0));
+                for (key, ts, event_ns) in stepped {
+                    out.extend(ts);
+                    if let Some(event_ns) = event_ns
+                        && !combined_pass
+                        && !self.dependents[ri].is_empty()
+                    {
                         changes.push(ComponentChange {
                             rule: ri,
-                            series: key.clone(),
-                            event_ns: step.event_ns,
+                            series: key,
+                            event_ns,
                         });
                     }
                 }
@@ -209,6 +223,26 @@ impl Engine {
                 continue;
             }
             for (key, st) in states {
+                if let Some(f) = &st.flap.flapping {
+                    let n = numbers(rule, st);
+                    alerts.push(ActiveAlert {
+                        alert_id: alert_id(&rule.id, key, f.since_ns),
+                        rule_id: rule.id.clone(),
+                        rule_name: rule.name.clone(),
+                        level: rule.levels[f.level].name.clone(),
+                        severity: rule.levels[f.level].severity,
+                        series: key.clone(),
+                        since_ns: f.since_ns,
+                        episode_start_ns: f.since_ns,
+                        fired_ns: f.since_ns,
+                        last_notified_ns: 0,
+                        flapping: true,
+                        value: n.value,
+                        threshold: thresholds(rule, f.level, &n).0,
+                        message: flap_message(rule, key, false),
+                    });
+                    continue;
+                }
                 let Phase::Firing {
                     level,
                     episode_ns,
@@ -232,6 +266,7 @@ impl Engine {
                     episode_start_ns: episode_ns,
                     fired_ns,
                     last_notified_ns: notified_wall_ns,
+                    flapping: false,
                     value: n.value,
                     threshold: thresholds(rule, level, &n).0,
                     message: render(rule, key, level, false, &n),
@@ -257,8 +292,27 @@ fn numbers<'a>(rule: &Rule, st: &'a SeriesState) -> Numbers<'a> {
     }
 }
 
-fn report(rule: &Rule, key: &SeriesKey, st: &SeriesState, step: &Step, now_ns: i64, out: &mut Vec<Transition>) {
-    if rule.notify {
-        out.push(Transition::new(rule, key, step, &numbers(rule, st), now_ns));
+/// Report a step, through the series' flap limiter.
+fn report(rule: &Rule, key: &SeriesKey, st: &mut SeriesState, step: &Step, now_ns: i64, out: &mut Vec<Transition>) {
+    if !rule.notify {
+        return;
+    }
+    match st.flap.admit(rule.flap, step) {
+        Admit::Report => out.push(Transition::new(rule, key, step, &numbers(rule, st), now_ns)),
+        Admit::Quiet => {}
+        Admit::Flapping(flap) => out.push(Transition::new(rule, key, &flap, &numbers(rule, st), now_ns)),
+    }
+}
+
+/// A flapping series that has been steady for the flap window at event
+/// time `at` settles (and reports its true state).
+fn settle(rule: &Rule, key: &SeriesKey, st: &mut SeriesState, at: i64, now_ns: i64, out: &mut Vec<Transition>) {
+    if st.flap.flapping.is_none() {
+        return;
+    }
+    for step in st.flap.settle(rule.flap, &st.phase, at) {
+        if rule.notify {
+            out.push(Transition::new(rule, key, &step, &numbers(rule, st), now_ns));
+        }
     }
 }

@@ -115,6 +115,7 @@ mod deadman;
 mod engine;
 mod error;
 mod evaluate;
+mod flap;
 mod kind_check;
 mod level_check;
 mod levels;

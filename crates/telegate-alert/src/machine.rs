@@ -18,6 +18,9 @@ pub enum AlertState {
     /// Reported once when a firing alert clears; the machine then rests in
     /// `Ok`.
     Resolved,
+    /// The series changed too often (the rule's flap limit): one
+    /// transition, then quiet until it settles (see [`crate::flap`]).
+    Flapping,
 }
 
 /// What a transition means, so outputs need not compare states and levels.
@@ -38,6 +41,11 @@ pub enum Change {
     Renotified,
     /// firing → resolved.
     Resolved,
+    /// ok → flapping: the flap limit was reached; nothing more is reported
+    /// for the series until it settles.
+    Flapping,
+    /// flapping → ok: no change for the flap window.
+    Settled,
 }
 
 /// A more severe level waiting out `for` while the alert fires at a lower

@@ -216,6 +216,8 @@ pub struct Rule {
     pub(crate) for_ns: i64,
     /// 0 = never re-notify.
     pub(crate) renotify_ns: i64,
+    /// `flap_limit` / `flap_window`; `None` = no limiter.
+    pub(crate) flap: Option<crate::flap::FlapLimit>,
     /// `false`: the rule only feeds combined rules; its transitions are not
     /// reported and it is not listed by [`crate::Engine::firing`].
     pub(crate) notify: bool,

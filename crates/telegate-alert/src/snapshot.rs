@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 use crate::config::AlertConfig;
 use crate::engine::Engine;
 use crate::error::SnapshotError;
+use crate::flap::{FlapGuard, Flapping};
 use crate::machine::{Phase, Rising};
 use crate::rule::Rule;
 use crate::series::{Grouping, SeriesKey};
@@ -55,6 +56,18 @@ struct SeriesSnapshot {
     window: Vec<(i64, f64)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     components: Vec<(String, f64)>,
+    /// The flap limiter: recent episode starts, and the flapping state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    flap_starts: Vec<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    flapping: Option<FlappingSnapshot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct FlappingSnapshot {
+    level: String,
+    since_ns: i64,
+    last_change_ns: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -168,6 +181,12 @@ impl Engine {
                         mode: st.mode.clone(),
                         window: st.window.samples().filter(|s| s.1.is_finite()).collect(),
                         components: st.components.clone(),
+                        flap_starts: st.flap.starts.iter().copied().collect(),
+                        flapping: st.flap.flapping.as_ref().map(|f| FlappingSnapshot {
+                            level: rule.levels.get(f.level).map(|l| l.name.clone()).unwrap_or_default(),
+                            since_ns: f.since_ns,
+                            last_change_ns: f.last_change_ns,
+                        }),
                     })
                     .collect();
                 series.sort_by(|a, b| a.key.cmp(&b.key));
@@ -210,6 +229,17 @@ impl Engine {
                     mode: s.mode,
                     window: Window::from_samples(s.window),
                     components: s.components,
+                    flap: FlapGuard {
+                        starts: s.flap_starts.into(),
+                        flapping: s.flapping.and_then(|f| {
+                            let level = rule.levels.iter().position(|l| l.name == f.level)?;
+                            Some(Flapping {
+                                since_ns: f.since_ns,
+                                last_change_ns: f.last_change_ns,
+                                level,
+                            })
+                        }),
+                    },
                 };
                 states.insert(s.key, st);
             }

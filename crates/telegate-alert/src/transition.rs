@@ -65,6 +65,9 @@ pub struct ActiveAlert {
     pub fired_ns: i64,
     /// Wall time of the last notification.
     pub last_notified_ns: i64,
+    /// The series reached its rule's flap limit: listed once, at the most
+    /// severe level seen while flapping, until it settles.
+    pub flapping: bool,
     pub value: Option<f64>,
     pub threshold: Option<f64>,
     pub message: String,
@@ -124,6 +127,10 @@ impl Transition {
     pub(crate) fn new(rule: &Rule, series: &SeriesKey, step: &Step, n: &Numbers<'_>, now_ns: i64) -> Transition {
         let level = rule.levels.get(step.level);
         let resolved = matches!(step.change, Change::Resolved | Change::Cancelled);
+        let message = match step.change {
+            Change::Flapping | Change::Settled => flap_message(rule, series, step.change == Change::Settled),
+            _ => render(rule, series, step.level, resolved, n),
+        };
         Transition {
             alert_id: alert_id(&rule.id, series, step.episode_ns),
             rule_id: rule.id.clone(),
@@ -144,8 +151,25 @@ impl Transition {
             event_time_ns: step.event_ns,
             episode_start_ns: step.episode_ns,
             evaluated_at_ns: now_ns,
-            message: render(rule, series, step.level, resolved, n),
+            message,
         }
+    }
+}
+
+/// The message of a `flapping` or `settled` transition (rule templates
+/// describe a value, not a series that cannot make up its mind).
+pub(crate) fn flap_message(rule: &Rule, series: &SeriesKey, settled: bool) -> String {
+    let Some(f) = rule.flap else {
+        return String::new();
+    };
+    let window = crate::template::format_duration_ns(f.window_ns);
+    if settled {
+        format!("{series}: {} steady for {window}, no longer flapping", rule.name)
+    } else {
+        format!(
+            "{series}: {} is flapping ({} alerts within {window}); quiet until steady for {window}",
+            rule.name, f.limit
+        )
     }
 }
 

@@ -109,6 +109,7 @@ fn state_label(s: AlertState) -> &'static str {
         AlertState::Pending => "pending",
         AlertState::Firing => "firing",
         AlertState::Resolved => "resolved",
+        AlertState::Flapping => "flapping",
     }
 }
 

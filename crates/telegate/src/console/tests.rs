@@ -61,6 +61,7 @@ fn active(t: &Transition) -> ActiveAlert {
         episode_start_ns: t.episode_start_ns,
         fired_ns: t.event_time_ns,
         last_notified_ns: t.evaluated_at_ns,
+        flapping: false,
         value: t.value,
         threshold: t.threshold,
         message: t.message.clone(),

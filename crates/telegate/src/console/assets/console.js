@@ -129,7 +129,8 @@
   function alertCard(a) {
     const s = sev(a.severity);
     return el('article', { class: 'alert ' + s + (state.fresh.has(a.alert_id) ? ' fresh' : ''), 'data-alert-id': a.alert_id, 'data-severity': s },
-      el('div', {}, badge(s), ' ', el('span', { class: 'title' }, a.rule_name || a.rule_id), ' ', el('span', { class: 'level' }, a.level)),
+      el('div', {}, badge(s), ' ', el('span', { class: 'title' }, a.rule_name || a.rule_id), ' ', el('span', { class: 'level' }, a.level),
+        a.flapping ? [' ', el('span', { class: 'flapping' }, 'flapping')] : null),
       el('div', { class: 'meta' }, where(a.series),
         compare(a.value, a.threshold) && [' · ', el('span', { class: 'value' }, compare(a.value, a.threshold))],
         ' · since ', el('span', { class: 'nowrap since' }, when(a.since_ns) + ' (' + ago(a.since_ns) + ')'),
@@ -274,7 +275,9 @@
     document.body.dataset.events = String(state.events);
     const key = (x) => [x.alert_id, x.change, x.event_time_ns, x.evaluated_at_ns].join('|');
     if (!state.recent.slice(0, 50).some((x) => key(x) === key(t))) state.recent.unshift(t);
-    if (t.to === 'firing') {
+    if (t.to === 'flapping') {
+      state.firing.set(t.alert_id, { ...t, since_ns: t.event_time_ns, flapping: true });
+    } else if (t.to === 'firing') {
       const old = state.firing.get(t.alert_id);
       // "since" is when the current level was entered: a level change
       // restarts it, a re-notification does not.
