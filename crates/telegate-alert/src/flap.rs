@@ -8,7 +8,8 @@
 //! transition instead; after that nothing of the series is reported until
 //! its state machine has gone T of event time without a change. Then it is
 //! reported `settled` (back to `ok`), followed by `fired` when the alert
-//! is on at that moment. The state machine itself keeps running, so
+//! is on at that moment. A change to a level more severe than any seen
+//! while flapping is always reported, and ends the flapping state. The state machine itself keeps running, so
 //! combined rules and the settle decision see the real condition.
 
 use std::collections::VecDeque;
@@ -59,6 +60,13 @@ impl FlapGuard {
             return Admit::Report;
         };
         if let Some(f) = &mut self.flapping {
+            if step.to == AlertState::Firing && step.level > f.level {
+                // A more severe level than the flapping one (BĐ II → BĐ III)
+                // is news: report it, and count afresh from here.
+                self.flapping = None;
+                self.starts.clear();
+                return Admit::Report;
+            }
             if step.change != Change::Renotified {
                 f.last_change_ns = f.last_change_ns.max(step.event_ns);
                 f.level = f.level.max(step.level);
@@ -132,6 +140,42 @@ impl FlapGuard {
     }
 }
 
+impl crate::rule::Rule {
+    /// Why this rule can flap, for `telegate check`: a value rule with a
+    /// level that has no hysteresis (`clear` equal to its threshold), no
+    /// `for` and no flap limit fires and resolves on every reading that
+    /// hovers at the threshold. `None` when it cannot.
+    pub fn flap_risk(&self) -> Option<String> {
+        if !matches!(self.kind, crate::rule::Kind::Value { .. }) || self.for_ns > 0 || self.flap.is_some() {
+            return None;
+        }
+        let bare: Vec<&str> = self
+            .levels
+            .iter()
+            .filter(|l| match l.bounds {
+                crate::rule::Bounds::Above { threshold, clear } | crate::rule::Bounds::Below { threshold, clear } => {
+                    threshold == clear
+                }
+                crate::rule::Bounds::Outside {
+                    low,
+                    high,
+                    clear_low,
+                    clear_high,
+                } => low == clear_low || high == clear_high,
+                crate::rule::Bounds::Flag => false,
+            })
+            .map(|l| l.name.as_str())
+            .collect();
+        if bare.is_empty() {
+            return None;
+        }
+        Some(format!(
+            "can flap: level {} has no clear level and `for` is 0s, so a value hovering at the threshold fires and resolves on every reading; set `clear` (hysteresis), `for`, or `flap_limit`",
+            bare.iter().map(|n| format!("`{n}`")).collect::<Vec<_>>().join(", ")
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -180,7 +224,12 @@ mod tests {
         // Quiet from now on, however many swings.
         for i in 0..20 {
             assert_eq!(g.admit(LIMIT, &end(21 * MIN + i * MIN)), Admit::Quiet);
+            assert_eq!(g.admit(LIMIT, &start(21 * MIN + i * MIN)), Admit::Quiet);
         }
+        // ... but a more severe level breaks through.
+        let worse = Step { level: 1, ..start(50 * MIN) };
+        assert_eq!(g.admit(LIMIT, &worse), Admit::Report);
+        assert_eq!(g.flapping, None);
     }
 
     #[test]
@@ -209,5 +258,51 @@ mod tests {
         assert_eq!(steps[0].event_ns, last + 60 * MIN);
         assert_eq!(g.flapping, None);
         assert!(g.settle(LIMIT, &Phase::Ok, last + 120 * MIN).is_empty(), "settled once");
+    }
+
+    fn rule(text: &str) -> crate::rule::Rule {
+        match crate::AlertConfig::from_toml_str(text, "t.toml") {
+            Ok(c) => c.rules()[0].clone(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    const BARE: &str = r#"
+[[rule]]
+id = "d"
+name = "Displacement"
+kind = "rate"
+measurement = "landslide"
+field = "displacement_mm"
+window = "1d"
+direction = "outside"
+
+[[rule.level]]
+name = "watch"
+severity = "warning"
+low = -2.0
+high = 2.0
+"#;
+
+    #[test]
+    fn a_level_without_clear_or_for_or_limit_is_a_flap_risk() {
+        let risk = rule(BARE).flap_risk().unwrap_or_default();
+        assert!(risk.contains("level `watch` has no clear level"), "{risk}");
+        let with_clear = BARE.replace("high = 2.0", "high = 2.0\nclear_low = -1.5\nclear_high = 1.5");
+        assert_eq!(rule(&with_clear).flap_risk(), None);
+        let with_for = BARE.replace("window = \"1d\"", "window = \"1d\"\nfor = \"30m\"");
+        assert_eq!(rule(&with_for).flap_risk(), None);
+        let limited = BARE.replace("window = \"1d\"", "window = \"1d\"\nflap_limit = 3");
+        assert_eq!(rule(&limited).flap_risk(), None);
+    }
+
+    #[test]
+    fn level_names_cannot_contradict_severities() {
+        let text = BARE.replace("name = \"watch\"", "name = \"Critical\"");
+        let err = crate::AlertConfig::from_toml_str(&text, "t.toml").unwrap_err().to_string();
+        assert!(err.contains("names severity critical but the level's severity is warning"), "{err}");
+        assert!(err.contains("t.toml:12"), "{err}");
+        let ok = BARE.replace("name = \"watch\"", "name = \"Warning\"");
+        assert!(crate::AlertConfig::from_toml_str(&ok, "t.toml").is_ok());
     }
 }

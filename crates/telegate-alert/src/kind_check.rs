@@ -70,6 +70,9 @@ pub(crate) fn flag_level(cx: &Cx<'_>, raw: &RawRule) -> Result<Vec<Level>, Confi
     let severity = raw
         .severity
         .ok_or_else(|| cx.missing("severity", "add severity = \"info\", \"warning\" or \"critical\""))?;
+    if let Some(name) = &raw.level_name {
+        crate::level_check::check_name_severity(cx, "level_name", name, severity)?;
+    }
     Ok(vec![Level {
         name: raw.level_name.clone().unwrap_or_else(|| severity.as_str().to_owned()),
         severity,
