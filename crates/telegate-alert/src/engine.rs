@@ -11,6 +11,7 @@ use telegate_model::Point;
 
 use crate::combined::{self, ComponentChange};
 use crate::config::AlertConfig;
+use crate::device::{DeviceRecord, DeviceRegistry};
 use crate::flap::Admit;
 use crate::machine::{Phase, Step};
 use crate::rule::{Kind, Rule};
@@ -31,6 +32,8 @@ pub struct Engine {
     dependents: Vec<Vec<usize>>,
     /// Per rule (same index as `config.rules`): its series.
     pub(crate) series: Vec<HashMap<SeriesKey, SeriesState>>,
+    /// Every device seen, saved with the state.
+    pub(crate) devices: DeviceRegistry,
     /// Wall time of the first call since start or restore. Wall-clock timers
     /// (deadman silence, `for` extrapolation) do not count time before it:
     /// while the gateway was down, devices were not silent, we were deaf.
@@ -60,6 +63,7 @@ impl Engine {
             any_measurement,
             dependents,
             series,
+            devices: DeviceRegistry::default(),
             epoch_ns: None,
         }
     }
@@ -93,6 +97,7 @@ impl Engine {
     /// nothing changes).
     pub fn observe_into(&mut self, point: &Point, now_ns: i64, out: &mut Vec<Transition>) {
         let epoch = self.epoch(now_ns);
+        self.devices.observe(point, now_ns);
         let Engine {
             config,
             by_measurement,
@@ -212,6 +217,56 @@ impl Engine {
                 combined::propagate(&self.config, &self.dependents, &mut self.series, &changes, now_ns, out);
             }
         }
+    }
+
+    /// Every device seen (restored ones included), by id.
+    pub fn devices(&self) -> impl Iterator<Item = &DeviceRecord> {
+        self.devices.devices.values()
+    }
+
+    /// New devices not registered because the registry is full.
+    pub fn devices_refused(&self) -> u64 {
+        self.devices.refused
+    }
+
+    /// Take a device out of service: forget it, and drop its deadman series
+    /// so its silence is never reported again. A firing deadman of it is
+    /// resolved (appended to `out`, message "decommissioned"). `false` when
+    /// no such device is known.
+    pub fn decommission(&mut self, device_id: &str, now_ns: i64, out: &mut Vec<Transition>) -> bool {
+        let known = self.devices.devices.remove(device_id).is_some();
+        let mut found = known;
+        for (rule, states) in self.config.rules.iter().zip(self.series.iter_mut()) {
+            if !matches!(rule.kind, Kind::Deadman { .. }) {
+                continue;
+            }
+            let keys: Vec<SeriesKey> = states
+                .keys()
+                .filter(|k| k.device_id.as_deref() == Some(device_id))
+                .cloned()
+                .collect();
+            for key in keys {
+                found = true;
+                let Some(st) = states.remove(&key) else { continue };
+                if let Phase::Firing { level, episode_ns, .. } = st.phase
+                    && rule.notify
+                {
+                    let step = Step {
+                        from: crate::AlertState::Firing,
+                        to: crate::AlertState::Resolved,
+                        change: crate::Change::Resolved,
+                        level,
+                        previous_level: None,
+                        episode_ns,
+                        event_ns: st.watermark_ns.unwrap_or(episode_ns),
+                    };
+                    let mut t = Transition::new(rule, &key, &step, &numbers(rule, &st), now_ns);
+                    t.message = format!("{device_id} decommissioned: {} cleared", rule.name);
+                    out.push(t);
+                }
+            }
+        }
+        found
     }
 
     /// The alerts firing now (rules with `notify = false` are left out),

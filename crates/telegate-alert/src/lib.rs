@@ -115,6 +115,7 @@ place.
 mod combined;
 mod config;
 mod deadman;
+mod device;
 mod engine;
 mod error;
 mod evaluate;
@@ -136,6 +137,7 @@ mod window;
 mod tests;
 
 pub use config::AlertConfig;
+pub use device::DeviceRecord;
 pub use engine::Engine;
 pub use error::{ConfigError, Location, SnapshotError};
 pub use machine::{AlertState, Change};

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::AlertConfig;
 use crate::engine::Engine;
+use crate::device::{DeviceRecord, DeviceRegistry};
 use crate::error::SnapshotError;
 use crate::flap::{FlapGuard, Flapping};
 use crate::machine::{Phase, Rising};
@@ -31,6 +32,9 @@ const VERSION: u32 = 1;
 pub struct Snapshot {
     version: u32,
     rules: Vec<RuleSnapshot>,
+    /// The device registry (absent in files written before it existed).
+    #[serde(default)]
+    devices: Vec<DeviceRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -201,6 +205,7 @@ impl Engine {
         Snapshot {
             version: VERSION,
             rules,
+            devices: self.devices.devices.values().cloned().collect(),
         }
     }
 
@@ -210,6 +215,7 @@ impl Engine {
     /// first call after the restore.
     pub fn restore(config: AlertConfig, snapshot: Snapshot) -> Engine {
         let mut engine = Engine::new(config);
+        engine.devices = DeviceRegistry::restore(snapshot.devices);
         for saved in snapshot.rules {
             let Some(ri) = engine.config.rules.iter().position(|r| r.id == saved.id) else {
                 continue;
