@@ -140,8 +140,12 @@ async fn alerts_lists_firing_and_recent_newest_first() {
 async fn devices_report_health_and_status() {
     let hub = AlertHub::new(Duration::from_secs(1800));
     let now = now_ns();
-    hub.observe(&health("rl-001", "muong-te", 76.0, -97.0), now);
-    hub.observe(&health("lc-01", "ma-lu-thang", 12.0, -84.0), now - 3_600_000_000_000);
+    let mut engine = telegate_alert::Engine::new(
+        telegate_alert::AlertConfig::from_toml_str("", "rules.toml").expect("no rules is a valid file"),
+    );
+    engine.observe(&health("rl-001", "muong-te", 76.0, -97.0), now);
+    engine.observe(&health("lc-01", "ma-lu-thang", 12.0, -84.0), now - 3_600_000_000_000);
+    hub.set_devices(engine.devices().cloned());
     hub.set_firing(vec![active(&transition(
         1,
         Change::Fired,

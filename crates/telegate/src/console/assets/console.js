@@ -18,7 +18,7 @@
   const STORE_KEY = 'telegate-admin-token';
 
   const $ = (id) => document.getElementById(id);
-  const state = { firing: new Map(), recent: [], devices: [], fresh: new Set(), events: 0 };
+  const state = { firing: new Map(), recent: [], devices: [], fresh: new Set(), events: 0, silentAfterNs: 0, silentKey: '' };
   let token = takeToken();
   let offsetMs = 0; // gateway clock minus browser clock
   let es = null;
@@ -91,6 +91,26 @@
     if (typeof threshold !== 'number') return num(v);
     return num(v) + (v >= threshold ? ' ≥ ' : ' ≤ ') + num(threshold);
   }
+  // Silence is judged here, every second, from the last reading's arrival
+  // time and the gateway's silent_after: a device that stops shows
+  // "silent" at once, not at the next refresh.
+  function deviceOf(id) { return id ? state.devices.find((d) => d.device_id === id) : undefined; }
+  function lastSeenOf(a) {
+    const d = deviceOf(a.series && a.series.device_id);
+    return d ? d.last_seen_ns : a.last_seen_ns;
+  }
+  function silentAt(lastSeenNs) {
+    return !!lastSeenNs && state.silentAfterNs > 0 && nowMs() * 1e6 - lastSeenNs > state.silentAfterNs;
+  }
+  function statusOf(d) {
+    if (silentAt(d.last_seen_ns)) return 'silent';
+    return d.firing > 0 ? 'alerting' : 'ok';
+  }
+  function lastValues(d) {
+    const skip = new Set(['battery_pct', 'battery_v', 'rsrp_dbm']);
+    const vals = Object.entries(d.last_values || {}).filter(([k]) => !skip.has(k)).slice(0, 3);
+    return vals.map(([k, v]) => k + ' ' + num(v)).join(' · ') || '—';
+  }
   function where(series) {
     const s = series || {};
     const parts = [s.device_id, s.site, s.measurement].filter(Boolean);
@@ -128,11 +148,15 @@
 
   function alertCard(a) {
     const s = sev(a.severity);
-    return el('article', { class: 'alert ' + s + (state.fresh.has(a.alert_id) ? ' fresh' : ''), 'data-alert-id': a.alert_id, 'data-severity': s },
+    const seen = lastSeenOf(a);
+    const silent = silentAt(seen);
+    return el('article', { class: 'alert ' + s + (state.fresh.has(a.alert_id) ? ' fresh' : '') + (silent ? ' silent' : ''), 'data-alert-id': a.alert_id, 'data-severity': s, 'data-silent': silent ? 'true' : 'false' },
+      silent ? el('div', { class: 'silent-flag' }, '○ SILENT — no reading for ' + span(nowMs() - seen / 1e6) + ': the value below may be stale') : null,
       el('div', {}, badge(s), ' ', el('span', { class: 'title' }, a.rule_name || a.rule_id), ' ', el('span', { class: 'level' }, a.level),
         a.flapping ? [' ', el('span', { class: 'flapping' }, 'flapping')] : null),
       el('div', { class: 'meta' }, where(a.series),
         compare(a.value, a.threshold) && [' · ', el('span', { class: 'value' }, compare(a.value, a.threshold))],
+        ' · last reading ', el('span', { class: 'nowrap age' }, ago(seen)),
         ' · since ', el('span', { class: 'nowrap since' }, when(a.since_ns) + ' (' + ago(a.since_ns) + ')'),
         a.episode_start_ns && a.episode_start_ns !== a.since_ns
           ? [' · episode from ', el('span', { class: 'nowrap episode' }, when(a.episode_start_ns))] : null),
@@ -179,6 +203,7 @@
   }
 
   function renderDevices() {
+    renderSilentCount();
     const list = state.devices;
     $('device-count').textContent = list.length ? '(' + list.length + ')' : '';
     if (!list.length) return $('devices').replaceChildren(empty('No device has reported yet.'));
@@ -188,25 +213,29 @@
       if (!bySite.has(site)) bySite.set(site, []);
       bySite.get(site).push(d);
     }
-    const head = el('thead', {}, el('tr', {}, el('th', {}, 'Device'), el('th', {}, 'Status'), el('th', {}, 'Last seen'),
+    const head = el('thead', {}, el('tr', {}, el('th', {}, 'Device'), el('th', {}, 'Status'), el('th', {}, 'Last seen'), el('th', {}, 'Last values'),
       el('th', { class: 'num' }, 'Battery'), el('th', { class: 'num' }, 'Signal (RSRP)'), el('th', {}, 'Sensors')));
     const bodies = [...bySite].map(([site, ds]) => {
-      const count = (st) => ds.filter((d) => d.status === st).length;
+      const count = (st) => ds.filter((d) => statusOf(d) === st).length;
       const summary = [ds.length + (ds.length === 1 ? ' device' : ' devices'),
         count('alerting') && count('alerting') + ' alerting', count('silent') && count('silent') + ' silent'].filter(Boolean).join(', ');
       return el('tbody', { class: 'site', 'data-site': site },
-        el('tr', {}, el('th', { class: 'site', colspan: 6 }, site + ' — ' + summary)), ds.map(deviceRow));
+        el('tr', {}, el('th', { class: 'site', colspan: 7 }, site + ' — ' + summary)), ds.map(deviceRow));
     });
     $('devices').replaceChildren(el('table', {}, head, bodies));
   }
 
   function deviceRow(d) {
-    const st = Object.hasOwn(STATUS_LABEL, d.status) ? d.status : 'ok';
+    const st = statusOf(d);
     const low = typeof d.battery_pct === 'number' && d.battery_pct < 20;
-    return el('tr', { 'data-device': d.device_id, 'data-status': st },
+    // Silent and alerting: both shown, silent first and emphasised.
+    const alerting = d.firing > 0 && st === 'silent'
+      ? [' ', el('span', { class: 'status status-alerting also' }, STATUS_LABEL.alerting + (d.firing > 1 ? ' (' + d.firing + ')' : ''))] : null;
+    return el('tr', { 'data-device': d.device_id, 'data-status': st, 'data-alerting': d.firing > 0 ? 'true' : 'false', 'data-last-seen-ns': String(d.last_seen_ns || 0) },
       el('td', {}, d.device_id),
-      el('td', {}, el('span', { class: 'status status-' + st }, STATUS_LABEL[st] + (d.firing > 1 ? ' (' + d.firing + ')' : ''))),
-      el('td', { class: 'nowrap', title: 'received ' + when(d.last_seen_ns) + ', newest sample ' + when(d.last_event_ns) }, ago(d.last_seen_ns)),
+      el('td', {}, el('span', { class: 'status status-' + st }, STATUS_LABEL[st] + (st === 'alerting' && d.firing > 1 ? ' (' + d.firing + ')' : '')), alerting),
+      el('td', { class: 'nowrap last-seen', title: 'received ' + when(d.last_seen_ns) + ', newest sample ' + when(d.last_event_ns) }, when(d.last_seen_ns) + ' (' + ago(d.last_seen_ns) + ')'),
+      el('td', { class: 'muted values' }, lastValues(d)),
       el('td', { class: 'num' + (low ? ' low' : '') }, battery(d)),
       el('td', { class: 'num' }, signal(d.signal_dbm)),
       el('td', { class: 'muted' }, sensors(d.sensor_types)));
@@ -219,6 +248,19 @@
   }
   function tick() {
     $('clock').textContent = clockFmt.format(new Date(nowMs())) + ' ICT';
+    // Re-render when a device's silence flips, not only on refresh.
+    const key = state.devices.filter((d) => silentAt(d.last_seen_ns)).map((d) => d.device_id).join(',');
+    if (key !== state.silentKey) {
+      state.silentKey = key;
+      renderDevices();
+      renderFiring();
+    }
+  }
+  function renderSilentCount() {
+    const n = state.devices.filter((d) => silentAt(d.last_seen_ns)).length;
+    const c = $('silent-count');
+    c.dataset.silent = String(n);
+    c.textContent = n ? '○ ' + n + (n === 1 ? ' device silent' : ' devices silent') : '';
   }
 
   // ---- data ----------------------------------------------------------------
@@ -241,6 +283,7 @@
   async function refreshDevices() {
     const b = await getJSON('api/devices');
     state.devices = b.devices || [];
+    if (typeof b.silent_after_ns === 'number') state.silentAfterNs = b.silent_after_ns;
     renderDevices();
     renderFiring(); // ages move on
     $('updated').textContent = 'devices updated ' + clockFmt.format(new Date(nowMs()));
