@@ -78,6 +78,25 @@ pub enum Command {
         after_help = "Examples:\n  telegate demo\n  telegate demo --devices 100 --rate 200 --bad-ratio 0.05\n  telegate demo --influx-url http://127.0.0.1:8086   # InfluxDB 1.x, database telegate_demo"
     )]
     Demo(DemoArgs),
+    /// Operator actions on the devices a running gateway knows.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  telegate devices decommission rl-007 --config /etc/telegate/telegate.toml"
+    )]
+    Devices(DevicesCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DevicesCommand {
+    /// Take a device out of service: the running gateway forgets it (device
+    /// list, saved state) and clears its deadman (a firing one is
+    /// resolved). Asks the gateway's admin listener with the admin token.
+    Decommission {
+        /// The device id, as in its topic.
+        device_id: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Debug, Subcommand)]

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Parser as _;
 use telegate::check::{load_registry, report};
-use telegate::cli::{Cli, Command, DecodeArgs, SchemaCommand};
+use telegate::cli::{Cli, Command, DecodeArgs, DevicesCommand, SchemaCommand};
 use telegate::config::{Config, LogFormat};
 use telegate::inspect;
 use telegate_model::TopicPattern;
@@ -44,6 +44,9 @@ fn main() -> ExitCode {
         Command::Decode(args) => decode(&args),
         Command::Sim(args) => telegate::simulate::run(&args),
         Command::Demo(args) => telegate::demo::run(&args),
+        Command::Devices(DevicesCommand::Decommission { device_id, config }) => Config::load(config.config.as_deref())
+            .map_err(anyhow::Error::from)
+            .and_then(|loaded| Ok(telegate::decommission::run(&loaded.config, &device_id)?)),
     };
     match result {
         Ok(code) => code,
