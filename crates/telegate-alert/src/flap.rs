@@ -149,23 +149,22 @@ impl crate::rule::Rule {
         if !matches!(self.kind, crate::rule::Kind::Value { .. }) || self.for_ns > 0 || self.flap.is_some() {
             return None;
         }
-        let bare: Vec<&str> = self
-            .levels
-            .iter()
-            .filter(|l| match l.bounds {
-                crate::rule::Bounds::Above { threshold, clear } | crate::rule::Bounds::Below { threshold, clear } => {
-                    threshold == clear
-                }
-                crate::rule::Bounds::Outside {
-                    low,
-                    high,
-                    clear_low,
-                    clear_high,
-                } => low == clear_low || high == clear_high,
-                crate::rule::Bounds::Flag => false,
-            })
-            .map(|l| l.name.as_str())
-            .collect();
+        let bare: Vec<&str> =
+            self.levels
+                .iter()
+                .filter(|l| match l.bounds {
+                    crate::rule::Bounds::Above { threshold, clear }
+                    | crate::rule::Bounds::Below { threshold, clear } => threshold == clear,
+                    crate::rule::Bounds::Outside {
+                        low,
+                        high,
+                        clear_low,
+                        clear_high,
+                    } => low == clear_low || high == clear_high,
+                    crate::rule::Bounds::Flag => false,
+                })
+                .map(|l| l.name.as_str())
+                .collect();
         if bare.is_empty() {
             return None;
         }
@@ -220,14 +219,20 @@ mod tests {
         let Admit::Flapping(s) = g.admit(LIMIT, &start(20 * MIN)) else {
             panic!("third start in an hour must flap");
         };
-        assert_eq!((s.change, s.to, s.event_ns), (Change::Flapping, AlertState::Flapping, 20 * MIN));
+        assert_eq!(
+            (s.change, s.to, s.event_ns),
+            (Change::Flapping, AlertState::Flapping, 20 * MIN)
+        );
         // Quiet from now on, however many swings.
         for i in 0..20 {
             assert_eq!(g.admit(LIMIT, &end(21 * MIN + i * MIN)), Admit::Quiet);
             assert_eq!(g.admit(LIMIT, &start(21 * MIN + i * MIN)), Admit::Quiet);
         }
         // ... but a more severe level breaks through.
-        let worse = Step { level: 1, ..start(50 * MIN) };
+        let worse = Step {
+            level: 1,
+            ..start(50 * MIN)
+        };
         assert_eq!(g.admit(LIMIT, &worse), Admit::Report);
         assert_eq!(g.flapping, None);
     }
@@ -251,10 +256,16 @@ mod tests {
         }
         assert!(g.flapping.is_some());
         let last = 21 * MIN;
-        assert!(g.settle(LIMIT, &Phase::Ok, last + 59 * MIN).is_empty(), "not steady for 1 h yet");
+        assert!(
+            g.settle(LIMIT, &Phase::Ok, last + 59 * MIN).is_empty(),
+            "not steady for 1 h yet"
+        );
         let steps = g.settle(LIMIT, &Phase::Ok, last + 60 * MIN);
         assert_eq!(steps.len(), 1);
-        assert_eq!((steps[0].change, steps[0].from, steps[0].to), (Change::Settled, AlertState::Flapping, AlertState::Ok));
+        assert_eq!(
+            (steps[0].change, steps[0].from, steps[0].to),
+            (Change::Settled, AlertState::Flapping, AlertState::Ok)
+        );
         assert_eq!(steps[0].event_ns, last + 60 * MIN);
         assert_eq!(g.flapping, None);
         assert!(g.settle(LIMIT, &Phase::Ok, last + 120 * MIN).is_empty(), "settled once");
@@ -299,8 +310,13 @@ high = 2.0
     #[test]
     fn level_names_cannot_contradict_severities() {
         let text = BARE.replace("name = \"watch\"", "name = \"Critical\"");
-        let err = crate::AlertConfig::from_toml_str(&text, "t.toml").unwrap_err().to_string();
-        assert!(err.contains("names severity critical but the level's severity is warning"), "{err}");
+        let err = crate::AlertConfig::from_toml_str(&text, "t.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("names severity critical but the level's severity is warning"),
+            "{err}"
+        );
         assert!(err.contains("t.toml:12"), "{err}");
         let ok = BARE.replace("name = \"watch\"", "name = \"Warning\"");
         assert!(crate::AlertConfig::from_toml_str(&ok, "t.toml").is_ok());

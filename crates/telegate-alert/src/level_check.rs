@@ -77,7 +77,11 @@ pub(crate) fn check_name_severity(
             cx.key_line(key),
             key,
             name,
-            format!("names severity {} but the level's severity is {}", s.as_str(), severity.as_str()),
+            format!(
+                "names severity {} but the level's severity is {}",
+                s.as_str(),
+                severity.as_str()
+            ),
             "name the level after what it means (e.g. \"fast rise\", \"BĐ III\") or make the two agree",
         )),
         _ => Ok(()),

@@ -15,8 +15,8 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::config::AlertConfig;
-use crate::engine::Engine;
 use crate::device::{DeviceRecord, DeviceRegistry};
+use crate::engine::Engine;
 use crate::error::SnapshotError;
 use crate::flap::{FlapGuard, Flapping};
 use crate::machine::{Phase, Rising};

@@ -147,7 +147,9 @@ fn check_flap(
         Some(l) => *l.get_ref(),
         None => default_limit,
     };
-    let window_ns = cx.opt_duration("flap_window", window, true)?.unwrap_or(default_window_ns);
+    let window_ns = cx
+        .opt_duration("flap_window", window, true)?
+        .unwrap_or(default_window_ns);
     Ok((n, window_ns))
 }
 

@@ -193,7 +193,11 @@ mod tests {
         // Two readings 10 s apart, 3 cm up: 10.8 m/h if extrapolated.
         w.insert(0, 285.00);
         w.insert(10 * 1_000_000_000, 285.03);
-        assert_eq!(w.aggregate(&calc, 10 * 1_000_000_000), None, "10 s < min_span: not judged");
+        assert_eq!(
+            w.aggregate(&calc, 10 * 1_000_000_000),
+            None,
+            "10 s < min_span: not judged"
+        );
         w.insert(19 * MIN, 285.10);
         assert_eq!(w.aggregate(&calc, 19 * MIN), None, "19 min < min_span");
         w.insert(20 * MIN, 285.10);

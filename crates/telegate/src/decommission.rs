@@ -3,7 +3,6 @@
 //! device and clear its deadman. The gateway owns the alert state, so the
 //! command goes through it rather than editing the state file.
 
-use std::process::ExitCode;
 use std::time::Duration;
 
 use thiserror::Error;
@@ -23,8 +22,9 @@ pub enum DecommissionError {
     Refused { url: String, status: u16, body: String },
 }
 
-/// Decommission `device_id` on the gateway `config` describes.
-pub fn run(config: &Config, device_id: &str) -> Result<ExitCode, DecommissionError> {
+/// Decommission `device_id` on the gateway `config` describes; the line to
+/// print on success.
+pub fn run(config: &Config, device_id: &str) -> Result<String, DecommissionError> {
     let listen = config.admin.listen.trim();
     if listen.is_empty() {
         return Err(DecommissionError::NoListener);
@@ -56,8 +56,7 @@ pub fn run(config: &Config, device_id: &str) -> Result<ExitCode, DecommissionErr
         Ok::<_, DecommissionError>((status, body))
     })?;
     if status == 200 {
-        println!("{device_id}: decommissioned (forgotten, its deadman cleared)");
-        Ok(ExitCode::SUCCESS)
+        Ok(format!("{device_id}: decommissioned (forgotten, its deadman cleared)"))
     } else {
         Err(DecommissionError::Refused {
             url,

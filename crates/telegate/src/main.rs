@@ -44,9 +44,9 @@ fn main() -> ExitCode {
         Command::Decode(args) => decode(&args),
         Command::Sim(args) => telegate::simulate::run(&args),
         Command::Demo(args) => telegate::demo::run(&args),
-        Command::Devices(DevicesCommand::Decommission { device_id, config }) => Config::load(config.config.as_deref())
-            .map_err(anyhow::Error::from)
-            .and_then(|loaded| Ok(telegate::decommission::run(&loaded.config, &device_id)?)),
+        Command::Devices(DevicesCommand::Decommission { device_id, config }) => {
+            decommission(&device_id, config.config.as_deref())
+        }
     };
     match result {
         Ok(code) => code,
@@ -196,4 +196,11 @@ async fn wait_for_signal(running: &telegate::Running) -> anyhow::Result<()> {
     }
     tracing::info!("signal received");
     Ok(())
+}
+
+fn decommission(device_id: &str, path: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let loaded = Config::load(path)?;
+    let done = telegate::decommission::run(&loaded.config, device_id)?;
+    writeln!(std::io::stdout(), "{done}")?;
+    Ok(ExitCode::SUCCESS)
 }

@@ -91,14 +91,34 @@ async fn escalation_silence_and_restart_in_headless_chromium() -> anyhow::Result
     let min = 60_000_000_000_i64;
 
     // Devices no rule reads.
-    fleet.send("ma-lu-thang", "lc-01", "lane_counter", now - 3 * min, &[]).await?;
-    fleet.send("ma-lu-thang", "wb-01", "weighbridge", now - 3 * min, &[]).await?;
+    fleet
+        .send("ma-lu-thang", "lc-01", "lane_counter", now - 3 * min, &[])
+        .await?;
+    fleet
+        .send("ma-lu-thang", "wb-01", "weighbridge", now - 3 * min, &[])
+        .await?;
     // rl-001's episode starts first (BĐ I, then BĐ II); rl-009 reaches
     // BĐ III later in one step.
     for (t, stage) in [(40, 286.40), (35, 287.35), (30, 288.70)] {
-        fleet.send("muong-te", "rl-001", "river_level", now - t * min, &[("stage_m", stage)]).await?;
+        fleet
+            .send(
+                "muong-te",
+                "rl-001",
+                "river_level",
+                now - t * min,
+                &[("stage_m", stage)],
+            )
+            .await?;
     }
-    fleet.send("muong-te", "rl-009", "river_level", now - 20 * min, &[("stage_m", 290.10)]).await?;
+    fleet
+        .send(
+            "muong-te",
+            "rl-009",
+            "river_level",
+            now - 20 * min,
+            &[("stage_m", 290.10)],
+        )
+        .await?;
     fleet.publisher.flush().await?;
 
     let log = dir.path().join("chromium.log");
@@ -114,7 +134,15 @@ async fn escalation_silence_and_restart_in_headless_chromium() -> anyhow::Result
 
     // BĐ II → BĐ III at rl-001: its card goes to the top, since = now.
     let escalated_at = now - 5 * min;
-    fleet.send("muong-te", "rl-001", "river_level", escalated_at, &[("stage_m", 290.42)]).await?;
+    fleet
+        .send(
+            "muong-te",
+            "rl-001",
+            "river_level",
+            escalated_at,
+            &[("stage_m", 290.42)],
+        )
+        .await?;
     fleet.publisher.flush().await?;
     let last_reading = Instant::now();
     let snap = wait_for(&mut browser, &page, "rl-001's BĐ III card on top", |s| {
@@ -124,8 +152,16 @@ async fn escalation_silence_and_restart_in_headless_chromium() -> anyhow::Result
     let top = &snap["alerts"][0];
     // JavaScript numbers hold ns times to within a few hundred ns.
     let since: f64 = top["since"].as_str().unwrap_or_default().parse()?;
-    assert!((since - escalated_at as f64).abs() < 1e3, "since {since} vs {escalated_at}: {snap:#}");
-    assert!(top["text"].as_str().is_some_and(|t| t.contains("BĐ III") && t.contains("episode from")), "{top}");
+    assert!(
+        (since - escalated_at as f64).abs() < 1e3,
+        "since {since} vs {escalated_at}: {snap:#}"
+    );
+    assert!(
+        top["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("BĐ III") && t.contains("episode from")),
+        "{top}"
+    );
     assert_eq!(snap["alerts"][1]["device"], "rl-009", "{snap:#}");
     let (status, body) = admin::get(addr, "/api/alerts", Some(TOKEN)).await?;
     assert_eq!(status, 200, "{body}");
@@ -148,11 +184,17 @@ async fn escalation_silence_and_restart_in_headless_chromium() -> anyhow::Result
     let shown_after = last_reading.elapsed();
     assert!(shown_after <= budget, "silent shown after {shown_after:?}");
     let card = snap["alerts"][0]["text"].as_str().unwrap_or_default();
-    assert!(card.contains("SILENT") && card.contains("last reading") && card.contains("290.42"), "{card}");
+    assert!(
+        card.contains("SILENT") && card.contains("last reading") && card.contains("290.42"),
+        "{card}"
+    );
     let row = device_row(&snap, "rl-001")?;
     assert_eq!(row["alerting"], "true", "alerting and silent, both shown: {row}");
     let row_text = row["text"].as_str().unwrap_or_default();
-    assert!(row_text.contains("silent") && row_text.contains("alerting") && row_text.contains("ago"), "{row_text}");
+    assert!(
+        row_text.contains("silent") && row_text.contains("alerting") && row_text.contains("ago"),
+        "{row_text}"
+    );
     assert!(snap["silentCount"].as_u64().is_some_and(|n| n >= 1), "{snap:#}");
     eprintln!("rl-001 shown silent {shown_after:?} after its last reading (silent_after {SILENT_AFTER:?})");
 
@@ -160,7 +202,9 @@ async fn escalation_silence_and_restart_in_headless_chromium() -> anyhow::Result
     let (_, body) = admin::get(addr, "/api/devices", Some(TOKEN)).await?;
     let before = last_seen(&serde_json::from_str(&body)?);
     assert_eq!(before.len(), 4, "{before:?}");
-    tokio::time::timeout(Duration::from_secs(20), gw.stop()).await.context("stop")?;
+    tokio::time::timeout(Duration::from_secs(20), gw.stop())
+        .await
+        .context("stop")?;
     let gw = Gateway::start(config).await?;
     gw.connected().await?;
     let addr = gw.admin_addr().context("the restarted gateway's admin listener")?;
@@ -169,7 +213,9 @@ async fn escalation_silence_and_restart_in_headless_chromium() -> anyhow::Result
     assert_eq!(last_seen(&serde_json::from_str(&body)?), before, "restored registry");
     let page = browser.open(&format!("http://{addr}/#token={TOKEN}")).await?;
     let snap = wait_for(&mut browser, &page, "every device listed again, silent", |s| {
-        s["devices"].as_array().is_some_and(|d| d.len() == 4 && d.iter().all(|r| r["status"] == "silent"))
+        s["devices"]
+            .as_array()
+            .is_some_and(|d| d.len() == 4 && d.iter().all(|r| r["status"] == "silent"))
     })
     .await?;
     for (device, (_, seen)) in &before {
@@ -186,11 +232,16 @@ async fn escalation_silence_and_restart_in_headless_chromium() -> anyhow::Result
     assert_eq!(status, 404);
     let (_, body) = admin::get(addr, "/api/devices", Some(TOKEN)).await?;
     let after = last_seen(&serde_json::from_str(&body)?);
-    assert_eq!(after.keys().map(String::as_str).collect::<Vec<_>>(), ["rl-001", "rl-009", "wb-01"]);
+    assert_eq!(
+        after.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["rl-001", "rl-009", "wb-01"]
+    );
 
     let errors = browser.script_errors();
     assert!(errors.is_empty(), "the page's script failed: {errors:#?}");
-    tokio::time::timeout(Duration::from_secs(20), gw.stop()).await.context("stop")?;
+    tokio::time::timeout(Duration::from_secs(20), gw.stop())
+        .await
+        .context("stop")?;
     drop(browser);
     Ok(())
 }

@@ -172,12 +172,21 @@ fn registry_persists_true_last_seen_and_decommission_clears_the_deadman() {
     e.observe(&stage("rl-001", "muong-te", T0, 285.4), clock.now);
     // A lane counter no rule reads.
     e.observe(
-        &point("lane_counter", "lc-001", "ma-lu-thang", T0, &[("vehicles", FieldValue::Int(4))]),
+        &point(
+            "lane_counter",
+            "lc-001",
+            "ma-lu-thang",
+            T0,
+            &[("vehicles", FieldValue::Int(4))],
+        ),
         clock.advance(MIN),
     );
     let seen_lc = clock.now;
     let ts = e.tick(clock.advance(31 * MIN));
-    assert_eq!(summary(&ts), [("offline-river".into(), Change::Fired, "offline".into())]);
+    assert_eq!(
+        summary(&ts),
+        [("offline-river".into(), Change::Fired, "offline".into())]
+    );
 
     // Restart 2 hours later, from the saved state.
     let saved = e.snapshot();
@@ -187,7 +196,10 @@ fn registry_persists_true_last_seen_and_decommission_clears_the_deadman() {
     let ids: Vec<&str> = e.devices().map(|d| d.device_id.as_str()).collect();
     assert_eq!(ids, ["lc-001", "rl-001"], "every device, also those no rule reads");
     let lc = e.devices().find(|d| d.device_id == "lc-001").unwrap();
-    assert_eq!((lc.first_seen_ns, lc.last_seen_ns, lc.last_event_ns), (seen_lc, seen_lc, T0));
+    assert_eq!(
+        (lc.first_seen_ns, lc.last_seen_ns, lc.last_event_ns),
+        (seen_lc, seen_lc, T0)
+    );
     assert_eq!(lc.last_values["vehicles"], 4.0);
     assert!(e.tick(clock.advance(2 * H)).is_empty(), "still firing, not fired again");
     let a = &e.firing()[0];

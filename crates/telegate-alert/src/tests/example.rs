@@ -87,7 +87,13 @@ fn example_rules_are_quiet_on_a_normal_day() {
             now,
         ));
         all.extend(e.observe(
-            &point("device_health", "rl-001", "muong-te", t, &[("battery_v", FieldValue::Float(12.6))]),
+            &point(
+                "device_health",
+                "rl-001",
+                "muong-te",
+                t,
+                &[("battery_v", FieldValue::Float(12.6))],
+            ),
             now,
         ));
         all.extend(e.tick(now));

@@ -32,7 +32,10 @@ fn the_third_episode_within_the_window_is_one_flapping_transition_then_quiet_unt
     // 286.9 / 287.1 alternating every 5 minutes for 2 hours.
     for i in 0..24 {
         let v = if i % 2 == 0 { 287.1 } else { 286.9 };
-        all.extend(e.observe(&stage("rl-001", "muong-te", T0 + i * 5 * MIN, v), clock.advance(5 * MIN)));
+        all.extend(e.observe(
+            &stage("rl-001", "muong-te", T0 + i * 5 * MIN, v),
+            clock.advance(5 * MIN),
+        ));
         all.extend(e.tick(clock.now));
     }
     let changes: Vec<Change> = all.iter().map(|t| t.change).collect();
@@ -49,7 +52,10 @@ fn the_third_episode_within_the_window_is_one_flapping_transition_then_quiet_unt
         summary(&all)
     );
     let flap = &all[4];
-    assert_eq!((flap.from, flap.to, flap.event_time_ns), (AlertState::Ok, AlertState::Flapping, T0 + 20 * MIN));
+    assert_eq!(
+        (flap.from, flap.to, flap.event_time_ns),
+        (AlertState::Ok, AlertState::Flapping, T0 + 20 * MIN)
+    );
     assert_eq!(
         flap.message,
         "river_level,device_id=rl-001,site=muong-te: Flood alarm is flapping (3 alerts within 1h); quiet until steady for 1h"
@@ -68,7 +74,10 @@ fn the_third_episode_within_the_window_is_one_flapping_transition_then_quiet_unt
     let last_change = T0 + 120 * MIN;
     let mut after = Vec::new();
     for i in 24..=36 {
-        after.extend(e.observe(&stage("rl-001", "muong-te", T0 + i * 5 * MIN, 287.2), clock.advance(5 * MIN)));
+        after.extend(e.observe(
+            &stage("rl-001", "muong-te", T0 + i * 5 * MIN, 287.2),
+            clock.advance(5 * MIN),
+        ));
     }
     assert_eq!(
         after.iter().map(|t| (t.change, t.from, t.to)).collect::<Vec<_>>(),
@@ -94,7 +103,10 @@ fn without_flap_limit_every_swing_is_reported() {
     let mut all = Vec::new();
     for i in 0..8 {
         let v = if i % 2 == 0 { 287.1 } else { 286.9 };
-        all.extend(e.observe(&stage("rl-001", "muong-te", T0 + i * 5 * MIN, v), clock.advance(5 * MIN)));
+        all.extend(e.observe(
+            &stage("rl-001", "muong-te", T0 + i * 5 * MIN, v),
+            clock.advance(5 * MIN),
+        ));
     }
     assert_eq!(all.len(), 8);
     assert!(all.iter().all(|t| t.change != Change::Flapping));
@@ -103,7 +115,9 @@ fn without_flap_limit_every_swing_is_reported() {
 #[test]
 fn flap_limit_of_one_is_refused() {
     let text = SWINGING.replace("flap_limit = 3", "flap_limit = 1");
-    let err = crate::AlertConfig::from_toml_str(&text, "test.toml").unwrap_err().to_string();
+    let err = crate::AlertConfig::from_toml_str(&text, "test.toml")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("flap_limit"), "{err}");
     assert!(err.contains("test.toml:3"), "{err}");
 }

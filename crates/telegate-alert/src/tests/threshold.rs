@@ -280,15 +280,21 @@ fn since_is_the_current_level_and_the_episode_start_is_kept() {
     let t2 = T0 + 20 * MIN;
     let ts = e.observe(&stage("rl-001", "muong-te", t2, 288.7), clock.advance(10 * MIN));
     let t = one(&ts);
-    assert_eq!((t.change, t.event_time_ns, t.episode_start_ns), (Change::Escalated, t2, t1));
+    assert_eq!(
+        (t.change, t.event_time_ns, t.episode_start_ns),
+        (Change::Escalated, t2, t1)
+    );
     let t3 = T0 + 30 * MIN;
     e.observe(&stage("rl-001", "muong-te", t3, 290.1), clock.advance(10 * MIN));
     let a = &e.firing()[0];
     assert_eq!((a.level.as_str(), a.since_ns, a.episode_start_ns), ("BĐ III", t3, t1));
     // Staying at BĐ III keeps its since.
     assert!(
-        e.observe(&stage("rl-001", "muong-te", T0 + 40 * MIN, 290.5), clock.advance(10 * MIN))
-            .is_empty()
+        e.observe(
+            &stage("rl-001", "muong-te", T0 + 40 * MIN, 290.5),
+            clock.advance(10 * MIN)
+        )
+        .is_empty()
     );
     assert_eq!(e.firing()[0].since_ns, t3);
     // Back to BĐ II: since moves to the de-escalation.

@@ -35,12 +35,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Path;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Json, Response};
-use axum::extract::Path;
-use axum::http::StatusCode;
 use axum::routing::{delete, get};
 use futures_util::stream::{self, Stream};
 use serde::Serialize;
@@ -174,7 +174,12 @@ async fn decommission(State(st): State<ApiState>, Path(device_id): Path<String>)
                 CommandError::UnknownDevice(_) => StatusCode::NOT_FOUND,
                 CommandError::NotRunning => StatusCode::SERVICE_UNAVAILABLE,
             };
-            (status, [(header::CACHE_CONTROL, "no-store")], Json(serde_json::json!({ "error": e.to_string() }))).into_response()
+            (
+                status,
+                [(header::CACHE_CONTROL, "no-store")],
+                Json(serde_json::json!({ "error": e.to_string() })),
+            )
+                .into_response()
         }
     }
 }
