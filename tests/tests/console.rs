@@ -122,7 +122,9 @@ const SNAPSHOT_JS: &str = r#"(() => {
     devices: all('#devices tr[data-device]').map((r) => ({
       device: r.dataset.device, status: r.dataset.status, site: r.closest('tbody')?.dataset.site ?? null, text: text(r),
       alerting: r.dataset.alerting, lastSeen: r.dataset.lastSeenNs })),
-    recent: all('#recent tr[data-change]').map((r) => ({ change: r.dataset.change, text: text(r) })),
+    recent: all('#recent tr[data-change]').map((r) => ({ change: r.dataset.change, text: text(r),
+      severity: r.dataset.severity, late: r.dataset.late })),
+    infoHidden: Number(document.getElementById('info-collapsed')?.dataset.hidden ?? 0),
   };
 })()"#;
 

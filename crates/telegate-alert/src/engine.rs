@@ -96,6 +96,16 @@ impl Engine {
     /// [`Engine::observe`] appending to a caller's buffer (no allocation when
     /// nothing changes).
     pub fn observe_into(&mut self, point: &Point, now_ns: i64, out: &mut Vec<Transition>) {
+        let first = out.len();
+        self.observe_point(point, now_ns, out);
+        if now_ns.saturating_sub(point.time_ns) > crate::transition::LATE_NS {
+            for t in &mut out[first..] {
+                t.late = true;
+            }
+        }
+    }
+
+    fn observe_point(&mut self, point: &Point, now_ns: i64, out: &mut Vec<Transition>) {
         let epoch = self.epoch(now_ns);
         self.devices.observe(point, now_ns);
         let Engine {

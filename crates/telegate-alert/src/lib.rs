@@ -144,4 +144,4 @@ pub use machine::{AlertState, Change};
 pub use rule::{Rule, Severity};
 pub use series::SeriesKey;
 pub use snapshot::Snapshot;
-pub use transition::{ActiveAlert, Transition};
+pub use transition::{ActiveAlert, LATE_NS, Transition};

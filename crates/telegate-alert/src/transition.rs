@@ -44,8 +44,15 @@ pub struct Transition {
     pub episode_start_ns: i64,
     /// Wall time the engine decided it.
     pub evaluated_at_ns: i64,
+    /// Caused by a reading that arrived more than [`LATE_NS`] after its
+    /// event time (a backfilled batch after a coverage gap): the console
+    /// marks it, because it sorts by event time, not arrival.
+    pub late: bool,
     pub message: String,
 }
+
+/// A transition caused by a reading older than this on arrival is `late`.
+pub const LATE_NS: i64 = 5 * 60 * 1_000_000_000;
 
 /// A firing alert, as listed by [`crate::Engine::firing`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -151,6 +158,7 @@ impl Transition {
             event_time_ns: step.event_ns,
             episode_start_ns: step.episode_ns,
             evaluated_at_ns: now_ns,
+            late: false,
             message,
         }
     }

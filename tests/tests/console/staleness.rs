@@ -133,7 +133,8 @@ async fn escalation_silence_and_restart_in_headless_chromium() -> anyhow::Result
     .await?;
 
     // BĐ II → BĐ III at rl-001: its card goes to the top, since = now.
-    let escalated_at = now - 5 * min;
+    // A live reading (a minute old), unlike the backlog above.
+    let escalated_at = now_ns()? - min;
     fleet
         .send(
             "muong-te",
@@ -163,6 +164,44 @@ async fn escalation_silence_and_restart_in_headless_chromium() -> anyhow::Result
         "{top}"
     );
     assert_eq!(snap["alerts"][1]["device"], "rl-009", "{snap:#}");
+
+    // Recent transitions: the info row (BĐ I) collapsed, the rest by event
+    // time, newest first; the backfilled ones (20-40 min old on arrival)
+    // marked late, the live escalation not.
+    let recent: Vec<(String, String, String)> = snap["recent"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            let s = |k: &str| r[k].as_str().unwrap_or_default().to_owned();
+            (s("change"), s("severity"), s("late"))
+        })
+        .collect();
+    let want = |c: &str, s: &str, l: &str| (c.to_owned(), s.to_owned(), l.to_owned());
+    assert_eq!(
+        recent,
+        [
+            want("escalated", "critical", "false"),
+            want("fired", "critical", "true"),
+            want("escalated", "warning", "true"),
+        ],
+        "{snap:#}"
+    );
+    assert_eq!(snap["infoHidden"], 1, "{snap:#}");
+    // Filter: critical only.
+    browser
+        .eval(
+            &page,
+            "(() => { const s = document.getElementById('f-severity'); s.value = 'critical'; \
+             s.dispatchEvent(new Event('change', { bubbles: true })); return true; })()",
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let snap = wait_for(&mut browser, &page, "only critical transitions", |s| {
+        s["recent"].as_array().is_some_and(|r| r.len() == 2 && r.iter().all(|x| x["severity"] == "critical"))
+    })
+    .await?;
+    assert_eq!(snap["infoHidden"], 0, "{snap:#}");
     let (status, body) = admin::get(addr, "/api/alerts", Some(TOKEN)).await?;
     assert_eq!(status, 200, "{body}");
     let api: Value = serde_json::from_str(&body)?;

@@ -307,3 +307,21 @@ fn since_is_the_current_level_and_the_episode_start_is_kept() {
     assert_eq!(restored.firing()[0].since_ns, t5);
     assert_eq!(restored.firing()[0].episode_start_ns, t1);
 }
+
+/// A transition caused by a reading that arrives more than 5 minutes after
+/// its event time (a backlog) is marked late; live ones and timer ones are
+/// not.
+#[test]
+fn backfilled_transitions_are_marked_late() {
+    let mut e = engine(FLOOD);
+    let mut clock = MockClock::at(T0 + 2 * H);
+    // A batch from two hours ago.
+    let ts = e.observe(&stage("rl-001", "muong-te", T0, 287.2), clock.now);
+    assert!(one(&ts).late);
+    // A live reading, 10 s old.
+    let ts = e.observe(&stage("rl-001", "muong-te", clock.now - 10 * S, 288.7), clock.advance(S));
+    let t = one(&ts);
+    assert_eq!((t.change, t.late), (Change::Escalated, false));
+    let json = serde_json::to_value(t).unwrap();
+    assert_eq!(json["late"], false);
+}

@@ -45,6 +45,7 @@ fn transition(n: i64, change: Change, level: &str, severity: Severity) -> Transi
         event_time_ns: 1_700_000_000_000_000_000 + n,
         episode_start_ns: 1_700_000_000_000_000_000,
         evaluated_at_ns: 1_700_000_000_100_000_000 + n,
+        late: false,
         message: "rl-001 at muong-te: stage 290.42 m ≥ BĐ III (290 m)".into(),
     }
 }

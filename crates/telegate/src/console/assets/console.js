@@ -163,12 +163,51 @@
       a.message ? el('div', { class: 'msg' }, a.message) : null);
   }
 
+  // Recent transitions: filtered by severity, state entered and site; info
+  // rows collapsed unless asked for; ordered by event time (newest first),
+  // so a backfilled transition lands where it happened, marked "late".
+  const filters = { severity: '', state: '', site: '', info: false };
+  function filterControls(sites) {
+    const select = (id, label, options, value) => el('label', {}, label + ' ',
+      el('select', { id }, options.map(([v, text]) => {
+        const o = el('option', { value: v }, text);
+        if (v === value) o.selected = true;
+        return o;
+      })));
+    const box = el('input', { id: 'f-info', type: 'checkbox' });
+    box.checked = filters.info;
+    const bar = el('div', { class: 'filters', id: 'recent-filters' },
+      select('f-severity', 'Severity', [['', 'all'], ...SEVERITIES.map((x) => [x, x])], filters.severity),
+      select('f-state', 'State', [['', 'all'], ...['firing', 'resolved', 'pending', 'ok', 'flapping'].map((x) => [x, x])], filters.state),
+      select('f-site', 'Site', [['', 'all'], ...sites.map((x) => [x, x])], filters.site),
+      el('label', {}, box, ' show info'));
+    bar.addEventListener('change', () => {
+      filters.severity = $('f-severity').value;
+      filters.state = $('f-state').value;
+      filters.site = $('f-site').value;
+      filters.info = $('f-info').checked;
+      renderRecent();
+    });
+    return bar;
+  }
+
   function renderRecent() {
-    const rows = state.recent.slice(0, RECENT_SHOWN).map((t) => {
+    const sites = [...new Set(state.recent.map((t) => (t.series && t.series.site) || '').filter(Boolean))].sort();
+    const matching = state.recent.filter((t) => (!filters.severity || sev(t.severity) === filters.severity)
+      && (!filters.state || t.to === filters.state)
+      && (!filters.site || (t.series && t.series.site) === filters.site))
+      .sort((a, b) => (b.event_time_ns - a.event_time_ns) || (b.evaluated_at_ns - a.evaluated_at_ns));
+    // Info rows are collapsed unless "show info" is ticked or the severity
+    // filter asks for them.
+    const showInfo = filters.info || filters.severity === 'info';
+    const hidden = showInfo ? 0 : matching.filter((t) => sev(t.severity) === 'info').length;
+    const shown = matching.filter((t) => showInfo || sev(t.severity) !== 'info');
+    const rows = shown.slice(0, RECENT_SHOWN).map((t) => {
       const s = sev(t.severity);
       const change = t.change + ' ' + (t.previous_level ? t.previous_level + ' → ' + t.level : t.level);
-      return el('tr', { 'data-alert-id': t.alert_id, 'data-change': t.change },
-        el('td', { class: 'nowrap' }, when(t.event_time_ns)),
+      return el('tr', { 'data-alert-id': t.alert_id, 'data-change': t.change, 'data-severity': s, 'data-late': t.late ? 'true' : 'false', class: t.late ? 'late' : null },
+        el('td', { class: 'nowrap' }, when(t.event_time_ns),
+          t.late ? [' ', el('span', { class: 'late-mark', title: 'backfilled: received ' + when(t.evaluated_at_ns) }, 'late')] : null),
         el('td', { class: 'change' }, change),
         el('td', {}, badge(s)),
         el('td', {}, t.rule_name || t.rule_id),
@@ -176,10 +215,12 @@
         el('td', { class: 'num' }, compare(t.value, t.threshold) || ''),
         el('td', { class: 'msg' }, t.message || ''));
     });
-    if (!rows.length) return $('recent').replaceChildren(empty('No transition yet.'));
-    $('recent').replaceChildren(el('table', {},
+    const collapsed = hidden ? el('p', { class: 'muted collapsed', id: 'info-collapsed', 'data-hidden': String(hidden) },
+      hidden + (hidden === 1 ? ' info transition' : ' info transitions') + ' collapsed (tick "show info")') : null;
+    const table = rows.length ? el('table', {},
       el('thead', {}, el('tr', {}, ['Event time', 'Change', 'Severity', 'Rule', 'Series', 'Value', 'Message'].map((h) => el('th', {}, h)))),
-      el('tbody', {}, rows)));
+      el('tbody', {}, rows)) : empty(state.recent.length ? 'No transition matches the filters.' : 'No transition yet.');
+    $('recent').replaceChildren(filterControls(sites), table, collapsed);
   }
 
   function battery(d) {
