@@ -198,7 +198,9 @@ async fn escalation_silence_and_restart_in_headless_chromium() -> anyhow::Result
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     let snap = wait_for(&mut browser, &page, "only critical transitions", |s| {
-        s["recent"].as_array().is_some_and(|r| r.len() == 2 && r.iter().all(|x| x["severity"] == "critical"))
+        s["recent"]
+            .as_array()
+            .is_some_and(|r| r.len() == 2 && r.iter().all(|x| x["severity"] == "critical"))
     })
     .await?;
     assert_eq!(snap["infoHidden"], 0, "{snap:#}");

@@ -319,7 +319,10 @@ fn backfilled_transitions_are_marked_late() {
     let ts = e.observe(&stage("rl-001", "muong-te", T0, 287.2), clock.now);
     assert!(one(&ts).late);
     // A live reading, 10 s old.
-    let ts = e.observe(&stage("rl-001", "muong-te", clock.now - 10 * S, 288.7), clock.advance(S));
+    let ts = e.observe(
+        &stage("rl-001", "muong-te", clock.now - 10 * S, 288.7),
+        clock.advance(S),
+    );
     let t = one(&ts);
     assert_eq!((t.change, t.late), (Change::Escalated, false));
     let json = serde_json::to_value(t).unwrap();
