@@ -167,28 +167,20 @@
   // rows collapsed unless asked for; ordered by event time (newest first),
   // so a backfilled transition lands where it happened, marked "late".
   const filters = { severity: '', state: '', site: '', info: false };
-  function filterControls(sites) {
-    const select = (id, label, options, value) => el('label', {}, label + ' ',
-      el('select', { id }, options.map(([v, text]) => {
-        const o = el('option', { value: v }, text);
-        if (v === value) o.selected = true;
-        return o;
-      })));
-    const box = el('input', { id: 'f-info', type: 'checkbox' });
-    box.checked = filters.info;
-    const bar = el('div', { class: 'filters', id: 'recent-filters' },
-      select('f-severity', 'Severity', [['', 'all'], ...SEVERITIES.map((x) => [x, x])], filters.severity),
-      select('f-state', 'State', [['', 'all'], ...['firing', 'resolved', 'pending', 'ok', 'flapping'].map((x) => [x, x])], filters.state),
-      select('f-site', 'Site', [['', 'all'], ...sites.map((x) => [x, x])], filters.site),
-      el('label', {}, box, ' show info'));
-    bar.addEventListener('change', () => {
-      filters.severity = $('f-severity').value;
-      filters.state = $('f-state').value;
-      filters.site = $('f-site').value;
-      filters.info = $('f-info').checked;
-      renderRecent();
-    });
-    return bar;
+  function readFilters() {
+    filters.severity = $('f-severity').value;
+    filters.state = $('f-state').value;
+    filters.site = $('f-site').value;
+    filters.info = $('f-info').checked;
+    renderRecent();
+  }
+  // The site choices follow the transitions held; the choice made stays.
+  function siteOptions(sites) {
+    const sel = $('f-site');
+    const have = [...sel.options].map((o) => o.value).slice(1).join('|');
+    if (have === sites.join('|')) return;
+    sel.replaceChildren(el('option', { value: '' }, 'all'), sites.map((x) => el('option', { value: x }, x)));
+    sel.value = sites.includes(filters.site) ? filters.site : '';
   }
 
   function renderRecent() {
@@ -220,7 +212,8 @@
     const table = rows.length ? el('table', {},
       el('thead', {}, el('tr', {}, ['Event time', 'Change', 'Severity', 'Rule', 'Series', 'Value', 'Message'].map((h) => el('th', {}, h)))),
       el('tbody', {}, rows)) : empty(state.recent.length ? 'No transition matches the filters.' : 'No transition yet.');
-    $('recent').replaceChildren(filterControls(sites), table, collapsed);
+    siteOptions(sites);
+    $('recent').replaceChildren(table, collapsed);
   }
 
   function battery(d) {
@@ -418,6 +411,7 @@
     $('token-input').value = '';
     start();
   });
+  $('recent-filters').addEventListener('change', readFilters);
   setInterval(tick, 1000);
   setInterval(() => { if (es) refreshDevices().catch(failed); }, DEVICES_EVERY_MS);
   setInterval(() => { if (es) refreshAlerts().catch(failed); }, ALERTS_EVERY_MS);
