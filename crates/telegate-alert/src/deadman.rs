@@ -41,7 +41,7 @@ fn seconds(ns: i64) -> f64 {
 }
 
 /// A reading arrived: the device is alive. Resolves a firing deadman.
-pub(crate) fn observe(rule: &Rule, st: &mut SeriesState, point: &Point, now: i64, _epoch: i64) -> Option<Step> {
+pub(crate) fn observe(rule: &Rule, st: &mut SeriesState, point: &Point, now: i64) -> Option<Step> {
     // The true silence, from the last reading received, restart or not.
     let silence = now.saturating_sub(st.last_seen_wall_ns).max(0);
     st.last_seen_wall_ns = st.last_seen_wall_ns.max(now);

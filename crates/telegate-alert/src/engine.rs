@@ -106,7 +106,8 @@ impl Engine {
     }
 
     fn observe_point(&mut self, point: &Point, now_ns: i64, out: &mut Vec<Transition>) {
-        let epoch = self.epoch(now_ns);
+        // Starts the wall-clock timers' count on the first call.
+        self.epoch(now_ns);
         self.devices.observe(point, now_ns);
         let Engine {
             config,
@@ -145,7 +146,7 @@ impl Engine {
             let step = match &rule.kind {
                 Kind::Value { field, calc, .. } => evaluate::value(rule, field, calc, st, point, now_ns),
                 Kind::State { when } => evaluate::state(rule, when, st, point, now_ns),
-                Kind::Deadman { .. } => deadman::observe(rule, st, point, now_ns, epoch),
+                Kind::Deadman { .. } => deadman::observe(rule, st, point, now_ns),
                 Kind::Combined { .. } => None,
             };
             if let Some(at) = st.watermark_ns {
