@@ -16,6 +16,18 @@ pub async fn get(addr: SocketAddr, path: &str, token: Option<&str>) -> anyhow::R
     Ok((status, resp.text().await?))
 }
 
+/// DELETE `path` with an optional bearer token: (status, body).
+pub async fn delete(addr: SocketAddr, path: &str, token: Option<&str>) -> anyhow::Result<(u16, String)> {
+    let client = crate::http_client()?;
+    let mut req = client.delete(format!("http://{addr}{path}"));
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.with_context(|| format!("DELETE {path} on {addr}"))?;
+    let status = resp.status().as_u16();
+    Ok((status, resp.text().await?))
+}
+
 /// The value of the sample `series` (a metric name with its labels exactly
 /// as rendered, e.g. `telegate_messages_rejected_total{reason="malformed"}`).
 pub fn value(page: &str, series: &str) -> Option<f64> {

@@ -22,6 +22,8 @@
 // In a directory of its own: a file beside this one would be a test target.
 #[path = "console/cdp.rs"]
 mod cdp;
+#[path = "console/staleness.rs"]
+mod staleness;
 
 use std::time::{Duration, Instant};
 
@@ -113,11 +115,16 @@ const SNAPSHOT_JS: &str = r#"(() => {
     login: document.getElementById('login') ? getComputedStyle(document.getElementById('login')).display !== 'none' : null,
     events: Number(document.body?.dataset.events || 0),
     url: location.href,
+    silentCount: Number(document.getElementById('silent-count')?.dataset.silent ?? -1),
     alerts: all('#firing article.alert').map((a) => ({
-      severity: a.dataset.severity, group: a.closest('.group')?.id ?? null, text: text(a) })),
+      severity: a.dataset.severity, group: a.closest('.group')?.id ?? null, text: text(a),
+      device: a.dataset.device, since: a.dataset.sinceNs, silent: a.dataset.silent })),
     devices: all('#devices tr[data-device]').map((r) => ({
-      device: r.dataset.device, status: r.dataset.status, site: r.closest('tbody')?.dataset.site ?? null, text: text(r) })),
-    recent: all('#recent tr[data-change]').map((r) => ({ change: r.dataset.change, text: text(r) })),
+      device: r.dataset.device, status: r.dataset.status, site: r.closest('tbody')?.dataset.site ?? null, text: text(r),
+      alerting: r.dataset.alerting, lastSeen: r.dataset.lastSeenNs })),
+    recent: all('#recent tr[data-change]').map((r) => ({ change: r.dataset.change, text: text(r),
+      severity: r.dataset.severity, late: r.dataset.late })),
+    infoHidden: Number(document.getElementById('info-collapsed')?.dataset.hidden ?? 0),
   };
 })()"#;
 
@@ -384,7 +391,17 @@ async fn wait_for(
     what: &str,
     ok: impl Fn(&Value) -> bool,
 ) -> anyhow::Result<Value> {
-    let within = Duration::from_secs(10);
+    wait_within(browser, page, what, Duration::from_secs(10), ok).await
+}
+
+/// [`wait_for`] with a deadline of `within`.
+async fn wait_within(
+    browser: &mut Browser,
+    page: &Page,
+    what: &str,
+    within: Duration,
+    ok: impl Fn(&Value) -> bool,
+) -> anyhow::Result<Value> {
     let deadline = Instant::now() + within;
     loop {
         let snap = browser.eval(page, SNAPSHOT_JS).await?;

@@ -86,6 +86,8 @@ pub(crate) struct RawFile {
 pub(crate) struct RawDefaults {
     pub(crate) renotify: Option<Spanned<String>>,
     pub(crate) decimals: Option<usize>,
+    pub(crate) flap_limit: Option<Spanned<usize>>,
+    pub(crate) flap_window: Option<Spanned<String>>,
 }
 
 /// One `[[rule]]` table: the union of every kind's keys; which apply to
@@ -105,9 +107,12 @@ pub(crate) struct RawRule {
     #[serde(rename = "for")]
     pub(crate) for_: Option<Spanned<String>>,
     pub(crate) renotify: Option<Spanned<String>>,
+    pub(crate) flap_limit: Option<Spanned<usize>>,
+    pub(crate) flap_window: Option<Spanned<String>>,
     pub(crate) window: Option<Spanned<String>>,
     pub(crate) min_samples: Option<Spanned<usize>>,
     pub(crate) per: Option<Spanned<String>>,
+    pub(crate) min_span: Option<Spanned<String>>,
     pub(crate) cadence: Option<Spanned<String>>,
     pub(crate) factor: Option<Spanned<f64>>,
     pub(crate) mode_field: Option<String>,

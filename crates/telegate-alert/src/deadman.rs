@@ -41,8 +41,9 @@ fn seconds(ns: i64) -> f64 {
 }
 
 /// A reading arrived: the device is alive. Resolves a firing deadman.
-pub(crate) fn observe(rule: &Rule, st: &mut SeriesState, point: &Point, now: i64, epoch: i64) -> Option<Step> {
-    let silence = now.saturating_sub(st.last_seen_wall_ns.max(epoch)).max(0);
+pub(crate) fn observe(rule: &Rule, st: &mut SeriesState, point: &Point, now: i64) -> Option<Step> {
+    // The true silence, from the last reading received, restart or not.
+    let silence = now.saturating_sub(st.last_seen_wall_ns).max(0);
     st.last_seen_wall_ns = st.last_seen_wall_ns.max(now);
     let t = point.time_ns;
     if st.is_new(t) {
@@ -70,9 +71,12 @@ pub(crate) fn observe(rule: &Rule, st: &mut SeriesState, point: &Point, now: i64
 /// it queued.
 pub(crate) fn tick(rule: &Rule, st: &mut SeriesState, now: i64, epoch: i64) -> Option<Step> {
     let limit = limit_ns(rule, st)?;
-    let silence = now.saturating_sub(st.last_seen_wall_ns.max(epoch)).max(0);
+    // Fires on the silence counted since the engine started (a restart is
+    // not the devices' fault), reports the true one since the last reading.
+    let counted = now.saturating_sub(st.last_seen_wall_ns.max(epoch)).max(0);
+    let silence = now.saturating_sub(st.last_seen_wall_ns).max(0);
     match st.phase {
-        Phase::Ok if silence > limit => {
+        Phase::Ok if counted > limit => {
             st.value = Some(seconds(silence));
             // The event time of a deadman is the device time of the last
             // reading: "nothing since 10:02 by the device's clock".

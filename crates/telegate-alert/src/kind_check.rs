@@ -38,10 +38,30 @@ pub(crate) fn calc(cx: &Cx<'_>, kind: &str, raw: &RawRule) -> Result<Calc, Confi
     Ok(match kind {
         "sum" => Calc::Sum { window_ns, min_samples },
         "mean" => Calc::Mean { window_ns, min_samples },
-        _ => Calc::Rate {
-            window_ns,
-            per_ns: cx.opt_duration("per", &raw.per, true)?.unwrap_or(window_ns),
-        },
+        _ => {
+            let per_ns = cx.opt_duration("per", &raw.per, true)?.unwrap_or(window_ns);
+            let min_span_ns = match &raw.min_span {
+                None => per_ns.min(window_ns),
+                Some(v) => {
+                    let ns = cx.duration("min_span", v, true)?;
+                    if ns > window_ns {
+                        return Err(cx.bad(
+                            cx.line_at(v.span()),
+                            "min_span",
+                            v.get_ref(),
+                            "is longer than the window, so the rate could never be judged",
+                            format!("use at most the window ({})", window.get_ref()),
+                        ));
+                    }
+                    ns
+                }
+            };
+            Calc::Rate {
+                window_ns,
+                per_ns,
+                min_span_ns,
+            }
+        }
     })
 }
 
@@ -50,6 +70,9 @@ pub(crate) fn flag_level(cx: &Cx<'_>, raw: &RawRule) -> Result<Vec<Level>, Confi
     let severity = raw
         .severity
         .ok_or_else(|| cx.missing("severity", "add severity = \"info\", \"warning\" or \"critical\""))?;
+    if let Some(name) = &raw.level_name {
+        crate::level_check::check_name_severity(cx, "level_name", name, severity)?;
+    }
     Ok(vec![Level {
         name: raw.level_name.clone().unwrap_or_else(|| severity.as_str().to_owned()),
         severity,

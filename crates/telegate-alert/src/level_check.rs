@@ -10,7 +10,7 @@ use toml::Spanned;
 
 use crate::config::RawLevel;
 use crate::error::ConfigError;
-use crate::rule::{Bounds, Direction, Level};
+use crate::rule::{Bounds, Direction, Level, Severity};
 use crate::validate::Cx;
 
 pub(crate) fn levels(cx: &Cx<'_>, direction: Direction, raw: &[Spanned<RawLevel>]) -> Result<Vec<Level>, ConfigError> {
@@ -49,6 +49,7 @@ pub(crate) fn levels(cx: &Cx<'_>, direction: Direction, raw: &[Spanned<RawLevel>
         let severity = l
             .severity
             .ok_or_else(|| lcx.missing("severity", "add severity = \"info\", \"warning\" or \"critical\""))?;
+        check_name_severity(&lcx, "name", &name, severity)?;
         let bounds = bounds(&lcx, direction, l)?;
         let level = Level { name, severity, bounds };
         if let Some(prev) = out.last() {
@@ -57,6 +58,34 @@ pub(crate) fn levels(cx: &Cx<'_>, direction: Direction, raw: &[Spanned<RawLevel>
         out.push(level);
     }
     Ok(out)
+}
+
+/// A level named after a severity must have that severity: "▲ CRITICAL …
+/// warning" reads as a contradiction to an operator.
+pub(crate) fn check_name_severity(
+    cx: &Cx<'_>,
+    key: &'static str,
+    name: &str,
+    severity: Severity,
+) -> Result<(), ConfigError> {
+    let lower = name.trim().to_lowercase();
+    let named = [Severity::Info, Severity::Warning, Severity::Critical]
+        .into_iter()
+        .find(|s| s.as_str() == lower);
+    match named {
+        Some(s) if s != severity => Err(cx.bad(
+            cx.key_line(key),
+            key,
+            name,
+            format!(
+                "names severity {} but the level's severity is {}",
+                s.as_str(),
+                severity.as_str()
+            ),
+            "name the level after what it means (e.g. \"fast rise\", \"BĐ III\") or make the two agree",
+        )),
+        _ => Ok(()),
+    }
 }
 
 fn finite(cx: &Cx<'_>, key: &'static str, v: Option<f64>) -> Result<Option<f64>, ConfigError> {

@@ -27,7 +27,7 @@ budget from reading to alert.
 | --- | --- |
 | `threshold` | the field's value is at or past a level (`above`, `below`, `outside` a band) |
 | `sum`, `mean` | the sum / mean of the field over an event-time window is past a level |
-| `rate` | the slope over a window (first to last sample), per `per`, is past a level |
+| `rate` | the slope over the real span of the window's samples (oldest to newest, at least `min_span` apart), per `per`, is past a level |
 | `state` | every `when` field equals its value (tamper = true) |
 | `deadman` | no reading for longer than cadence × factor, the cadence following the device's mode |
 | `combined` | every rule in `all_of` is firing for the same group (site or label) |
@@ -51,7 +51,10 @@ a more severe level must also hold for `for` before it escalates; a less
 severe one takes over as soon as the current level's clear level is passed.
 `resolved` is reported once, then the machine rests in `ok`. Every
 transition carries an `alert_id` that is the same for the whole episode and
-across restarts.
+across restarts, and the episode's start; a firing alert's `since` is when
+its current level was entered. A per-series flap limiter (`flap_limit`,
+`flap_window`; the `flap` module) turns a series that keeps starting
+alerts into one `flapping` transition and quiet until it settles.
 
 # Time
 
@@ -112,9 +115,11 @@ place.
 mod combined;
 mod config;
 mod deadman;
+mod device;
 mod engine;
 mod error;
 mod evaluate;
+mod flap;
 mod kind_check;
 mod level_check;
 mod levels;
@@ -132,10 +137,11 @@ mod window;
 mod tests;
 
 pub use config::AlertConfig;
+pub use device::DeviceRecord;
 pub use engine::Engine;
 pub use error::{ConfigError, Location, SnapshotError};
 pub use machine::{AlertState, Change};
 pub use rule::{Rule, Severity};
 pub use series::SeriesKey;
 pub use snapshot::Snapshot;
-pub use transition::{ActiveAlert, Transition};
+pub use transition::{ActiveAlert, LATE_NS, Transition};

@@ -18,6 +18,9 @@ pub enum AlertState {
     /// Reported once when a firing alert clears; the machine then rests in
     /// `Ok`.
     Resolved,
+    /// The series changed too often (the rule's flap limit): one
+    /// transition, then quiet until it settles (see [`crate::flap`]).
+    Flapping,
 }
 
 /// What a transition means, so outputs need not compare states and levels.
@@ -38,6 +41,11 @@ pub enum Change {
     Renotified,
     /// firing → resolved.
     Resolved,
+    /// ok → flapping: the flap limit was reached; nothing more is reported
+    /// for the series until it settles.
+    Flapping,
+    /// flapping → ok: no change for the flap window.
+    Settled,
 }
 
 /// A more severe level waiting out `for` while the alert fires at a lower
@@ -61,6 +69,9 @@ pub(crate) enum Phase {
         episode_ns: i64,
         /// Event time it fired.
         fired_ns: i64,
+        /// Event time the current level was entered (fired, escalated or
+        /// de-escalated to it): the console's "since".
+        level_since_ns: i64,
         /// Wall time of the last notification (fire, level change, re-notify).
         notified_wall_ns: i64,
         rising: Option<Rising>,
@@ -107,7 +118,7 @@ impl Phase {
             Phase::Ok => {
                 let level = on?;
                 if for_ns == 0 {
-                    *self = firing(level, t, t, now);
+                    *self = firing(level, t, t, t, now);
                     Some(step(AlertState::Ok, AlertState::Firing, Change::Fired, level, None, t))
                 } else {
                     *self = Phase::Pending { level, since_ns: t };
@@ -134,7 +145,7 @@ impl Phase {
                     ))
                 }
                 Some(on) if t.saturating_sub(since_ns) >= for_ns => {
-                    *self = firing(on, since_ns, t, now);
+                    *self = firing(on, since_ns, t, t, now);
                     Some(step(
                         AlertState::Pending,
                         AlertState::Firing,
@@ -153,6 +164,7 @@ impl Phase {
                 level,
                 episode_ns,
                 fired_ns,
+                level_since_ns,
                 notified_wall_ns,
                 rising,
             } => match on {
@@ -168,7 +180,7 @@ impl Phase {
                     ))
                 }
                 Some(on) if on < level => {
-                    *self = firing(on, episode_ns, fired_ns, now);
+                    *self = firing(on, episode_ns, fired_ns, t, now);
                     Some(step(
                         AlertState::Firing,
                         AlertState::Firing,
@@ -183,6 +195,7 @@ impl Phase {
                         level,
                         episode_ns,
                         fired_ns,
+                        level_since_ns,
                         notified_wall_ns,
                         rising: None,
                     };
@@ -192,7 +205,7 @@ impl Phase {
                     // Keep the earliest start when the pending level climbs further.
                     let since_ns = rising.map_or(t, |r| r.since_ns);
                     if t.saturating_sub(since_ns) >= for_ns {
-                        *self = firing(on, episode_ns, fired_ns, now);
+                        *self = firing(on, episode_ns, fired_ns, t, now);
                         Some(step(
                             AlertState::Firing,
                             AlertState::Firing,
@@ -206,6 +219,7 @@ impl Phase {
                             level,
                             episode_ns,
                             fired_ns,
+                            level_since_ns,
                             notified_wall_ns,
                             rising: Some(Rising { level: on, since_ns }),
                         };
@@ -225,7 +239,7 @@ impl Phase {
         }
         match *self {
             Phase::Pending { level, since_ns } if est_t.saturating_sub(since_ns) >= for_ns => {
-                *self = firing(level, since_ns, since_ns + for_ns, now);
+                *self = firing(level, since_ns, since_ns + for_ns, since_ns + for_ns, now);
                 Some(Step {
                     from: AlertState::Pending,
                     to: AlertState::Firing,
@@ -243,7 +257,7 @@ impl Phase {
                 rising: Some(r),
                 ..
             } if est_t.saturating_sub(r.since_ns) >= for_ns => {
-                *self = firing(r.level, episode_ns, fired_ns, now);
+                *self = firing(r.level, episode_ns, fired_ns, r.since_ns + for_ns, now);
                 Some(Step {
                     from: AlertState::Firing,
                     to: AlertState::Firing,
@@ -286,11 +300,13 @@ impl Phase {
     }
 }
 
-fn firing(level: usize, episode_ns: i64, fired_ns: i64, now: i64) -> Phase {
+/// Firing at `level`, entered at event time `level_since_ns`.
+fn firing(level: usize, episode_ns: i64, fired_ns: i64, level_since_ns: i64, now: i64) -> Phase {
     Phase::Firing {
         level,
         episode_ns,
         fired_ns,
+        level_since_ns,
         notified_wall_ns: now,
         rising: None,
     }
@@ -328,7 +344,7 @@ mod tests {
         let s = p.step(Some(1), 2 * S, 2 * S, 0).unwrap();
         assert_eq!((s.change, s.level), (Change::Deescalated, 1));
 
-        let mut p = firing(0, 0, 0, 0);
+        let mut p = firing(0, 0, 0, 0, 0);
         assert_eq!(p.step(Some(1), 10 * S, 10 * S, 60 * S), None);
         assert_eq!(p.held(), Some(1), "the rising level is held for hysteresis");
         // The timer elapses in tick, with no new sample.
@@ -338,7 +354,7 @@ mod tests {
 
     #[test]
     fn renotify_counts_wall_time() {
-        let mut p = firing(0, 0, 0, 100 * S);
+        let mut p = firing(0, 0, 0, 0, 100 * S);
         assert_eq!(p.renotify(150 * S, 60 * S, 0), None);
         let s = p.renotify(160 * S, 60 * S, 5).unwrap();
         assert_eq!((s.change, s.event_ns), (Change::Renotified, 5));

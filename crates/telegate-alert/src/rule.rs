@@ -131,8 +131,14 @@ pub(crate) enum Calc {
     /// Mean of the samples in `(t - window, t]` (PM2.5 over 24 h).
     Mean { window_ns: i64, min_samples: usize },
     /// Slope between the oldest and newest sample in `[t - window, t]`,
-    /// expressed per `per` (cm per hour, degrees per hour).
-    Rate { window_ns: i64, per_ns: i64 },
+    /// expressed per `per` (cm per hour, degrees per hour). Not judged
+    /// until those two samples are at least `min_span` apart, so two
+    /// readings seconds apart are never extrapolated to an hour.
+    Rate {
+        window_ns: i64,
+        per_ns: i64,
+        min_span_ns: i64,
+    },
 }
 
 impl Calc {
@@ -210,6 +216,8 @@ pub struct Rule {
     pub(crate) for_ns: i64,
     /// 0 = never re-notify.
     pub(crate) renotify_ns: i64,
+    /// `flap_limit` / `flap_window`; `None` = no limiter.
+    pub(crate) flap: Option<crate::flap::FlapLimit>,
     /// `false`: the rule only feeds combined rules; its transitions are not
     /// reported and it is not listed by [`crate::Engine::firing`].
     pub(crate) notify: bool,

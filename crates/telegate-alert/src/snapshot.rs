@@ -15,8 +15,10 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 
 use crate::config::AlertConfig;
+use crate::device::{DeviceRecord, DeviceRegistry};
 use crate::engine::Engine;
 use crate::error::SnapshotError;
+use crate::flap::{FlapGuard, Flapping};
 use crate::machine::{Phase, Rising};
 use crate::rule::Rule;
 use crate::series::{Grouping, SeriesKey};
@@ -30,6 +32,9 @@ const VERSION: u32 = 1;
 pub struct Snapshot {
     version: u32,
     rules: Vec<RuleSnapshot>,
+    /// The device registry (absent in files written before it existed).
+    #[serde(default)]
+    devices: Vec<DeviceRecord>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +60,18 @@ struct SeriesSnapshot {
     window: Vec<(i64, f64)>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     components: Vec<(String, f64)>,
+    /// The flap limiter: recent episode starts, and the flapping state.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    flap_starts: Vec<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    flapping: Option<FlappingSnapshot>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct FlappingSnapshot {
+    level: String,
+    since_ns: i64,
+    last_change_ns: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -69,6 +86,9 @@ enum PhaseSnapshot {
         level: String,
         episode_ns: i64,
         fired_ns: i64,
+        /// Absent in files written before it existed: the fire time.
+        #[serde(default)]
+        level_since_ns: Option<i64>,
         notified_wall_ns: i64,
         rising: Option<(String, i64)>,
     },
@@ -94,12 +114,14 @@ fn phase_out(rule: &Rule, phase: &Phase) -> PhaseSnapshot {
             level,
             episode_ns,
             fired_ns,
+            level_since_ns,
             notified_wall_ns,
             rising,
         } => PhaseSnapshot::Firing {
             level: name(level),
             episode_ns,
             fired_ns,
+            level_since_ns: Some(level_since_ns),
             notified_wall_ns,
             rising: rising.map(|r| (name(r.level), r.since_ns)),
         },
@@ -120,12 +142,14 @@ fn phase_in(rule: &Rule, phase: &PhaseSnapshot) -> Phase {
             level,
             episode_ns,
             fired_ns,
+            level_since_ns,
             notified_wall_ns,
             rising,
         } => index(level).map_or(Phase::Ok, |level| Phase::Firing {
             level,
             episode_ns: *episode_ns,
             fired_ns: *fired_ns,
+            level_since_ns: level_since_ns.unwrap_or(*fired_ns),
             notified_wall_ns: *notified_wall_ns,
             rising: rising
                 .as_ref()
@@ -161,6 +185,12 @@ impl Engine {
                         mode: st.mode.clone(),
                         window: st.window.samples().filter(|s| s.1.is_finite()).collect(),
                         components: st.components.clone(),
+                        flap_starts: st.flap.starts.iter().copied().collect(),
+                        flapping: st.flap.flapping.as_ref().map(|f| FlappingSnapshot {
+                            level: rule.levels.get(f.level).map(|l| l.name.clone()).unwrap_or_default(),
+                            since_ns: f.since_ns,
+                            last_change_ns: f.last_change_ns,
+                        }),
                     })
                     .collect();
                 series.sort_by(|a, b| a.key.cmp(&b.key));
@@ -175,6 +205,7 @@ impl Engine {
         Snapshot {
             version: VERSION,
             rules,
+            devices: self.devices.devices.values().cloned().collect(),
         }
     }
 
@@ -184,6 +215,7 @@ impl Engine {
     /// first call after the restore.
     pub fn restore(config: AlertConfig, snapshot: Snapshot) -> Engine {
         let mut engine = Engine::new(config);
+        engine.devices = DeviceRegistry::restore(snapshot.devices);
         for saved in snapshot.rules {
             let Some(ri) = engine.config.rules.iter().position(|r| r.id == saved.id) else {
                 continue;
@@ -203,6 +235,17 @@ impl Engine {
                     mode: s.mode,
                     window: Window::from_samples(s.window),
                     components: s.components,
+                    flap: FlapGuard {
+                        starts: s.flap_starts.into(),
+                        flapping: s.flapping.and_then(|f| {
+                            let level = rule.levels.iter().position(|l| l.name == f.level)?;
+                            Some(Flapping {
+                                since_ns: f.since_ns,
+                                last_change_ns: f.last_change_ns,
+                                level,
+                            })
+                        }),
+                    },
                 };
                 states.insert(s.key, st);
             }

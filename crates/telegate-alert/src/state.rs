@@ -1,5 +1,6 @@
 //! What the engine remembers per (rule, series) between points.
 
+use crate::flap::FlapGuard;
 use crate::machine::Phase;
 use crate::window::Window;
 
@@ -23,6 +24,8 @@ pub(crate) struct SeriesState {
     pub(crate) window: Window,
     /// Combined rules: each component's value at the last evaluation.
     pub(crate) components: Vec<(String, f64)>,
+    /// The flap limiter's memory.
+    pub(crate) flap: FlapGuard,
 }
 
 impl SeriesState {
@@ -36,6 +39,7 @@ impl SeriesState {
             mode: None,
             window: Window::default(),
             components: Vec::new(),
+            flap: FlapGuard::default(),
         }
     }
 

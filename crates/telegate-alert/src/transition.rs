@@ -39,10 +39,20 @@ pub struct Transition {
     pub values: BTreeMap<String, f64>,
     /// Device time the change happened at (see the crate docs).
     pub event_time_ns: i64,
+    /// Device time the episode began (left `ok`): the same for every
+    /// transition of one `alert_id`.
+    pub episode_start_ns: i64,
     /// Wall time the engine decided it.
     pub evaluated_at_ns: i64,
+    /// Caused by a reading that arrived more than [`LATE_NS`] after its
+    /// event time (a backfilled batch after a coverage gap): the console
+    /// marks it, because it sorts by event time, not arrival.
+    pub late: bool,
     pub message: String,
 }
+
+/// A transition caused by a reading older than this on arrival is `late`.
+pub const LATE_NS: i64 = 5 * 60 * 1_000_000_000;
 
 /// A firing alert, as listed by [`crate::Engine::firing`].
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -53,12 +63,18 @@ pub struct ActiveAlert {
     pub level: String,
     pub severity: Severity,
     pub series: SeriesKey,
-    /// Event time the episode began (left ok).
+    /// Event time the current level was entered (fired, escalated or
+    /// de-escalated to it): a BĐ II → BĐ III escalation resets it.
     pub since_ns: i64,
+    /// Event time the episode began (left ok).
+    pub episode_start_ns: i64,
     /// Event time it fired.
     pub fired_ns: i64,
     /// Wall time of the last notification.
     pub last_notified_ns: i64,
+    /// The series reached its rule's flap limit: listed once, at the most
+    /// severe level seen while flapping, until it settles.
+    pub flapping: bool,
     pub value: Option<f64>,
     pub threshold: Option<f64>,
     pub message: String,
@@ -118,6 +134,10 @@ impl Transition {
     pub(crate) fn new(rule: &Rule, series: &SeriesKey, step: &Step, n: &Numbers<'_>, now_ns: i64) -> Transition {
         let level = rule.levels.get(step.level);
         let resolved = matches!(step.change, Change::Resolved | Change::Cancelled);
+        let message = match step.change {
+            Change::Flapping | Change::Settled => flap_message(rule, series, step.change == Change::Settled),
+            _ => render(rule, series, step.level, resolved, n),
+        };
         Transition {
             alert_id: alert_id(&rule.id, series, step.episode_ns),
             rule_id: rule.id.clone(),
@@ -136,9 +156,28 @@ impl Transition {
             threshold: thresholds(rule, step.level, n).0,
             values: n.components.iter().cloned().collect(),
             event_time_ns: step.event_ns,
+            episode_start_ns: step.episode_ns,
             evaluated_at_ns: now_ns,
-            message: render(rule, series, step.level, resolved, n),
+            late: false,
+            message,
         }
+    }
+}
+
+/// The message of a `flapping` or `settled` transition (rule templates
+/// describe a value, not a series that cannot make up its mind).
+pub(crate) fn flap_message(rule: &Rule, series: &SeriesKey, settled: bool) -> String {
+    let Some(f) = rule.flap else {
+        return String::new();
+    };
+    let window = crate::template::format_duration_ns(f.window_ns);
+    if settled {
+        format!("{series}: {} steady for {window}, no longer flapping", rule.name)
+    } else {
+        format!(
+            "{series}: {} is flapping ({} alerts within {window}); quiet until steady for {window}",
+            rule.name, f.limit
+        )
     }
 }
 

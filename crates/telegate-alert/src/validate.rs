@@ -119,6 +119,38 @@ impl Cx<'_> {
 struct Defaults {
     renotify_ns: i64,
     decimals: usize,
+    flap_limit: usize,
+    flap_window_ns: i64,
+}
+
+/// `flap_window` when only `flap_limit` is set.
+const DEFAULT_FLAP_WINDOW_NS: i64 = 3_600_000_000_000;
+
+/// `flap_limit` (0 = off, else at least 2) and `flap_window` (positive).
+fn check_flap(
+    cx: &Cx<'_>,
+    limit: &Option<Spanned<usize>>,
+    window: &Option<Spanned<String>>,
+    default_limit: usize,
+    default_window_ns: i64,
+) -> Result<(usize, i64), ConfigError> {
+    let n = match limit {
+        Some(l) if *l.get_ref() == 1 => {
+            return Err(cx.bad(
+                cx.line_at(l.span()),
+                "flap_limit",
+                1,
+                "would report every alert as flapping the first time it fires",
+                "use 0 (off) or 2 and more, e.g. flap_limit = 3",
+            ));
+        }
+        Some(l) => *l.get_ref(),
+        None => default_limit,
+    };
+    let window_ns = cx
+        .opt_duration("flap_window", window, true)?
+        .unwrap_or(default_window_ns);
+    Ok((n, window_ns))
 }
 
 pub(crate) fn build(raw: RawFile, text: &str, path: &str) -> Result<AlertConfig, ConfigError> {
@@ -134,6 +166,20 @@ pub(crate) fn build(raw: RawFile, text: &str, path: &str) -> Result<AlertConfig,
             .opt_duration("renotify", &raw.defaults.renotify, false)?
             .unwrap_or(0),
         decimals: check_decimals(&file_cx, raw.defaults.decimals)?.unwrap_or(DEFAULT_DECIMALS),
+        flap_limit: 0,
+        flap_window_ns: DEFAULT_FLAP_WINDOW_NS,
+    };
+    let (flap_limit, flap_window_ns) = check_flap(
+        &file_cx,
+        &raw.defaults.flap_limit,
+        &raw.defaults.flap_window,
+        0,
+        DEFAULT_FLAP_WINDOW_NS,
+    )?;
+    let defaults = Defaults {
+        flap_limit,
+        flap_window_ns,
+        ..defaults
     };
     let labels = build_labels(raw.device_labels, text, path)?;
 
@@ -224,7 +270,7 @@ fn applies(kind: &str, key: &str) -> bool {
         "for" => kind != "deadman",
         "window" => matches!(kind, "sum" | "mean" | "rate"),
         "min_samples" => matches!(kind, "sum" | "mean"),
-        "per" => kind == "rate",
+        "per" | "min_span" => kind == "rate",
         "cadence" | "factor" | "mode_field" | "mode_cadence" => kind == "deadman",
         "when" => kind == "state",
         "all_of" => kind == "combined",
@@ -239,7 +285,7 @@ fn hint(kind: &str, key: &str) -> &'static str {
         "level" => " (this kind has one level: set `severity` and `level_name` on the rule)",
         "for" => " (a deadman waits cadence × factor)",
         "measurement" | "match" => " (a combined rule takes its series from the rules in `all_of`)",
-        "window" | "min_samples" | "per" if kind == "threshold" => {
+        "window" | "min_samples" | "per" | "min_span" if kind == "threshold" => {
             " (for windows use kind = \"sum\", \"mean\" or \"rate\")"
         }
         _ => "",
@@ -289,7 +335,7 @@ fn build_rule(cx: &Cx<'_>, raw: RawRule, defaults: &Defaults) -> Result<(Rule, O
             });
         }
     };
-    let present: [(&'static str, bool); 19] = [
+    let present: [(&'static str, bool); 20] = [
         ("measurement", raw.measurement.is_some()),
         ("match", raw.match_tags.is_some()),
         ("field", raw.field.is_some()),
@@ -299,6 +345,7 @@ fn build_rule(cx: &Cx<'_>, raw: RawRule, defaults: &Defaults) -> Result<(Rule, O
         ("window", raw.window.is_some()),
         ("min_samples", raw.min_samples.is_some()),
         ("per", raw.per.is_some()),
+        ("min_span", raw.min_span.is_some()),
         ("cadence", raw.cadence.is_some()),
         ("factor", raw.factor.is_some()),
         ("mode_field", raw.mode_field.is_some()),
@@ -324,6 +371,17 @@ fn build_rule(cx: &Cx<'_>, raw: RawRule, defaults: &Defaults) -> Result<(Rule, O
         .opt_duration("renotify", &raw.renotify, false)?
         .unwrap_or(defaults.renotify_ns);
     let decimals = check_decimals(cx, raw.decimals)?.unwrap_or(defaults.decimals);
+    let (flap_limit, flap_window_ns) = check_flap(
+        cx,
+        &raw.flap_limit,
+        &raw.flap_window,
+        defaults.flap_limit,
+        defaults.flap_window_ns,
+    )?;
+    let flap = (flap_limit > 0).then_some(crate::flap::FlapLimit {
+        limit: flap_limit,
+        window_ns: flap_window_ns,
+    });
     let selector = Selector {
         measurement: raw.measurement.clone(),
         tags: match_tags(cx, raw.match_tags.as_ref())?,
@@ -459,6 +517,7 @@ fn build_rule(cx: &Cx<'_>, raw: RawRule, defaults: &Defaults) -> Result<(Rule, O
         levels,
         for_ns,
         renotify_ns,
+        flap,
         notify: raw.notify.unwrap_or(true),
         message,
         resolved_message,

@@ -79,7 +79,7 @@ impl Window {
 
     /// The aggregate `calc` asks for, as of event time `at`; `None` when the
     /// window holds too little to judge (fewer than `min_samples`, or fewer
-    /// than two distinct times for a rate).
+    /// than two samples `min_span` apart for a rate).
     pub(crate) fn aggregate(&self, calc: &Calc, at: i64) -> Option<f64> {
         match *calc {
             Calc::Last => self.samples.back().map(|s| s.1),
@@ -91,11 +91,17 @@ impl Window {
                 let (sum, n) = self.sum_in(at - window_ns, at);
                 (n >= min_samples.max(1)).then(|| sum / n as f64)
             }
-            Calc::Rate { window_ns, per_ns } => {
+            Calc::Rate {
+                window_ns,
+                per_ns,
+                min_span_ns,
+            } => {
+                // Over the real span of the samples, never the nominal window.
                 let mut inside = self.samples.iter().filter(|&&(t, _)| t >= at - window_ns && t <= at);
                 let (t0, v0) = *inside.next()?;
                 let (t1, v1) = *inside.next_back()?;
-                (t1 > t0).then(|| (v1 - v0) / (t1 - t0) as f64 * per_ns as f64)
+                let span = t1 - t0;
+                (span > 0 && span >= min_span_ns).then(|| (v1 - v0) / span as f64 * per_ns as f64)
             }
         }
     }
@@ -168,11 +174,43 @@ mod tests {
         let per_hour = Calc::Rate {
             window_ns: 10 * MIN,
             per_ns: 60 * MIN,
+            min_span_ns: 10 * MIN,
         };
         let r = w.aggregate(&per_hour, 10 * MIN).unwrap();
         assert!((r - 1.5).abs() < 1e-9, "{r}");
         let one = Window::from_samples(vec![(0, 1.0)]);
         assert_eq!(one.aggregate(&per_hour, 0), None);
+    }
+
+    #[test]
+    fn rate_is_over_the_real_span_and_waits_for_the_minimum_span() {
+        let calc = Calc::Rate {
+            window_ns: 30 * MIN,
+            per_ns: 60 * MIN,
+            min_span_ns: 20 * MIN,
+        };
+        let mut w = Window::default();
+        // Two readings 10 s apart, 3 cm up: 10.8 m/h if extrapolated.
+        w.insert(0, 285.00);
+        w.insert(10 * 1_000_000_000, 285.03);
+        assert_eq!(
+            w.aggregate(&calc, 10 * 1_000_000_000),
+            None,
+            "10 s < min_span: not judged"
+        );
+        w.insert(19 * MIN, 285.10);
+        assert_eq!(w.aggregate(&calc, 19 * MIN), None, "19 min < min_span");
+        w.insert(20 * MIN, 285.10);
+        // 0.10 m over the real 20 minutes, not over the 30-minute window.
+        let r = w.aggregate(&calc, 20 * MIN).unwrap();
+        assert!((r - 0.30).abs() < 1e-9, "{r}");
+        // Once the first samples leave the window the span is measured from
+        // the oldest one still inside it: window [10, 40] min, oldest at
+        // 19 min, so 0.03 m over 21 minutes.
+        w.insert(40 * MIN, 285.13);
+        let r = w.aggregate(&calc, 40 * MIN).unwrap();
+        let expected = 0.03 / 21.0 * 60.0;
+        assert!((r - expected).abs() < 1e-9, "{r} vs {expected}");
     }
 
     #[test]

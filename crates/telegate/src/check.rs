@@ -108,6 +108,9 @@ pub fn alerts_report(loaded: &LoadedConfig, registry: &Registry) -> Result<Strin
             "every measurement"
         });
         let _ = writeln!(out, "  {} ({}, reads {reads})", rule.id(), rule.kind());
+        if let Some(risk) = rule.flap_risk() {
+            let _ = writeln!(out, "    warning: {risk}");
+        }
         if let Some(m) = rule.measurement().filter(|m| !known.contains(m)) {
             let _ = writeln!(
                 out,

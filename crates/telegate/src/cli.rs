@@ -88,7 +88,7 @@ pub enum Command {
     /// devices").
     #[command(
         subcommand,
-        after_help = "Examples:\n  telegate device account telegate --role gateway           # the gateway's own broker account\n  telegate device add rl-mt-1 --site muong-te --types river_level,device_health --installed 2026-11-02 --lat 22.39 --lon 102.78\n  telegate device add gate-1 --site ma-lu-thang --types lane_counter --certificate --out pki/devices\n  telegate device list\n  telegate device rotate rl-mt-1                            # new password; the old one stops working\n  telegate device revoke rl-mt-1\n  telegate device sync                                      # after editing devices.toml by hand"
+        after_help = "Examples:\n  telegate device account telegate --role gateway           # the gateway's own broker account\n  telegate device add rl-mt-1 --site muong-te --types river_level,device_health --installed 2026-11-02 --lat 22.39 --lon 102.78\n  telegate device add gate-1 --site ma-lu-thang --types lane_counter --certificate --out pki/devices\n  telegate device list\n  telegate device rotate rl-mt-1                            # new password; the old one stops working\n  telegate device revoke rl-mt-1\n  telegate device sync                                      # after editing devices.toml by hand\n  telegate device decommission rl-007 --config /etc/telegate/telegate.toml   # the gateway forgets it, its deadman clears"
     )]
     Device(DeviceCommand),
 }
@@ -166,6 +166,16 @@ pub enum DeviceCommand {
     /// Regenerate the broker's files from the inventory and reload the
     /// broker (after editing the inventory by hand).
     Sync(InventoryArg),
+    /// Take a device out of service in a running gateway: it forgets the
+    /// device (device list, saved state) and clears its deadman (a firing one
+    /// is resolved). Asks the gateway's admin listener with the admin token.
+    /// (`revoke` is the broker side: the device can no longer connect.)
+    Decommission {
+        /// The device id, as in its topic.
+        device_id: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -154,6 +154,10 @@ pub fn run(cmd: DeviceCommand, registry: impl FnOnce(Option<&Path>) -> anyhow::R
             writeln!(out, "{password}")?;
             writeln!(out, "{}", describe_reload(&reloaded))?;
         }
+        DeviceCommand::Decommission { device_id, config } => {
+            let loaded = crate::Config::load(config.config.as_deref())?;
+            writeln!(out, "{}", crate::decommission::run(&loaded.config, &device_id)?)?;
+        }
         DeviceCommand::Sync(inventory) => {
             let inv = Inventory::load(&inventory.inventory)
                 .with_context(|| format!("loading {}", inventory.inventory.display()))?;

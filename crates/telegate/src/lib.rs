@@ -11,6 +11,7 @@ pub mod check;
 pub mod cli;
 pub mod config;
 pub mod console;
+pub mod decommission;
 pub mod demo;
 pub mod devices;
 pub mod inspect;

@@ -160,3 +160,60 @@ fn late_batch_after_a_coverage_gap_fires_no_stale_deadman_and_nothing_twice() {
     let firing: Vec<String> = e.firing().into_iter().map(|a| a.rule_id).collect();
     assert_eq!(firing, ["flood"]);
 }
+
+/// The device registry lists every device (rule or no rule) and survives a
+/// restart with its true last-seen time; a restored offline alert reports
+/// the true silence; decommissioning forgets the device and resolves its
+/// deadman.
+#[test]
+fn registry_persists_true_last_seen_and_decommission_clears_the_deadman() {
+    let mut e = engine(OFFLINE);
+    let mut clock = MockClock::at(T0);
+    e.observe(&stage("rl-001", "muong-te", T0, 285.4), clock.now);
+    // A lane counter no rule reads.
+    e.observe(
+        &point(
+            "lane_counter",
+            "lc-001",
+            "ma-lu-thang",
+            T0,
+            &[("vehicles", FieldValue::Int(4))],
+        ),
+        clock.advance(MIN),
+    );
+    let seen_lc = clock.now;
+    let ts = e.tick(clock.advance(31 * MIN));
+    assert_eq!(
+        summary(&ts),
+        [("offline-river".into(), Change::Fired, "offline".into())]
+    );
+
+    // Restart 2 hours later, from the saved state.
+    let saved = e.snapshot();
+    let json = saved.to_json().unwrap();
+    let saved = crate::Snapshot::from_json(&json, std::path::Path::new("state.json")).unwrap();
+    let mut e = crate::Engine::restore(config(OFFLINE), saved);
+    let ids: Vec<&str> = e.devices().map(|d| d.device_id.as_str()).collect();
+    assert_eq!(ids, ["lc-001", "rl-001"], "every device, also those no rule reads");
+    let lc = e.devices().find(|d| d.device_id == "lc-001").unwrap();
+    assert_eq!(
+        (lc.first_seen_ns, lc.last_seen_ns, lc.last_event_ns),
+        (seen_lc, seen_lc, T0)
+    );
+    assert_eq!(lc.last_values["vehicles"], 4.0);
+    assert!(e.tick(clock.advance(2 * H)).is_empty(), "still firing, not fired again");
+    let a = &e.firing()[0];
+    // True silence: 32 min before the restart + 2 h after it.
+    assert_eq!(a.value, Some((32 * 60 + 2 * 3600) as f64));
+    assert!(a.message.contains("no reading for 2h 32m"), "{}", a.message);
+
+    let mut out = Vec::new();
+    assert!(e.decommission("rl-001", clock.now, &mut out));
+    let t = one(&out);
+    assert_eq!((t.change, t.to), (Change::Resolved, AlertState::Resolved));
+    assert_eq!(t.message, "rl-001 decommissioned: River gauge offline cleared");
+    assert!(e.firing().is_empty());
+    assert_eq!(e.devices().count(), 1);
+    assert!(e.tick(clock.advance(H)).is_empty(), "its deadman never fires again");
+    assert!(!e.decommission("rl-404", clock.now, &mut out), "unknown device");
+}

@@ -58,3 +58,53 @@ fn example_rules_alarm_per_station_and_at_the_gate() {
     let ts = e.observe(&p, clock.now);
     assert_eq!(one(&ts).message, "gb-001 lane in-1 at ma-lu-thang: tamper switch fired");
 }
+
+/// A day of normal weather with sensor noise, 10-minute reports, plus two
+/// river readings 10 s apart: the example rules say nothing at all.
+#[test]
+fn example_rules_are_quiet_on_a_normal_day() {
+    let mut e = engine(EXAMPLE);
+    let mut clock = MockClock::at(T0);
+    let mut all = Vec::new();
+    for i in 0..144_i64 {
+        let t = T0 + i * 10 * MIN;
+        let now = clock.advance(10 * MIN);
+        let wobble = (i as f64 * 1.7).sin();
+        all.extend(e.observe(&stage("rl-001", "muong-te", t, 285.0 + 0.02 * wobble), now));
+        all.extend(e.observe(&rain("rg-001", "muong-te", t, if i % 7 == 0 { 0.5 } else { 0.0 }), now));
+        all.extend(e.observe(
+            &point(
+                "landslide",
+                "ls-001",
+                "sin-ho",
+                t,
+                &[
+                    ("tilt_x_deg", FieldValue::Float(1.5 + 0.002 * wobble)),
+                    ("displacement_mm", FieldValue::Float(12.0 + 0.3 * wobble)),
+                    ("soil_saturation_pct", FieldValue::Float(60.0)),
+                ],
+            ),
+            now,
+        ));
+        all.extend(e.observe(
+            &point(
+                "device_health",
+                "rl-001",
+                "muong-te",
+                t,
+                &[("battery_v", FieldValue::Float(12.6))],
+            ),
+            now,
+        ));
+        all.extend(e.tick(now));
+    }
+    // A new gauge's first two readings, 10 s apart, 3 cm up: 10.8 m/h and
+    // 1.8 m per 10 min if extrapolated (the rate rules would fire).
+    let t = T0 + 144 * 10 * MIN;
+    all.extend(e.observe(&stage("rl-009", "muong-te", t, 285.0), clock.advance(MIN)));
+    all.extend(e.observe(&stage("rl-009", "muong-te", t + 10 * S, 285.03), clock.advance(10 * S)));
+    assert_eq!(summary(&all), Vec::<(String, Change, String)>::new());
+    let cfg = config(EXAMPLE);
+    let risky: Vec<String> = cfg.rules().iter().filter_map(|r| r.flap_risk()).collect();
+    assert_eq!(risky, Vec::<String>::new(), "no example rule can flap");
+}

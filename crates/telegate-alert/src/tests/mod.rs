@@ -10,6 +10,7 @@ use crate::{AlertConfig, AlertState, Change, Engine, Transition};
 mod combined;
 mod deadman;
 mod example;
+mod flap;
 mod restart;
 mod state_rules;
 mod threshold;

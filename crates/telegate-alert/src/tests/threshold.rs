@@ -263,3 +263,68 @@ fn device_labels_select_a_stations_levels() {
     assert_eq!(one(&ts).level, "BĐ II");
     assert_eq!(one(&ts).series.tags.get("station").map(String::as_str), Some("lao-cai"));
 }
+
+/// `since` is when the current level was entered; the episode start stays
+/// with the alert. An escalation to BĐ III restarts `since` (the console
+/// sorts cards by it), a re-notification does not.
+#[test]
+fn since_is_the_current_level_and_the_episode_start_is_kept() {
+    let mut e = engine(FLOOD);
+    let mut clock = MockClock::at(T0);
+    let t1 = T0 + 10 * MIN;
+    let ts = e.observe(&stage("rl-001", "muong-te", t1, 287.2), clock.advance(10 * MIN));
+    assert_eq!(one(&ts).episode_start_ns, t1);
+    let a = &e.firing()[0];
+    assert_eq!((a.since_ns, a.episode_start_ns, a.fired_ns), (t1, t1, t1));
+
+    let t2 = T0 + 20 * MIN;
+    let ts = e.observe(&stage("rl-001", "muong-te", t2, 288.7), clock.advance(10 * MIN));
+    let t = one(&ts);
+    assert_eq!(
+        (t.change, t.event_time_ns, t.episode_start_ns),
+        (Change::Escalated, t2, t1)
+    );
+    let t3 = T0 + 30 * MIN;
+    e.observe(&stage("rl-001", "muong-te", t3, 290.1), clock.advance(10 * MIN));
+    let a = &e.firing()[0];
+    assert_eq!((a.level.as_str(), a.since_ns, a.episode_start_ns), ("BĐ III", t3, t1));
+    // Staying at BĐ III keeps its since.
+    assert!(
+        e.observe(
+            &stage("rl-001", "muong-te", T0 + 40 * MIN, 290.5),
+            clock.advance(10 * MIN)
+        )
+        .is_empty()
+    );
+    assert_eq!(e.firing()[0].since_ns, t3);
+    // Back to BĐ II: since moves to the de-escalation.
+    let t5 = T0 + 50 * MIN;
+    e.observe(&stage("rl-001", "muong-te", t5, 289.0), clock.advance(10 * MIN));
+    let a = &e.firing()[0];
+    assert_eq!((a.level.as_str(), a.since_ns, a.episode_start_ns), ("BĐ II", t5, t1));
+    // Kept across a restart.
+    let restored = crate::Engine::restore(config(FLOOD), e.snapshot());
+    assert_eq!(restored.firing()[0].since_ns, t5);
+    assert_eq!(restored.firing()[0].episode_start_ns, t1);
+}
+
+/// A transition caused by a reading that arrives more than 5 minutes after
+/// its event time (a backlog) is marked late; live ones and timer ones are
+/// not.
+#[test]
+fn backfilled_transitions_are_marked_late() {
+    let mut e = engine(FLOOD);
+    let mut clock = MockClock::at(T0 + 2 * H);
+    // A batch from two hours ago.
+    let ts = e.observe(&stage("rl-001", "muong-te", T0, 287.2), clock.now);
+    assert!(one(&ts).late);
+    // A live reading, 10 s old.
+    let ts = e.observe(
+        &stage("rl-001", "muong-te", clock.now - 10 * S, 288.7),
+        clock.advance(S),
+    );
+    let t = one(&ts);
+    assert_eq!((t.change, t.late), (Change::Escalated, false));
+    let json = serde_json::to_value(t).unwrap();
+    assert_eq!(json["late"], false);
+}

@@ -6,15 +6,16 @@
 //! the live stream is a broadcast channel whose laggards skip ahead.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
-use std::sync::{Arc, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::Serialize;
-use telegate_alert::{ActiveAlert, Transition};
-use telegate_model::{FieldValue, Point};
-use tokio::sync::broadcast;
+use telegate_alert::{ActiveAlert, DeviceRecord, Transition};
+use tokio::sync::{broadcast, mpsc, oneshot};
 
 /// Transitions kept for `GET /api/alerts` (`recent`).
 pub const RECENT: usize = 200;
+/// Operator commands waiting for the evaluator (decommissions are rare).
+const COMMANDS: usize = 16;
 
 /// One device as the console shows it.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -22,34 +23,73 @@ pub struct DeviceStatus {
     pub device_id: String,
     pub site: String,
     pub sensor_types: BTreeSet<String>,
+    /// Wall time its first reading arrived.
+    pub first_seen_ns: i64,
     /// Device time of its newest sample.
     pub last_event_ns: i64,
-    /// Wall time its last reading arrived.
+    /// Wall time its last reading arrived (restored across restarts).
     pub last_seen_ns: i64,
+    /// Numeric fields of its newest sample of each sensor type.
+    pub last_values: BTreeMap<String, f64>,
     /// From `device_health` (battery_pct, battery_v, rsrp_dbm), when it reports them.
     pub battery_pct: Option<f64>,
     pub battery_v: Option<f64>,
     pub signal_dbm: Option<f64>,
     /// Firing alerts whose series names this device.
     pub firing: usize,
-    /// "alerting" (an alert firing), "silent" (nothing for `silent_after`)
-    /// or "ok". Computed when read.
+    /// Nothing received for `silent_after`.
+    pub silent: bool,
+    /// "silent" (nothing for `silent_after`; wins over alerting),
+    /// "alerting" (an alert firing) or "ok". Computed when read.
     pub status: &'static str,
+}
+
+/// A firing alert with the age of its device's last reading.
+#[derive(Debug, Clone, Serialize)]
+pub struct FiringView {
+    #[serde(flatten)]
+    pub alert: ActiveAlert,
+    /// Wall time the series' device last sent anything; `None` for a series
+    /// without a device (a combined rule grouped by site).
+    pub last_seen_ns: Option<i64>,
+    /// That device is silent (nothing for `silent_after`).
+    pub silent: bool,
 }
 
 /// `GET /api/alerts`.
 #[derive(Debug, Clone, Serialize)]
 pub struct AlertsView {
-    pub firing: Vec<ActiveAlert>,
+    pub firing: Vec<FiringView>,
     /// Newest first.
     pub recent: Vec<Arc<Transition>>,
+    /// Devices silent now (the console's header).
+    pub silent_devices: usize,
+}
+
+/// An operator's request to the evaluator.
+#[derive(Debug)]
+pub enum Command {
+    /// Forget a device and clear its deadman; answers whether it was known.
+    Decommission {
+        device_id: String,
+        reply: oneshot::Sender<bool>,
+    },
+}
+
+/// Why a command was not carried out.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum CommandError {
+    #[error("device `{0}` is not known to the gateway")]
+    UnknownDevice(String),
+    #[error("the alert evaluator is not running (shutting down?)")]
+    NotRunning,
 }
 
 #[derive(Debug, Default)]
 struct State {
     firing: Vec<ActiveAlert>,
     recent: VecDeque<Arc<Transition>>,
-    devices: BTreeMap<String, DeviceStatus>,
+    devices: BTreeMap<String, DeviceRecord>,
 }
 
 #[derive(Debug)]
@@ -58,24 +98,21 @@ pub struct AlertHub {
     state: RwLock<State>,
     /// A device with no reading for this long is shown "silent".
     silent_after_ns: i64,
-}
-
-fn float(v: &FieldValue) -> Option<f64> {
-    match v {
-        FieldValue::Float(x) => Some(*x),
-        FieldValue::Int(x) => Some(*x as f64),
-        FieldValue::UInt(x) => Some(*x as f64),
-        _ => None,
-    }
+    commands: mpsc::Sender<Command>,
+    /// Taken once by the evaluator.
+    command_rx: Mutex<Option<mpsc::Receiver<Command>>>,
 }
 
 impl AlertHub {
     pub fn new(silent_after: std::time::Duration) -> Arc<Self> {
         let (events, _) = broadcast::channel(256);
+        let (commands, command_rx) = mpsc::channel(COMMANDS);
         Arc::new(Self {
             events,
             state: RwLock::default(),
             silent_after_ns: i64::try_from(silent_after.as_nanos()).unwrap_or(i64::MAX),
+            commands,
+            command_rx: Mutex::new(Some(command_rx)),
         })
     }
 
@@ -85,6 +122,29 @@ impl AlertHub {
 
     fn write(&self) -> RwLockWriteGuard<'_, State> {
         self.state.write().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The evaluator's end of the command queue (once).
+    pub(crate) fn take_commands(&self) -> Option<mpsc::Receiver<Command>> {
+        self.command_rx.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+
+    /// Decommission a device: the evaluator forgets it and clears its
+    /// deadman.
+    pub async fn decommission(&self, device_id: &str) -> Result<(), CommandError> {
+        let (reply, answer) = oneshot::channel();
+        self.commands
+            .send(Command::Decommission {
+                device_id: device_id.to_owned(),
+                reply,
+            })
+            .await
+            .map_err(|_| CommandError::NotRunning)?;
+        match answer.await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(CommandError::UnknownDevice(device_id.to_owned())),
+            Err(_) => Err(CommandError::NotRunning),
+        }
     }
 
     /// A transition happened: keep it and tell live subscribers.
@@ -104,44 +164,44 @@ impl AlertHub {
         self.write().firing = firing;
     }
 
-    /// A reading arrived at wall time `now_ns`: update its device.
-    pub fn observe(&self, p: &Point, now_ns: i64) {
-        let tag = |k: &str| p.tags.iter().find(|(key, _)| &**key == k).map(|(_, v)| v.as_str());
-        let Some(device) = tag("device_id") else { return };
-        let mut st = self.write();
-        let d = st.devices.entry(device.to_owned()).or_insert_with(|| DeviceStatus {
-            device_id: device.to_owned(),
-            ..DeviceStatus::default()
-        });
-        if let Some(site) = tag("site")
-            && d.site != site
-        {
-            d.site = site.to_owned();
-        }
-        if !d.sensor_types.contains(&*p.measurement) {
-            d.sensor_types.insert(p.measurement.to_string());
-        }
-        d.last_event_ns = d.last_event_ns.max(p.time_ns);
-        d.last_seen_ns = now_ns;
-        for (k, v) in &p.fields {
-            match &**k {
-                "battery_pct" => d.battery_pct = float(v),
-                "battery_v" => d.battery_v = float(v),
-                "rsrp_dbm" => d.signal_dbm = float(v),
-                _ => {}
-            }
-        }
+    /// The engine's device registry (every second, and after a change).
+    pub fn set_devices(&self, devices: impl IntoIterator<Item = DeviceRecord>) {
+        self.write().devices = devices.into_iter().map(|d| (d.device_id.clone(), d)).collect();
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Arc<Transition>> {
         self.events.subscribe()
     }
 
-    pub fn alerts(&self) -> AlertsView {
+    /// `alerts.silent_after` in nanoseconds.
+    pub fn silent_after_ns(&self) -> i64 {
+        self.silent_after_ns
+    }
+
+    fn is_silent(&self, d: &DeviceRecord, now_ns: i64) -> bool {
+        now_ns.saturating_sub(d.last_seen_ns) > self.silent_after_ns
+    }
+
+    /// The firing alerts (each with its device's last reading), the recent
+    /// transitions and the number of silent devices, as of `now_ns`.
+    pub fn alerts(&self, now_ns: i64) -> AlertsView {
         let st = self.read();
+        let firing = st
+            .firing
+            .iter()
+            .map(|a| {
+                let device = a.series.device_id.as_deref().and_then(|d| st.devices.get(d));
+                FiringView {
+                    alert: a.clone(),
+                    last_seen_ns: device.map(|d| d.last_seen_ns),
+                    silent: device.is_some_and(|d| self.is_silent(d, now_ns)),
+                }
+            })
+            .collect();
         AlertsView {
-            firing: st.firing.clone(),
+            firing,
             recent: st.recent.iter().cloned().collect(),
+            silent_devices: st.devices.values().filter(|d| self.is_silent(d, now_ns)).count(),
         }
     }
 
@@ -158,16 +218,30 @@ impl AlertHub {
             .devices
             .values()
             .map(|d| {
-                let mut d = d.clone();
-                d.firing = firing.get(d.device_id.as_str()).copied().unwrap_or(0);
-                d.status = if d.firing > 0 {
-                    "alerting"
-                } else if now_ns.saturating_sub(d.last_seen_ns) > self.silent_after_ns {
-                    "silent"
-                } else {
-                    "ok"
-                };
-                d
+                let alerts = firing.get(d.device_id.as_str()).copied().unwrap_or(0);
+                let silent = self.is_silent(d, now_ns);
+                let value = |k: &str| d.last_values.get(k).copied();
+                DeviceStatus {
+                    device_id: d.device_id.clone(),
+                    site: d.site.clone().unwrap_or_default(),
+                    sensor_types: d.sensor_types.clone(),
+                    first_seen_ns: d.first_seen_ns,
+                    last_event_ns: d.last_event_ns,
+                    last_seen_ns: d.last_seen_ns,
+                    last_values: d.last_values.clone(),
+                    battery_pct: value("battery_pct"),
+                    battery_v: value("battery_v"),
+                    signal_dbm: value("rsrp_dbm"),
+                    firing: alerts,
+                    silent,
+                    status: if silent {
+                        "silent"
+                    } else if alerts > 0 {
+                        "alerting"
+                    } else {
+                        "ok"
+                    },
+                }
             })
             .collect();
         out.sort_by(|a, b| (&a.site, &a.device_id).cmp(&(&b.site, &b.device_id)));
@@ -181,38 +255,31 @@ mod tests {
 
     use super::*;
 
-    fn point(device: &str, fields: Vec<(&str, FieldValue)>, t: i64) -> Point {
-        Point {
-            measurement: "device_health".into(),
-            tags: vec![
-                ("device_id".into(), device.into()),
-                ("site".into(), "ma-lu-thang".into()),
-            ],
-            fields: fields.into_iter().map(|(k, v)| (k.into(), v)).collect(),
-            time_ns: t,
+    fn record(device: &str, values: &[(&str, f64)], t: i64, seen: i64) -> DeviceRecord {
+        DeviceRecord {
+            device_id: device.into(),
+            site: Some("ma-lu-thang".into()),
+            sensor_types: BTreeSet::from(["device_health".to_owned()]),
+            first_seen_ns: seen,
+            last_seen_ns: seen,
+            last_event_ns: t,
+            last_values: values.iter().map(|(k, v)| ((*k).to_owned(), *v)).collect(),
         }
     }
 
     #[test]
     fn devices_track_health_and_go_silent() {
         let hub = AlertHub::new(Duration::from_secs(60));
-        hub.observe(
-            &point(
-                "dh-1",
-                vec![
-                    ("battery_pct", FieldValue::Float(81.0)),
-                    ("rsrp_dbm", FieldValue::Float(-97.0)),
-                ],
-                5,
-            ),
-            1_000,
-        );
+        hub.set_devices([record("dh-1", &[("battery_pct", 81.0), ("rsrp_dbm", -97.0)], 5, 1_000)]);
         let d = &hub.devices(2_000)[0];
         assert_eq!(
             (d.status, d.battery_pct, d.signal_dbm, d.last_event_ns),
             ("ok", Some(81.0), Some(-97.0), 5)
         );
         assert_eq!(d.site, "ma-lu-thang");
-        assert_eq!(hub.devices(1_000 + 61_000_000_000)[0].status, "silent");
+        let later = 1_000 + 61_000_000_000;
+        assert_eq!(hub.devices(later)[0].status, "silent");
+        assert_eq!(hub.alerts(later).silent_devices, 1);
+        assert_eq!(hub.alerts(2_000).silent_devices, 0);
     }
 }

@@ -164,7 +164,9 @@ mod tests {
             threshold: Some(288.5),
             values: BTreeMap::new(),
             event_time_ns: 1_700_000_000_000_000_000,
+            episode_start_ns: 1_699_999_000_000_000_000,
             evaluated_at_ns: 1_700_000_000_100_000_000,
+            late: false,
             message: "rl-001 at muong-te: stage 288.6 m ≥ BĐ II (288.5 m)".into(),
         }
     }

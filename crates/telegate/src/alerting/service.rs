@@ -5,27 +5,26 @@
 //! each accepted message (a reference-counted `Bytes`, no copy) offered
 //! with `try_send` to a bounded queue. A full queue skips the message for
 //! alerting and counts it (`telegate_alert_queue_dropped_total{queue="evaluator"}`);
-//! ingestion never waits for alerting. The task parses back only the lines
-//! of measurements some rule reads (plus `device_health` for the console's
-//! device list), runs the engine, ticks its wall-clock timers every second,
+//! ingestion never waits for alerting. The task parses back every line
+//! (the engine's device registry lists every device, whatever its sensor
+//! type), runs the engine, ticks its wall-clock timers every second,
 //! saves the state after transitions, every `snapshot_interval` and at
 //! shutdown, and reloads the rules (and `[alerts]` outputs) when their files
 //! change or on SIGHUP.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
 use bytes::Bytes;
-use telegate_alert::{AlertConfig, AlertState, Engine, Transition};
-use telegate_influx::{measurement_of, parse_line};
+use telegate_alert::{AlertState, Engine, Transition};
+use telegate_influx::parse_line;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
 use super::config::AlertsConfig;
-use super::hub::AlertHub;
+use super::hub::{AlertHub, Command};
 use super::outputs::Outputs;
 use super::payload::Delivery;
 use super::stats::AlertStats;
@@ -67,48 +66,13 @@ impl AlertTap {
     }
 }
 
-/// Which measurements are worth parsing.
-#[derive(Debug)]
-enum Wanted {
-    /// A rule reads every measurement (a device-wide deadman).
-    All,
-    Some(HashSet<String>),
-}
-
-/// Read for the hub's device list even when no rule uses it.
-const HEALTH: &str = "device_health";
-
-impl Wanted {
-    fn of(config: &AlertConfig) -> Wanted {
-        let mut set = HashSet::from([HEALTH.to_owned()]);
-        for rule in config.rules() {
-            if rule.kind() == "combined" {
-                continue;
-            }
-            match rule.measurement() {
-                Some(m) => {
-                    set.insert(m.to_owned());
-                }
-                None => return Wanted::All,
-            }
-        }
-        Wanted::Some(set)
-    }
-
-    fn wants(&self, measurement: &str) -> bool {
-        match self {
-            Wanted::All => true,
-            Wanted::Some(set) => set.contains(measurement),
-        }
-    }
-}
-
 fn state_label(s: AlertState) -> &'static str {
     match s {
         AlertState::Ok => "ok",
         AlertState::Pending => "pending",
         AlertState::Firing => "firing",
         AlertState::Resolved => "resolved",
+        AlertState::Flapping => "flapping",
     }
 }
 
@@ -123,7 +87,6 @@ pub(crate) struct Evaluator {
     pub(crate) watched: Watched,
     pub(crate) snapshot_interval: Duration,
     pub(crate) reload_interval: Duration,
-    wanted: Wanted,
     out: Vec<Transition>,
     /// Transitions happened since the state was last saved.
     dirty: bool,
@@ -142,7 +105,7 @@ impl Evaluator {
         snapshot_interval: Duration,
         reload_interval: Duration,
     ) -> Self {
-        let wanted = Wanted::of(engine.config());
+        hub.set_devices(engine.devices().cloned());
         Self {
             engine,
             hub,
@@ -152,7 +115,6 @@ impl Evaluator {
             watched,
             snapshot_interval,
             reload_interval,
-            wanted,
             out: Vec::new(),
             dirty: false,
             saving: None,
@@ -162,13 +124,8 @@ impl Evaluator {
     /// Evaluate one accepted message's lines.
     fn take(&mut self, lines: &[u8], now: i64) {
         for line in lines.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
-            let Some(m) = measurement_of(line) else { continue };
-            if !self.wanted.wants(&m) {
-                continue;
-            }
             match parse_line(line, now) {
                 Ok(point) => {
-                    self.hub.observe(&point, now);
                     self.engine.observe_into(&point, now, &mut self.out);
                     self.stats.evaluated.fetch_add(1, Relaxed);
                 }
@@ -208,6 +165,25 @@ impl Evaluator {
             let firing = self.engine.firing();
             self.stats.firing.store(firing.len() as u64, Relaxed);
             self.hub.set_firing(firing);
+        }
+        if ticked {
+            self.hub.set_devices(self.engine.devices().cloned());
+        }
+    }
+
+    /// Carry out an operator's command.
+    fn command(&mut self, cmd: Command) {
+        match cmd {
+            Command::Decommission { device_id, reply } => {
+                let known = self.engine.decommission(&device_id, now_ns(), &mut self.out);
+                if known {
+                    tracing::info!(device = %device_id, "device decommissioned: forgotten, its deadman cleared");
+                }
+                self.after_round(true);
+                self.save();
+                // The requester may have gone away: fine.
+                let _ = reply.send(known);
+            }
         }
     }
 
@@ -288,7 +264,6 @@ impl Evaluator {
             Ok(config) => {
                 let rules = config.rules().len();
                 self.engine.reload(config);
-                self.wanted = Wanted::of(self.engine.config());
                 tracing::info!(rules, file = %self.watched.rules.display(), "alert rules reloaded");
                 self.save();
             }
@@ -302,6 +277,8 @@ impl Evaluator {
     /// Run until the tap closes (the decoder ended: shutdown), then save the
     /// state and let the outputs flush.
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Bytes>, trigger: Arc<Notify>) {
+        // `None` only if another evaluator took them: then no commands.
+        let mut commands = self.hub.take_commands();
         let mut tick = tokio::time::interval(TICK);
         let mut snap = tokio::time::interval(self.snapshot_interval);
         let poll_every = if self.reload_interval.is_zero() {
@@ -340,6 +317,12 @@ impl Evaluator {
                     }
                 }
                 _ = snap.tick() => self.save(),
+                Some(cmd) = async {
+                    match commands.as_mut() {
+                        Some(c) => c.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => self.command(cmd),
                 () = trigger.notified() => self.reload(true).await,
                 _ = poll.tick(), if !self.reload_interval.is_zero() => self.reload(false).await,
             }
@@ -367,27 +350,5 @@ mod tests {
         assert_eq!(stats.queue_dropped.load(Relaxed), 1);
         assert_eq!(stats.queue_depth.load(Relaxed), 1);
         assert!(rx.try_recv().is_ok());
-    }
-
-    #[test]
-    fn only_measurements_some_rule_reads_are_parsed() {
-        let rules = AlertConfig::from_toml_str(
-            "[[rule]]\nid = \"t\"\nname = \"T\"\nkind = \"state\"\nmeasurement = \"gate_barrier\"\n\
-             when = { tamper = true }\nseverity = \"critical\"\n",
-            "rules.toml",
-        )
-        .unwrap();
-        let w = Wanted::of(&rules);
-        assert!(w.wants("gate_barrier") && w.wants("device_health") && !w.wants("river_level"));
-        let any = AlertConfig::from_toml_str(
-            "[[rule]]\nid = \"d\"\nname = \"D\"\nkind = \"deadman\"\ncadence = \"10m\"\n\
-             severity = \"warning\"\n",
-            "rules.toml",
-        )
-        .unwrap();
-        assert!(
-            Wanted::of(&any).wants("lane_counter"),
-            "a deadman without measurement reads everything"
-        );
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Two routers, because they need different protection:
 //!
-//! - [`api_router`] — `GET /api/alerts`, `GET /api/devices` and
+//! - [`api_router`] — `GET /api/alerts`, `GET /api/devices`,
+//!   `DELETE /api/devices/{device_id}` (decommission) and
 //!   `GET /api/events` (server-sent events). It carries live data, so it is
 //!   handed to [`crate::admin::router`] as its `api`, behind the bearer token.
 //! - [`page_router`] — `GET /` and its two static files. They hold no data
@@ -34,11 +35,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::Path;
 use axum::extract::State;
+use axum::http::StatusCode;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Json, Response};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use futures_util::stream::{self, Stream};
 use serde::Serialize;
 use tokio::sync::broadcast::error::RecvError;
@@ -67,6 +70,8 @@ pub struct AlertsBody {
 #[derive(Debug, Serialize)]
 pub struct DevicesBody {
     pub now_ns: i64,
+    /// `alerts.silent_after`: the page judges silence itself, every second.
+    pub silent_after_ns: i64,
     pub devices: Vec<DeviceStatus>,
 }
 
@@ -85,6 +90,7 @@ pub fn api_router(hub: Arc<AlertHub>, shutdown: CancellationToken) -> Router {
     Router::new()
         .route("/api/alerts", get(alerts))
         .route("/api/devices", get(devices))
+        .route("/api/devices/{device_id}", delete(decommission))
         .route("/api/events", get(events))
         .with_state(ApiState { hub, shutdown })
 }
@@ -142,7 +148,7 @@ fn now_ns() -> i64 {
 async fn alerts(State(st): State<ApiState>) -> Response {
     no_store(AlertsBody {
         now_ns: now_ns(),
-        view: st.hub.alerts(),
+        view: st.hub.alerts(now_ns()),
     })
 }
 
@@ -150,8 +156,32 @@ async fn devices(State(st): State<ApiState>) -> Response {
     let now = now_ns();
     no_store(DevicesBody {
         now_ns: now,
+        silent_after_ns: st.hub.silent_after_ns(),
         devices: st.hub.devices(now),
     })
+}
+
+/// `DELETE /api/devices/{device_id}`: decommission a device — forget it
+/// and clear its deadman (a firing one is resolved). 200 with
+/// `{"decommissioned": id}`, 404 for an unknown device, 503 while the
+/// evaluator is not running.
+async fn decommission(State(st): State<ApiState>, Path(device_id): Path<String>) -> Response {
+    use crate::alerting::hub::CommandError;
+    match st.hub.decommission(&device_id).await {
+        Ok(()) => no_store(serde_json::json!({ "decommissioned": device_id })),
+        Err(e) => {
+            let status = match e {
+                CommandError::UnknownDevice(_) => StatusCode::NOT_FOUND,
+                CommandError::NotRunning => StatusCode::SERVICE_UNAVAILABLE,
+            };
+            (
+                status,
+                [(header::CACHE_CONTROL, "no-store")],
+                Json(serde_json::json!({ "error": e.to_string() })),
+            )
+                .into_response()
+        }
+    }
 }
 
 /// One `event: transition` per transition, as JSON. A client that falls

@@ -43,7 +43,9 @@ fn transition(n: i64, change: Change, level: &str, severity: Severity) -> Transi
         threshold: Some(290.0),
         values: BTreeMap::new(),
         event_time_ns: 1_700_000_000_000_000_000 + n,
+        episode_start_ns: 1_700_000_000_000_000_000,
         evaluated_at_ns: 1_700_000_000_100_000_000 + n,
+        late: false,
         message: "rl-001 at muong-te: stage 290.42 m ≥ BĐ III (290 m)".into(),
     }
 }
@@ -57,8 +59,10 @@ fn active(t: &Transition) -> ActiveAlert {
         severity: t.severity,
         series: t.series.clone(),
         since_ns: t.event_time_ns - 600_000_000_000,
+        episode_start_ns: t.episode_start_ns,
         fired_ns: t.event_time_ns,
         last_notified_ns: t.evaluated_at_ns,
+        flapping: false,
         value: t.value,
         threshold: t.threshold,
         message: t.message.clone(),
@@ -137,8 +141,12 @@ async fn alerts_lists_firing_and_recent_newest_first() {
 async fn devices_report_health_and_status() {
     let hub = AlertHub::new(Duration::from_secs(1800));
     let now = now_ns();
-    hub.observe(&health("rl-001", "muong-te", 76.0, -97.0), now);
-    hub.observe(&health("lc-01", "ma-lu-thang", 12.0, -84.0), now - 3_600_000_000_000);
+    let mut engine = telegate_alert::Engine::new(
+        telegate_alert::AlertConfig::from_toml_str("", "rules.toml").expect("no rules is a valid file"),
+    );
+    engine.observe(&health("rl-001", "muong-te", 76.0, -97.0), now);
+    engine.observe(&health("lc-01", "ma-lu-thang", 12.0, -84.0), now - 3_600_000_000_000);
+    hub.set_devices(engine.devices().cloned());
     hub.set_firing(vec![active(&transition(
         1,
         Change::Fired,

@@ -18,7 +18,7 @@
   const STORE_KEY = 'telegate-admin-token';
 
   const $ = (id) => document.getElementById(id);
-  const state = { firing: new Map(), recent: [], devices: [], fresh: new Set(), events: 0 };
+  const state = { firing: new Map(), recent: [], devices: [], fresh: new Set(), events: 0, silentAfterNs: 0, silentKey: '' };
   let token = takeToken();
   let offsetMs = 0; // gateway clock minus browser clock
   let es = null;
@@ -91,6 +91,26 @@
     if (typeof threshold !== 'number') return num(v);
     return num(v) + (v >= threshold ? ' ≥ ' : ' ≤ ') + num(threshold);
   }
+  // Silence is judged here, every second, from the last reading's arrival
+  // time and the gateway's silent_after: a device that stops shows
+  // "silent" at once, not at the next refresh.
+  function deviceOf(id) { return id ? state.devices.find((d) => d.device_id === id) : undefined; }
+  function lastSeenOf(a) {
+    const d = deviceOf(a.series && a.series.device_id);
+    return d ? d.last_seen_ns : a.last_seen_ns;
+  }
+  function silentAt(lastSeenNs) {
+    return !!lastSeenNs && state.silentAfterNs > 0 && nowMs() * 1e6 - lastSeenNs > state.silentAfterNs;
+  }
+  function statusOf(d) {
+    if (silentAt(d.last_seen_ns)) return 'silent';
+    return d.firing > 0 ? 'alerting' : 'ok';
+  }
+  function lastValues(d) {
+    const skip = new Set(['battery_pct', 'battery_v', 'rsrp_dbm']);
+    const vals = Object.entries(d.last_values || {}).filter(([k]) => !skip.has(k)).slice(0, 3);
+    return vals.map(([k, v]) => k + ' ' + num(v)).join(' · ') || '—';
+  }
   function where(series) {
     const s = series || {};
     const parts = [s.device_id, s.site, s.measurement].filter(Boolean);
@@ -128,20 +148,58 @@
 
   function alertCard(a) {
     const s = sev(a.severity);
-    return el('article', { class: 'alert ' + s + (state.fresh.has(a.alert_id) ? ' fresh' : ''), 'data-alert-id': a.alert_id, 'data-severity': s },
-      el('div', {}, badge(s), ' ', el('span', { class: 'title' }, a.rule_name || a.rule_id), ' ', el('span', { class: 'level' }, a.level)),
+    const seen = lastSeenOf(a);
+    const silent = silentAt(seen);
+    return el('article', { class: 'alert ' + s + (state.fresh.has(a.alert_id) ? ' fresh' : '') + (silent ? ' silent' : ''), 'data-alert-id': a.alert_id, 'data-severity': s, 'data-silent': silent ? 'true' : 'false', 'data-since-ns': String(a.since_ns || 0), 'data-episode-ns': String(a.episode_start_ns || 0), 'data-device': (a.series && a.series.device_id) || '' },
+      silent ? el('div', { class: 'silent-flag' }, '○ SILENT — no reading for ' + span(nowMs() - seen / 1e6) + ': the value below may be stale') : null,
+      el('div', {}, badge(s), ' ', el('span', { class: 'title' }, a.rule_name || a.rule_id), ' ', el('span', { class: 'level' }, a.level),
+        a.flapping ? [' ', el('span', { class: 'flapping' }, 'flapping')] : null),
       el('div', { class: 'meta' }, where(a.series),
         compare(a.value, a.threshold) && [' · ', el('span', { class: 'value' }, compare(a.value, a.threshold))],
-        ' · since ', el('span', { class: 'nowrap' }, when(a.since_ns) + ' (' + ago(a.since_ns) + ')')),
+        ' · last reading ', el('span', { class: 'nowrap age' }, ago(seen)),
+        ' · since ', el('span', { class: 'nowrap since' }, when(a.since_ns) + ' (' + ago(a.since_ns) + ')'),
+        a.episode_start_ns && a.episode_start_ns !== a.since_ns
+          ? [' · episode from ', el('span', { class: 'nowrap episode' }, when(a.episode_start_ns))] : null),
       a.message ? el('div', { class: 'msg' }, a.message) : null);
   }
 
+  // Recent transitions: filtered by severity, state entered and site; info
+  // rows collapsed unless asked for; ordered by event time (newest first),
+  // so a backfilled transition lands where it happened, marked "late".
+  const filters = { severity: '', state: '', site: '', info: false };
+  function readFilters() {
+    filters.severity = $('f-severity').value;
+    filters.state = $('f-state').value;
+    filters.site = $('f-site').value;
+    filters.info = $('f-info').checked;
+    renderRecent();
+  }
+  // The site choices follow the transitions held; the choice made stays.
+  function siteOptions(sites) {
+    const sel = $('f-site');
+    const have = [...sel.options].map((o) => o.value).slice(1).join('|');
+    if (have === sites.join('|')) return;
+    sel.replaceChildren(el('option', { value: '' }, 'all'), sites.map((x) => el('option', { value: x }, x)));
+    sel.value = sites.includes(filters.site) ? filters.site : '';
+  }
+
   function renderRecent() {
-    const rows = state.recent.slice(0, RECENT_SHOWN).map((t) => {
+    const sites = [...new Set(state.recent.map((t) => (t.series && t.series.site) || '').filter(Boolean))].sort();
+    const matching = state.recent.filter((t) => (!filters.severity || sev(t.severity) === filters.severity)
+      && (!filters.state || t.to === filters.state)
+      && (!filters.site || (t.series && t.series.site) === filters.site))
+      .sort((a, b) => (b.event_time_ns - a.event_time_ns) || (b.evaluated_at_ns - a.evaluated_at_ns));
+    // Info rows are collapsed unless "show info" is ticked or the severity
+    // filter asks for them.
+    const showInfo = filters.info || filters.severity === 'info';
+    const hidden = showInfo ? 0 : matching.filter((t) => sev(t.severity) === 'info').length;
+    const shown = matching.filter((t) => showInfo || sev(t.severity) !== 'info');
+    const rows = shown.slice(0, RECENT_SHOWN).map((t) => {
       const s = sev(t.severity);
       const change = t.change + ' ' + (t.previous_level ? t.previous_level + ' → ' + t.level : t.level);
-      return el('tr', { 'data-alert-id': t.alert_id, 'data-change': t.change },
-        el('td', { class: 'nowrap' }, when(t.event_time_ns)),
+      return el('tr', { 'data-alert-id': t.alert_id, 'data-change': t.change, 'data-severity': s, 'data-late': t.late ? 'true' : 'false', class: t.late ? 'late' : null },
+        el('td', { class: 'nowrap' }, when(t.event_time_ns),
+          t.late ? [' ', el('span', { class: 'late-mark', title: 'backfilled: received ' + when(t.evaluated_at_ns) }, 'late')] : null),
         el('td', { class: 'change' }, change),
         el('td', {}, badge(s)),
         el('td', {}, t.rule_name || t.rule_id),
@@ -149,10 +207,13 @@
         el('td', { class: 'num' }, compare(t.value, t.threshold) || ''),
         el('td', { class: 'msg' }, t.message || ''));
     });
-    if (!rows.length) return $('recent').replaceChildren(empty('No transition yet.'));
-    $('recent').replaceChildren(el('table', {},
+    const collapsed = hidden ? el('p', { class: 'muted collapsed', id: 'info-collapsed', 'data-hidden': String(hidden) },
+      hidden + (hidden === 1 ? ' info transition' : ' info transitions') + ' collapsed (tick "show info")') : null;
+    const table = rows.length ? el('table', {},
       el('thead', {}, el('tr', {}, ['Event time', 'Change', 'Severity', 'Rule', 'Series', 'Value', 'Message'].map((h) => el('th', {}, h)))),
-      el('tbody', {}, rows)));
+      el('tbody', {}, rows)) : empty(state.recent.length ? 'No transition matches the filters.' : 'No transition yet.');
+    siteOptions(sites);
+    $('recent').replaceChildren(table, collapsed);
   }
 
   function battery(d) {
@@ -176,6 +237,7 @@
   }
 
   function renderDevices() {
+    renderSilentCount();
     const list = state.devices;
     $('device-count').textContent = list.length ? '(' + list.length + ')' : '';
     if (!list.length) return $('devices').replaceChildren(empty('No device has reported yet.'));
@@ -185,25 +247,29 @@
       if (!bySite.has(site)) bySite.set(site, []);
       bySite.get(site).push(d);
     }
-    const head = el('thead', {}, el('tr', {}, el('th', {}, 'Device'), el('th', {}, 'Status'), el('th', {}, 'Last seen'),
+    const head = el('thead', {}, el('tr', {}, el('th', {}, 'Device'), el('th', {}, 'Status'), el('th', {}, 'Last seen'), el('th', {}, 'Last values'),
       el('th', { class: 'num' }, 'Battery'), el('th', { class: 'num' }, 'Signal (RSRP)'), el('th', {}, 'Sensors')));
     const bodies = [...bySite].map(([site, ds]) => {
-      const count = (st) => ds.filter((d) => d.status === st).length;
+      const count = (st) => ds.filter((d) => statusOf(d) === st).length;
       const summary = [ds.length + (ds.length === 1 ? ' device' : ' devices'),
         count('alerting') && count('alerting') + ' alerting', count('silent') && count('silent') + ' silent'].filter(Boolean).join(', ');
       return el('tbody', { class: 'site', 'data-site': site },
-        el('tr', {}, el('th', { class: 'site', colspan: 6 }, site + ' — ' + summary)), ds.map(deviceRow));
+        el('tr', {}, el('th', { class: 'site', colspan: 7 }, site + ' — ' + summary)), ds.map(deviceRow));
     });
     $('devices').replaceChildren(el('table', {}, head, bodies));
   }
 
   function deviceRow(d) {
-    const st = Object.hasOwn(STATUS_LABEL, d.status) ? d.status : 'ok';
+    const st = statusOf(d);
     const low = typeof d.battery_pct === 'number' && d.battery_pct < 20;
-    return el('tr', { 'data-device': d.device_id, 'data-status': st },
+    // Silent and alerting: both shown, silent first and emphasised.
+    const alerting = d.firing > 0 && st === 'silent'
+      ? [' ', el('span', { class: 'status status-alerting also' }, STATUS_LABEL.alerting + (d.firing > 1 ? ' (' + d.firing + ')' : ''))] : null;
+    return el('tr', { 'data-device': d.device_id, 'data-status': st, 'data-alerting': d.firing > 0 ? 'true' : 'false', 'data-last-seen-ns': String(d.last_seen_ns || 0) },
       el('td', {}, d.device_id),
-      el('td', {}, el('span', { class: 'status status-' + st }, STATUS_LABEL[st] + (d.firing > 1 ? ' (' + d.firing + ')' : ''))),
-      el('td', { class: 'nowrap', title: 'received ' + when(d.last_seen_ns) + ', newest sample ' + when(d.last_event_ns) }, ago(d.last_seen_ns)),
+      el('td', {}, el('span', { class: 'status status-' + st }, STATUS_LABEL[st] + (st === 'alerting' && d.firing > 1 ? ' (' + d.firing + ')' : '')), alerting),
+      el('td', { class: 'nowrap last-seen', title: 'received ' + when(d.last_seen_ns) + ', newest sample ' + when(d.last_event_ns) }, when(d.last_seen_ns) + ' (' + ago(d.last_seen_ns) + ')'),
+      el('td', { class: 'muted values' }, lastValues(d)),
       el('td', { class: 'num' + (low ? ' low' : '') }, battery(d)),
       el('td', { class: 'num' }, signal(d.signal_dbm)),
       el('td', { class: 'muted' }, sensors(d.sensor_types)));
@@ -216,6 +282,19 @@
   }
   function tick() {
     $('clock').textContent = clockFmt.format(new Date(nowMs())) + ' ICT';
+    // Re-render when a device's silence flips, not only on refresh.
+    const key = state.devices.filter((d) => silentAt(d.last_seen_ns)).map((d) => d.device_id).join(',');
+    if (key !== state.silentKey) {
+      state.silentKey = key;
+      renderDevices();
+      renderFiring();
+    }
+  }
+  function renderSilentCount() {
+    const n = state.devices.filter((d) => silentAt(d.last_seen_ns)).length;
+    const c = $('silent-count');
+    c.dataset.silent = String(n);
+    c.textContent = n ? '○ ' + n + (n === 1 ? ' device silent' : ' devices silent') : '';
   }
 
   // ---- data ----------------------------------------------------------------
@@ -238,6 +317,7 @@
   async function refreshDevices() {
     const b = await getJSON('api/devices');
     state.devices = b.devices || [];
+    if (typeof b.silent_after_ns === 'number') state.silentAfterNs = b.silent_after_ns;
     renderDevices();
     renderFiring(); // ages move on
     $('updated').textContent = 'devices updated ' + clockFmt.format(new Date(nowMs()));
@@ -272,9 +352,14 @@
     document.body.dataset.events = String(state.events);
     const key = (x) => [x.alert_id, x.change, x.event_time_ns, x.evaluated_at_ns].join('|');
     if (!state.recent.slice(0, 50).some((x) => key(x) === key(t))) state.recent.unshift(t);
-    if (t.to === 'firing') {
+    if (t.to === 'flapping') {
+      state.firing.set(t.alert_id, { ...t, since_ns: t.event_time_ns, flapping: true });
+    } else if (t.to === 'firing') {
       const old = state.firing.get(t.alert_id);
-      state.firing.set(t.alert_id, { ...t, since_ns: old ? old.since_ns : t.event_time_ns });
+      // "since" is when the current level was entered: a level change
+      // restarts it, a re-notification does not.
+      const since = old && t.change === 'renotified' ? old.since_ns : t.event_time_ns;
+      state.firing.set(t.alert_id, { ...t, since_ns: since });
       state.fresh.add(t.alert_id);
       setTimeout(() => state.fresh.delete(t.alert_id), 3000);
     } else if (t.to === 'resolved' || t.to === 'ok') {
@@ -326,6 +411,7 @@
     $('token-input').value = '';
     start();
   });
+  $('recent-filters').addEventListener('change', readFilters);
   setInterval(tick, 1000);
   setInterval(() => { if (es) refreshDevices().catch(failed); }, DEVICES_EVERY_MS);
   setInterval(() => { if (es) refreshAlerts().catch(failed); }, ALERTS_EVERY_MS);
