@@ -19,6 +19,7 @@
 
 mod appender;
 mod config;
+mod damage;
 mod error;
 mod frame;
 mod log;
@@ -26,6 +27,7 @@ mod tailer;
 
 pub use appender::Appender;
 pub use config::WalConfig;
+pub use damage::QUARANTINE_MAX_BYTES;
 pub use error::WalError;
 pub use frame::Record;
 pub use log::{Wal, WalStats};

@@ -1,6 +1,6 @@
 //! The log directory: segments, their accounting, recovery and replay.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 
 use crate::tailer::Tailer;
 use std::path::{Path, PathBuf};
@@ -12,7 +12,6 @@ use tokio::sync::Notify;
 
 use crate::config::WalConfig;
 use crate::error::WalError;
-use crate::frame::{HEADER, MAGIC, Record, Scan, scan};
 
 /// Counters for logs and metrics.
 #[derive(Debug, Default)]
@@ -66,6 +65,8 @@ pub struct Wal {
     pub(crate) new_data: Notify,
     stats: Arc<WalStats>,
     next_segment: AtomicU64,
+    /// Bytes saved in `quarantine/`, bounded by [`crate::QUARANTINE_MAX_BYTES`].
+    quarantine_bytes: AtomicU64,
 }
 
 pub(crate) fn segment_path(dir: &Path, id: u64) -> PathBuf {
@@ -122,8 +123,10 @@ impl Wal {
             new_data: Notify::new(),
             stats,
             next_segment: AtomicU64::new(next),
+            quarantine_bytes: AtomicU64::new(crate::damage::quarantined_bytes(dir)),
         });
-        let tailer = Tailer::new(wal.clone(), existing.iter().map(|(id, _, _)| *id).collect(), next);
+        let old = existing.iter().map(|&(id, bytes, _)| (id, bytes)).collect();
+        let tailer = Tailer::new(wal.clone(), old, next);
         Ok((wal, tailer))
     }
 
@@ -279,67 +282,31 @@ impl Wal {
     pub(crate) fn stats_ref(&self) -> &WalStats {
         &self.stats
     }
-}
 
-/// Read one segment: keep valid frames, quarantine corrupt ones, truncate a
-/// torn tail.
-pub(crate) fn recover_segment(wal: &Wal, id: u64) -> Result<VecDeque<Record>, WalError> {
-    let path = segment_path(&wal.dir, id);
-    let data = std::fs::read(&path).map_err(WalError::io(&path, "reading"))?;
-    let mut records = VecDeque::new();
-    let mut pos = 0;
-    while pos < data.len() {
-        match scan(&data[pos..]) {
-            Scan::Frame { len } => {
-                if let Some(r) = Record::decode_payload(&data[pos + HEADER..pos + len]) {
-                    records.push_back(r);
-                }
-                pos += len;
-            }
-            Scan::Incomplete if next_frame(&data, pos + 1) < data.len() => {
-                // Looks cut short, yet whole frames follow: a damaged length, not a torn tail.
-                pos = quarantine(wal, id, &path, &data, pos)?;
-            }
-            Scan::Incomplete => {
-                // A crash mid-append: the unacknowledged tail is dropped.
-                let torn = data.len() - pos;
-                let f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .open(&path)
-                    .map_err(WalError::io(&path, "opening"))?;
-                f.set_len(pos as u64).map_err(WalError::io(&path, "truncating"))?;
-                f.sync_all().map_err(WalError::io(&path, "syncing"))?;
-                wal.stats.truncated_bytes.fetch_add(torn as u64, Relaxed);
-                tracing::warn!(segment = %path.display(), offset = pos, bytes = torn, "WAL: torn last frame truncated (crash while appending)");
-                break;
-            }
-            Scan::Corrupt => pos = quarantine(wal, id, &path, &data, pos)?,
+    /// A previous run's torn tail was cut off `segment`: it now holds `len` bytes.
+    pub(crate) fn truncated(&self, segment: u64, len: u64) {
+        let mut st = self.lock();
+        if let Some(seg) = st.segments.get_mut(&segment) {
+            let cut = seg.bytes.saturating_sub(len);
+            seg.bytes = len;
+            st.total = st.total.saturating_sub(cut);
+            self.stats.bytes.store(st.total, Relaxed);
         }
     }
-    Ok(records)
-}
 
-/// Copy the damaged bytes from `pos` up to the next whole frame into
-/// `quarantine/`, count them, and return where reading resumes.
-fn quarantine(wal: &Wal, id: u64, path: &Path, data: &[u8], pos: usize) -> Result<usize, WalError> {
-    let next = next_frame(data, pos + 1);
-    let q = wal.dir.join("quarantine").join(format!("{id:020}-{pos}.bin"));
-    std::fs::write(&q, &data[pos..next]).map_err(WalError::io(&q, "quarantining"))?;
-    wal.stats.corrupt_frames.fetch_add(1, Relaxed);
-    tracing::error!(segment = %path.display(), offset = pos, bytes = next - pos, quarantined = %q.display(), "WAL: corrupt frame quarantined");
-    Ok(next)
-}
-
-/// Offset of the next whole, valid frame at or after `from`, or the end.
-fn next_frame(data: &[u8], from: usize) -> usize {
-    let mut i = from;
-    while i + MAGIC.len() <= data.len() {
-        if data[i..i + MAGIC.len()] == MAGIC && matches!(scan(&data[i..]), Scan::Frame { .. }) {
-            return i;
-        }
-        i += 1;
+    /// Take room for `bytes` in the quarantine; false when it is full.
+    pub(crate) fn reserve_quarantine(&self, bytes: u64) -> bool {
+        self.quarantine_bytes
+            .fetch_update(Relaxed, Relaxed, |used| {
+                (used + bytes <= crate::damage::QUARANTINE_MAX_BYTES).then_some(used + bytes)
+            })
+            .is_ok()
     }
-    data.len()
+
+    /// Give back room taken for a quarantine file that could not be written.
+    pub(crate) fn unreserve_quarantine(&self, bytes: u64) {
+        self.quarantine_bytes.fetch_sub(bytes, Relaxed);
+    }
 }
 
 #[cfg(test)]
