@@ -71,6 +71,20 @@ impl Gateway {
         self.stats.summary()
     }
 
+    /// Abort a pipeline stage as if it had crashed; false if there is none
+    /// of that name.
+    pub fn kill_stage(&self, name: &str) -> bool {
+        self.running.as_ref().is_some_and(|r| r.kill_stage(name))
+    }
+
+    /// Resolves once a stage has died (acknowledgements stopped).
+    pub async fn died(&self) {
+        match &self.running {
+            Some(r) => r.died().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Wait until the gateway has subscribed (its first connect counted).
     pub async fn connected(&self) -> anyhow::Result<()> {
         crate::eventually(Duration::from_secs(10), || async {

@@ -69,15 +69,23 @@ impl Tailer {
     }
 
     /// Run until the appender has closed and everything is read, or until
-    /// the receiver is gone.
-    pub async fn run(mut self, tx: mpsc::Sender<(u64, Record)>) -> Result<(), WalError> {
+    /// the receiver is gone. Each record is sent as `wrap(segment, record)`,
+    /// so the next stage gets its own item type straight from the log.
+    pub async fn run<T, W>(mut self, tx: mpsc::Sender<T>, wrap: W) -> Result<(), WalError>
+    where
+        W: Fn(u64, Record) -> T,
+    {
+        let replay = self.old.len();
+        if replay > 0 {
+            tracing::info!(segments = replay, "WAL: replaying what the previous run had not stored");
+        }
         let live = self.segment;
         while let Some((id, len)) = self.old.pop_front() {
             self.segment = id;
             self.offset = 0;
             let before = self.wal.stats_ref().replayed.load(Relaxed);
             let torn_ok = self.newest_old == Some(id);
-            if !self.read_to(len, torn_ok, true, &tx).await? {
+            if !self.read_to(len, torn_ok, true, &tx, &wrap).await? {
                 return Ok(());
             }
             tracing::info!(
@@ -85,7 +93,7 @@ impl Tailer {
                 records = self.wal.stats_ref().replayed.load(Relaxed) - before,
                 "WAL: replayed a segment left by the previous run"
             );
-            self.wal.read_past(id);
+            self.done_with(id);
         }
         self.segment = live;
         self.offset = 0;
@@ -96,25 +104,35 @@ impl Tailer {
             if self.segment < segment {
                 // The appender moved on: read the rest of this segment, then the next.
                 let end = self.wal.bytes_in(self.segment);
-                if !self.read_to(end, false, false, &tx).await? {
+                if !self.read_to(end, false, false, &tx, &wrap).await? {
                     return Ok(());
                 }
-                self.wal.read_past(self.segment);
+                self.done_with(self.segment);
                 self.segment += 1;
                 self.offset = 0;
                 continue;
             }
             if self.offset < committed {
-                if !self.read_to(committed, false, false, &tx).await? {
+                if !self.read_to(committed, false, false, &tx, &wrap).await? {
                     return Ok(());
                 }
                 continue;
             }
             if closed {
+                // Caught up with a closed log: the last segment is read too
+                // (deleted once its records are released).
+                self.done_with(self.segment);
                 return Ok(());
             }
             notified.await;
         }
+    }
+
+    /// Everything of `segment` is read: close it (an open file keeps a
+    /// deleted segment's space taken) and let the log delete it once stored.
+    fn done_with(&mut self, segment: u64) {
+        self.file = None;
+        self.wal.read_past(segment);
     }
 
     /// `len` bytes at `offset` of the current segment, read once into shared
@@ -144,12 +162,13 @@ impl Tailer {
     /// damage on the way; false when the receiver is gone. `torn_ok`: a
     /// short frame at the very end is a crash's torn tail (cut off), not
     /// corruption. `replay`: the records count as replayed.
-    async fn read_to(
+    async fn read_to<T>(
         &mut self,
         end: u64,
         torn_ok: bool,
         replay: bool,
-        tx: &mpsc::Sender<(u64, Record)>,
+        tx: &mpsc::Sender<T>,
+        wrap: &impl Fn(u64, Record) -> T,
     ) -> Result<bool, WalError> {
         let mut want = CHUNK;
         while self.offset < end {
@@ -206,7 +225,7 @@ impl Tailer {
                 self.wal.stats_ref().replayed.fetch_add(records.len() as u64, Relaxed);
             }
             for r in records {
-                if tx.send((self.segment, r)).await.is_err() {
+                if tx.send(wrap(self.segment, r)).await.is_err() {
                     return Ok(false);
                 }
             }

@@ -149,6 +149,11 @@ async fn metrics_page(State(state): State<AdminState>) -> Response {
 async fn readyz(State(state): State<AdminState>) -> Response {
     use std::sync::atomic::Ordering::Relaxed;
     let mut problems = Vec::new();
+    if let Some((stage, why)) = state.stats.stages.dead() {
+        problems.push(format!(
+            "pipeline: stage `{stage}` died ({why}); acknowledgements stopped"
+        ));
+    }
     if !state.stats.source.connected.load(Relaxed) {
         problems.push("mqtt: not connected to the broker".to_owned());
     }
@@ -163,7 +168,12 @@ async fn readyz(State(state): State<AdminState>) -> Response {
     if let Err(e) = state.output.ping().await {
         problems.push(format!("influx: {e}"));
     }
-    if problems.is_empty() {
+    let corrupt = state.stats.wal.as_ref().map_or(0, |w| w.corrupt_frames.load(Relaxed));
+    if problems.is_empty() && corrupt > 0 {
+        // Degraded, not dead: the log healed itself and storage goes on.
+        let body = format!("ready (degraded)\nwal: {corrupt} corrupt frame(s) quarantined and skipped\n");
+        (StatusCode::OK, body).into_response()
+    } else if problems.is_empty() {
         (StatusCode::OK, "ready\n").into_response()
     } else {
         let mut body = problems.join("\n");

@@ -40,7 +40,7 @@ async fn append(wal: &std::sync::Arc<Wal>, cfg: &WalConfig, range: std::ops::Ran
 
 async fn tail_all(tailer: crate::Tailer) -> Vec<(u64, Record)> {
     let (tx, mut rx) = mpsc::channel(16);
-    let task = tokio::spawn(tailer.run(tx));
+    let task = tokio::spawn(tailer.run(tx, |s, r| (s, r)));
     let mut out = Vec::new();
     while let Some(r) = rx.recv().await {
         out.push(r);
@@ -68,7 +68,7 @@ async fn appended_records_are_acked_tailed_in_order_and_replayed_after_a_restart
     assert_eq!(tailer.segments_to_replay(), 1);
     let (tx, mut rx) = mpsc::channel(1024);
     let wal2 = wal.clone();
-    let task = tokio::spawn(tailer.run(tx));
+    let task = tokio::spawn(tailer.run(tx, |s, r| (s, r)));
     let mut replayed = Vec::new();
     for _ in 0..500 {
         let (seg, r) = rx.recv().await.unwrap();
@@ -109,7 +109,7 @@ async fn torn_tail_is_truncated_and_a_corrupt_frame_quarantined_exactly() {
     let cfg = cfg();
     let (wal, tailer) = Wal::open(dir.path(), &cfg).unwrap();
     let (tx, mut rx) = mpsc::channel(16);
-    let task = tokio::spawn(tailer.run(tx));
+    let task = tokio::spawn(tailer.run(tx, |s, r| (s, r)));
     let mut got = Vec::new();
     for _ in 0..4 {
         got.push(rx.recv().await.unwrap().1);
@@ -173,7 +173,7 @@ async fn a_full_budget_pauses_acks_until_the_writer_releases() {
 
     // The writer drains: everything gets acked, in the end nothing is lost.
     let (ttx, mut trx) = mpsc::channel(64);
-    tokio::spawn(tailer.run(ttx));
+    tokio::spawn(tailer.run(ttx, |s, r| (s, r)));
     drop(tx);
     let mut seen = Vec::new();
     while seen.len() < 2000 {
@@ -238,7 +238,7 @@ async fn a_corrupt_frame_in_the_live_segment_is_skipped_while_running() {
     data[at + 4] ^= 0x01;
 
     let (ttx, mut trx) = mpsc::channel(16);
-    let tail = tokio::spawn(tailer.run(ttx));
+    let tail = tokio::spawn(tailer.run(ttx, |s, r| (s, r)));
     let mut got = Vec::new();
     for _ in 0..49 {
         let (seg, r) = trx.recv().await.unwrap();
@@ -258,7 +258,10 @@ async fn a_corrupt_frame_in_the_live_segment_is_skipped_while_running() {
     let want: Vec<Record> = (0..60).filter(|&i| i != 20).map(record).collect();
     assert_eq!(got, want);
     assert_eq!(wal.stats().corrupt_frames.load(std::sync::atomic::Ordering::Relaxed), 1);
-    assert_eq!(wal.stats().truncated_bytes.load(std::sync::atomic::Ordering::Relaxed), 0);
+    assert_eq!(
+        wal.stats().truncated_bytes.load(std::sync::atomic::Ordering::Relaxed),
+        0
+    );
     let q = quarantined(dir.path());
     assert_eq!(q.len(), 1);
     let mut frame = Vec::new();
@@ -288,7 +291,7 @@ async fn an_older_segment_cut_short_is_quarantined_not_taken_for_a_torn_tail() {
 
     let (wal, tailer) = Wal::open(dir.path(), &cfg()).unwrap();
     let (tx, mut rx) = mpsc::channel(16);
-    let task = tokio::spawn(tailer.run(tx));
+    let task = tokio::spawn(tailer.run(tx, |s, r| (s, r)));
     let mut got = Vec::new();
     for _ in 0..6 {
         got.push(rx.recv().await.unwrap().1);
@@ -326,13 +329,17 @@ async fn quarantine_is_bounded_but_damage_is_always_counted() {
 
     let (wal, tailer) = Wal::open(dir.path(), &cfg()).unwrap();
     let (tx, mut rx) = mpsc::channel(16);
-    let task = tokio::spawn(tailer.run(tx));
+    let task = tokio::spawn(tailer.run(tx, |s, r| (s, r)));
     let mut got = Vec::new();
     for _ in 0..3 {
         got.push(rx.recv().await.unwrap().1);
     }
     assert_eq!(got, [0, 1, 2].map(record));
     assert_eq!(wal.stats().corrupt_frames.load(std::sync::atomic::Ordering::Relaxed), 2);
-    assert_eq!(quarantined(dir.path()).len(), 2, "the first stretch saved, the second over the bound");
+    assert_eq!(
+        quarantined(dir.path()).len(),
+        2,
+        "the first stretch saved, the second over the bound"
+    );
     task.abort();
 }
