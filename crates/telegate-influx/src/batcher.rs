@@ -62,6 +62,9 @@ pub struct WriterStats {
     /// The last write reached the database and got an answer that was not
     /// a transport failure or 5xx; false until the first such answer.
     pub reachable: std::sync::atomic::AtomicBool,
+    /// The batchers' one shared health state: a write that succeeds after
+    /// failures wakes every batcher waiting out a backoff.
+    recovered: tokio::sync::Notify,
 }
 
 /// The writer stage: batch by count and linger, write with retries, then hand
@@ -94,6 +97,11 @@ pub struct Batcher<T, D = T> {
 
 /// Longest `Retry-After` honoured, so a bogus header cannot park the writer for days.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// While the database cannot be reached at all, a batcher waiting out its
+/// backoff pings it this often and retries as soon as it answers: a long
+/// backoff (`retry_max`, 30 s by default) never delays recovery.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
     let exp = initial.saturating_mul(1u32 << attempt.min(20)).min(max);
@@ -221,6 +229,8 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
                 Ok(()) => {
                     if attempt > 0 {
                         tracing::info!(attempts = attempt + 1, "InfluxDB write succeeded after retries");
+                        // The others need not wait out their backoff.
+                        self.stats.recovered.notify_waiters();
                     }
                     return Ok(());
                 }
@@ -235,11 +245,28 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
                         tracing::warn!(error = %e, hint = e.hint().unwrap_or(""), attempt = attempt + 1, retry_in = ?delay, points = to - from, "InfluxDB write failed; retrying");
                     }
                     attempt = attempt.saturating_add(1);
+                    // Unreachable (not an answer such as 503 or 429, whose
+                    // backoff is the database's wish): probe for its return.
+                    let unreachable = matches!(e, WriteError::Transport { .. });
+                    let woken = self.stats.recovered.notified();
                     tokio::select! {
                         () = sleep(delay) => {}
+                        () = woken => {}
+                        () = self.probe(), if unreachable => {}
                         () = self.abort.cancelled() => return Err(Failed::Aborted),
                     }
                 }
+            }
+        }
+    }
+
+    /// Resolves once the database answers a ping (checked every
+    /// [`PROBE_INTERVAL`]).
+    async fn probe(&self) {
+        loop {
+            sleep(PROBE_INTERVAL).await;
+            if self.writer.ping().await.is_ok() {
+                return;
             }
         }
     }

@@ -216,11 +216,13 @@ impl Tailer {
             if torn {
                 self.cut_torn_tail(self.offset + pos as u64, end).await?;
             }
+            let from = self.offset;
             self.offset = if torn { end } else { self.offset + pos as u64 };
             if pos > 0 {
                 want = CHUNK;
             }
-            self.wal.handed_out(self.segment, records.len() as u64);
+            self.wal
+                .handed_out(self.segment, records.len() as u64, from, self.offset);
             if replay {
                 self.wal.stats_ref().replayed.fetch_add(records.len() as u64, Relaxed);
             }

@@ -343,3 +343,41 @@ async fn quarantine_is_bounded_but_damage_is_always_counted() {
     );
     task.abort();
 }
+
+#[tokio::test]
+async fn oldest_pending_age_is_that_of_the_oldest_unstored_reading() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = cfg();
+    let (wal, tailer) = Wal::open(dir.path(), &cfg).unwrap();
+    let (tx, rx) = mpsc::channel(64);
+    let (ack_tx, mut ack_rx) = mpsc::channel(1024);
+    tokio::spawn(Appender::new(wal.clone(), &cfg).unwrap().run(rx, ack_tx));
+    assert_eq!(wal.oldest_pending_age(), None, "an empty log has nothing pending");
+    tx.send((record(0), 0)).await.unwrap();
+    ack_rx.recv().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Committed, not read yet: pending since its commit.
+    let age = wal.oldest_pending_age().unwrap();
+    assert!(age >= Duration::from_millis(300), "{age:?}");
+    let (ttx, mut trx) = mpsc::channel(16);
+    tokio::spawn(tailer.run(ttx, |s, r| (s, r)));
+    let (seg, _) = trx.recv().await.unwrap();
+    assert!(
+        wal.oldest_pending_age().unwrap() >= Duration::from_millis(300),
+        "handed out, not stored"
+    );
+    wal.release(seg);
+    assert_eq!(
+        wal.oldest_pending_age(),
+        None,
+        "stored: nothing pending, though the segment is old"
+    );
+    // A new reading is young, however old the active segment is.
+    tx.send((record(1), 1)).await.unwrap();
+    ack_rx.recv().await.unwrap();
+    let (seg, _) = trx.recv().await.unwrap();
+    let age = wal.oldest_pending_age().unwrap();
+    assert!(age < Duration::from_millis(250), "{age:?}");
+    wal.release(seg);
+    assert_eq!(wal.oldest_pending_age(), None);
+}
