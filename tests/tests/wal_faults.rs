@@ -14,8 +14,8 @@ use common::now_ms_ns;
 use telegate_e2e::admin;
 use telegate_e2e::client::Publisher;
 use telegate_e2e::eventually;
-use telegate_e2e::gateway::{Gateway, test_config};
-use telegate_e2e::servers::{Influxd, Mosquitto};
+use telegate_e2e::gateway::{Binary, Gateway, test_config};
+use telegate_e2e::servers::{Influxd, Mosquitto, free_port};
 use telegate_e2e::stream::{assert_stored_exactly, stream};
 
 fn segments(dir: &Path) -> Vec<PathBuf> {
@@ -197,6 +197,72 @@ async fn a_clean_stop_leaves_nothing_to_replay() -> anyhow::Result<()> {
     );
     drop(publisher);
     gw.stop().await;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_crash_only_what_was_not_stored_is_replayed() -> anyhow::Result<()> {
+    let broker = Mosquitto::start().await?;
+    let influx = Influxd::start().await?;
+    let dir = tempfile::tempdir()?;
+    let admin_port = free_port()?;
+    let cfg = dir.path().join("telegate.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[mqtt]\nport = {}\nclient_id = \"gw-checkpoint\"\n[influx]\nurl = \"{}\"\nlinger = \"50ms\"\n[wal]\ndir = \"{}\"\n[pipeline]\nstats_interval = \"0s\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n",
+            broker.port(),
+            influx.url(),
+            dir.path().join("wal").display()
+        ),
+    )?;
+    let log = dir.path().join("gateway.log");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{admin_port}").parse()?;
+    let metrics = || async move {
+        let (_, page) = admin::get(addr, "/metrics", None).await?;
+        anyhow::Ok(Some(page))
+    };
+    let mut gw = Binary::start(&cfg, &log)?;
+    eventually(Duration::from_secs(15), || async {
+        let page = metrics().await?.unwrap_or_default();
+        Ok((admin::value(&page, "telegate_mqtt_connected") == Some(1.0)).then_some(()))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let t0 = now_ms_ns() - 3_600_000_000_000;
+    const N: u64 = 2000;
+    let publisher = stream(
+        Publisher::connect("rl-checkpoint", broker.port()).await?,
+        t0,
+        0,
+        N,
+        5_000,
+    )
+    .await??;
+    assert_stored_exactly(&influx, N, Duration::from_secs(60)).await?;
+    // Everything stored; the checkpoint follows within a second. Then a crash.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    gw.sigkill();
+    let left = segments(&dir.path().join("wal"));
+    assert!(!left.is_empty(), "a crash leaves the active segment behind");
+
+    let mut gw = Binary::start(&cfg, &log)?;
+    let page = eventually(Duration::from_secs(15), || async {
+        let page = metrics().await?.unwrap_or_default();
+        Ok((admin::value(&page, "telegate_mqtt_connected") == Some(1.0)).then_some(page))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let page = metrics().await?.unwrap_or(page);
+    assert_eq!(
+        admin::require(&page, "telegate_wal_replayed_total")?,
+        0.0,
+        "all {N} were stored before the crash: nothing to replay"
+    );
+    assert_stored_exactly(&influx, N, Duration::from_secs(10)).await?;
+    let status = gw.sigterm(Duration::from_secs(20)).await?;
+    assert!(status.success(), "{status}");
+    drop(publisher);
     Ok(())
 }
 

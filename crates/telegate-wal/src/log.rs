@@ -51,6 +51,10 @@ struct Segment {
     released: u64,
     /// Where the tailer has read to.
     read_to: u64,
+    /// Every record before this offset is stored: where the tailer had read
+    /// to the last time all it had handed out was released. What
+    /// [`Wal::checkpoint`] saves.
+    clear_to: u64,
 }
 
 impl Segment {
@@ -97,6 +101,24 @@ pub struct Wal {
     quarantine_bytes: AtomicU64,
 }
 
+/// The file naming, per segment, the offset before which all is stored.
+const CHECKPOINT: &str = "checkpoint";
+
+/// The last checkpoint: segment → offset before which all was stored. A
+/// missing or unreadable checkpoint means "nothing known stored" (replay
+/// all: safe, merely slower).
+fn read_checkpoint(dir: &Path) -> BTreeMap<u64, u64> {
+    let Ok(text) = std::fs::read_to_string(dir.join(CHECKPOINT)) else {
+        return BTreeMap::new();
+    };
+    text.lines()
+        .filter_map(|l| {
+            let (id, offset) = l.split_once(' ')?;
+            Some((id.parse().ok()?, offset.parse().ok()?))
+        })
+        .collect()
+}
+
 pub(crate) fn segment_path(dir: &Path, id: u64) -> PathBuf {
     dir.join(format!("{id:020}.wal"))
 }
@@ -121,8 +143,13 @@ impl Wal {
             existing.push((id, meta.len(), meta.modified().ok()));
         }
         existing.sort_unstable();
+        let stored = read_checkpoint(dir);
         let mut state = State::default();
+        let mut old = VecDeque::new();
         for &(id, bytes, since) in &existing {
+            // What a previous run had stored is not read again.
+            let start = stored.get(&id).copied().unwrap_or(0).min(bytes);
+            old.push_back((id, bytes, start));
             state.segments.insert(
                 id,
                 Segment {
@@ -131,6 +158,8 @@ impl Wal {
                     sealed: true,
                     read_done: false,
                     since: since.or_else(|| Some(SystemTime::now())),
+                    read_to: start,
+                    clear_to: start,
                     ..Segment::default()
                 },
             );
@@ -154,7 +183,6 @@ impl Wal {
             next_segment: AtomicU64::new(next),
             quarantine_bytes: AtomicU64::new(crate::damage::quarantined_bytes(dir)),
         });
-        let old = existing.iter().map(|&(id, bytes, _)| (id, bytes)).collect();
         let tailer = Tailer::new(wal.clone(), old, next);
         Ok((wal, tailer))
     }
@@ -250,6 +278,9 @@ impl Wal {
                 seg.reads.push_back((seg.handed, from));
             }
             seg.read_to = seg.read_to.max(to);
+            if seg.released == seg.handed {
+                seg.clear_to = seg.read_to;
+            }
             seg.prune();
         }
     }
@@ -281,6 +312,11 @@ impl Wal {
             seg.released += 1;
             while seg.reads.front().is_some_and(|&(through, _)| through <= seg.released) {
                 seg.reads.pop_front();
+            }
+            // Releases come out of order (several writers): only when all
+            // handed out is released is everything read known to be stored.
+            if seg.released >= seg.handed {
+                seg.clear_to = seg.read_to;
             }
             seg.prune();
         }
@@ -332,6 +368,32 @@ impl Wal {
 
     pub(crate) fn stats_ref(&self) -> &WalStats {
         &self.stats
+    }
+
+    /// Save, for every segment, the offset before which every record is
+    /// stored (`checkpoint`, written to a temporary file, fsynced, renamed):
+    /// the next start reads each segment from there, so a restart replays
+    /// only what was not stored — after a clean stop nothing, after a crash
+    /// what was not stored when the checkpoint was last written.
+    pub fn checkpoint(&self) -> Result<(), WalError> {
+        let text: String = {
+            let st = self.lock();
+            st.segments
+                .iter()
+                .filter(|(_, s)| s.clear_to > 0)
+                .map(|(id, s)| format!("{id} {}\n", s.clear_to))
+                .collect()
+        };
+        let path = self.dir.join(CHECKPOINT);
+        let tmp = self.dir.join("checkpoint.tmp");
+        let write = || -> std::io::Result<()> {
+            let mut f = std::fs::File::create(&tmp)?;
+            std::io::Write::write_all(&mut f, text.as_bytes())?;
+            f.sync_data()?;
+            std::fs::rename(&tmp, &path)?;
+            std::fs::File::open(&self.dir)?.sync_all()
+        };
+        write().map_err(WalError::io(&path, "writing the checkpoint"))
     }
 
     /// A previous run's torn tail was cut off `segment`: it now holds `len` bytes.

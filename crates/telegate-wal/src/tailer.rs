@@ -32,8 +32,9 @@ const CHUNK: usize = 4 * 1024 * 1024;
 #[derive(Debug)]
 pub struct Tailer {
     wal: Arc<Wal>,
-    /// Segments a previous run left, with their length at start.
-    old: VecDeque<(u64, u64)>,
+    /// Segments a previous run left: id, length at start, and where to
+    /// start reading (what was stored before is not read again).
+    old: VecDeque<(u64, u64, u64)>,
     /// The newest of them: the only one a crash can have torn.
     newest_old: Option<u64>,
     segment: u64,
@@ -51,8 +52,8 @@ fn join_err(e: tokio::task::JoinError) -> WalError {
 }
 
 impl Tailer {
-    pub(crate) fn new(wal: Arc<Wal>, old: VecDeque<(u64, u64)>, first_new: u64) -> Self {
-        let newest_old = old.back().map(|&(id, _)| id);
+    pub(crate) fn new(wal: Arc<Wal>, old: VecDeque<(u64, u64, u64)>, first_new: u64) -> Self {
+        let newest_old = old.back().map(|&(id, _, _)| id);
         Self {
             wal,
             old,
@@ -80,9 +81,9 @@ impl Tailer {
             tracing::info!(segments = replay, "WAL: replaying what the previous run had not stored");
         }
         let live = self.segment;
-        while let Some((id, len)) = self.old.pop_front() {
+        while let Some((id, len, start)) = self.old.pop_front() {
             self.segment = id;
-            self.offset = 0;
+            self.offset = start;
             let before = self.wal.stats_ref().replayed.load(Relaxed);
             let torn_ok = self.newest_old == Some(id);
             if !self.read_to(len, torn_ok, true, &tx, &wrap).await? {

@@ -405,11 +405,55 @@ impl Shutdown {
     }
 }
 
-/// Release WAL records the writer stored (or dead-lettered): drained
-/// segments are deleted.
+/// How often the WAL's checkpoint of what is stored is written (when
+/// something was released since): after a crash, at most about this much
+/// stored data is replayed.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Release WAL records the writer stored (or dead-lettered) — drained
+/// segments are deleted — and checkpoint what is stored every
+/// [`CHECKPOINT_EVERY`] and once the writers are done, so a restart replays
+/// only what was not stored.
 async fn release(wal: Arc<Wal>, mut rx: mpsc::Receiver<u64>) {
-    while let Some(segment) = rx.recv().await {
-        wal.release(segment);
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut released = false;
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            segment = rx.recv() => match segment {
+                Some(segment) => {
+                    wal.release(segment);
+                    released = true;
+                }
+                None => break,
+            },
+            _ = tick.tick(), if released => {
+                released = false;
+                checkpoint(&wal, &mut failing).await;
+            }
+        }
+    }
+    checkpoint(&wal, &mut failing).await;
+}
+
+/// Write the checkpoint off the async threads. A failure (disk full) only
+/// means more is replayed after a crash: logged when it starts and ends.
+async fn checkpoint(wal: &Arc<Wal>, failing: &mut bool) {
+    let w = wal.clone();
+    let result = tokio::task::spawn_blocking(move || w.checkpoint()).await;
+    match result {
+        Ok(Ok(())) => {
+            if std::mem::take(failing) {
+                tracing::info!("WAL checkpoint written again");
+            }
+        }
+        Ok(Err(e)) if !*failing => {
+            *failing = true;
+            tracing::warn!(error = %e, "cannot write the WAL checkpoint; a crash now replays more than what was not stored");
+        }
+        Ok(Err(_)) => {}
+        Err(e) => tracing::warn!(error = %e, "WAL checkpoint task failed"),
     }
 }
 
