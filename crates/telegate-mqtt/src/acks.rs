@@ -12,6 +12,12 @@ use std::collections::VecDeque;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Publish;
 
+/// A received message's place in arrival order: what completes it (stored,
+/// or dead-lettered) so the source can acknowledge it. Nothing else is a
+/// `Seq`: a WAL position, for one, is its own type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Seq(pub u64);
+
 #[derive(Debug)]
 struct Pending {
     seq: u64,
@@ -35,7 +41,7 @@ impl AckTracker {
     }
 
     /// Register an incoming publish; returns its sequence number.
-    pub(crate) fn push(&mut self, publish: &Publish) -> u64 {
+    pub(crate) fn push(&mut self, publish: &Publish) -> Seq {
         let seq = self.next_seq;
         self.next_seq += 1;
         let ack = (publish.qos != QoS::AtMostOnce).then(|| {
@@ -49,11 +55,11 @@ impl AckTracker {
             epoch: self.epoch,
             done: false,
         });
-        seq
+        Seq(seq)
     }
 
     /// Mark `seq` done. Unknown or already released numbers are ignored.
-    pub(crate) fn complete(&mut self, seq: u64) {
+    pub(crate) fn complete(&mut self, Seq(seq): Seq) {
         let Some(front) = self.pending.front() else { return };
         let Some(idx) = seq.checked_sub(front.seq) else { return };
         if let Some(p) = usize::try_from(idx).ok().and_then(|i| self.pending.get_mut(i)) {
@@ -112,7 +118,7 @@ mod tests {
     #[test]
     fn releases_in_arrival_order_whatever_the_completion_order() {
         let mut t = AckTracker::default();
-        let seqs: Vec<u64> = (1..=4).map(|pkid| t.push(&publish(pkid))).collect();
+        let seqs: Vec<Seq> = (1..=4).map(|pkid| t.push(&publish(pkid))).collect();
         let mut acked = Vec::new();
         t.complete(seqs[2]);
         t.complete(seqs[1]);
@@ -135,7 +141,7 @@ mod tests {
         assert_eq!(t.len(), 1);
         t.complete(seqs[3]);
         t.complete(seqs[3]);
-        t.complete(999);
+        t.complete(Seq(999));
         t.release(|p| {
             acked.push(p.pkid);
             true

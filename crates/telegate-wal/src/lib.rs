@@ -30,5 +30,5 @@ pub use config::WalConfig;
 pub use damage::QUARANTINE_MAX_BYTES;
 pub use error::WalError;
 pub use frame::Record;
-pub use log::{Wal, WalStats};
+pub use log::{SegmentId, Wal, WalStats};
 pub use tailer::Tailer;

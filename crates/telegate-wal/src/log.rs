@@ -101,6 +101,12 @@ pub struct Wal {
     quarantine_bytes: AtomicU64,
 }
 
+/// The segment a record was read from: what releases it (once stored or
+/// dead-lettered) so the segment can be deleted. Nothing else is a
+/// `SegmentId`: an MQTT sequence number, for one, is its own type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SegmentId(pub u64);
+
 /// The file naming, per segment, the offset before which all is stored.
 const CHECKPOINT: &str = "checkpoint";
 
@@ -305,7 +311,7 @@ impl Wal {
 
     /// One record of `segment` is stored (or dead-lettered): when a sealed
     /// segment has none left, its file is deleted.
-    pub fn release(&self, segment: u64) {
+    pub fn release(&self, SegmentId(segment): SegmentId) {
         let mut st = self.lock();
         if let Some(seg) = st.segments.get_mut(&segment) {
             seg.outstanding = seg.outstanding.saturating_sub(1);

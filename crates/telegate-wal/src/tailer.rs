@@ -15,12 +15,12 @@ use tokio::sync::mpsc;
 use crate::damage::{quarantine, resync};
 use crate::error::WalError;
 use crate::frame::{HEADER, MAGIC, Record, Scan, scan};
-use crate::log::{Wal, segment_path};
+use crate::log::{SegmentId, Wal, segment_path};
 
 /// Bytes read per step while following the log.
 const CHUNK: usize = 4 * 1024 * 1024;
 
-/// Streams `(segment, record)` in log order. Every record it hands out must
+/// Streams records with their [`SegmentId`] in log order. Every record it hands out must
 /// be released with [`Wal::release`] once stored (or dead-lettered).
 ///
 /// Damage is healed as it is met, while the gateway runs: a corrupt or
@@ -74,7 +74,7 @@ impl Tailer {
     /// so the next stage gets its own item type straight from the log.
     pub async fn run<T, W>(mut self, tx: mpsc::Sender<T>, wrap: W) -> Result<(), WalError>
     where
-        W: Fn(u64, Record) -> T,
+        W: Fn(SegmentId, Record) -> T,
     {
         let replay = self.old.len();
         if replay > 0 {
@@ -169,7 +169,7 @@ impl Tailer {
         torn_ok: bool,
         replay: bool,
         tx: &mpsc::Sender<T>,
-        wrap: &impl Fn(u64, Record) -> T,
+        wrap: &impl Fn(SegmentId, Record) -> T,
     ) -> Result<bool, WalError> {
         let mut want = CHUNK;
         while self.offset < end {
@@ -228,7 +228,7 @@ impl Tailer {
                 self.wal.stats_ref().replayed.fetch_add(records.len() as u64, Relaxed);
             }
             for r in records {
-                if tx.send(wrap(self.segment, r)).await.is_err() {
+                if tx.send(wrap(SegmentId(self.segment), r)).await.is_err() {
                     return Ok(false);
                 }
             }

@@ -13,7 +13,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use telegate_influx::{Batcher, FileSink, HttpWriter, Output, SharedQueue, WriteItem};
 use telegate_model::TopicPattern;
-use telegate_mqtt::MqttSource;
+use telegate_mqtt::{MqttSource, Seq};
 use telegate_schema::Registry;
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
@@ -27,7 +27,7 @@ use crate::reload::{Active, Reloader, watch_loop};
 use crate::stages::{DecodeStage, Sink, WriteToken, dead_letter_stage};
 use crate::stats::{Stats, Summary};
 use crate::supervisor::{StageHealth, Stages};
-use telegate_wal::{Appender, Wal};
+use telegate_wal::{Appender, SegmentId, Wal};
 
 /// A started gateway.
 #[derive(Debug)]
@@ -201,10 +201,8 @@ async fn start_inner(
 
     let in_flight = usize::from(config.mqtt.receive_maximum.max(1));
     let (env_tx, env_rx) = mpsc::channel(in_flight);
-    let (write_tx, write_rx) = mpsc::channel(config.pipeline.write_queue);
     let (refused_tx, refused_rx) = mpsc::channel(config.pipeline.dead_letter_queue);
     let (done_tx, done_rx) = mpsc::channel(in_flight * 2);
-    let (lines_tx, lines_rx) = mpsc::channel(config.pipeline.dead_letter_queue);
 
     tracing::info!(
         broker = %format!("{}:{}", config.mqtt.host, config.mqtt.port),
@@ -240,58 +238,45 @@ async fn start_inner(
         "mqtt source",
         source.run(env_tx, done_rx, shutdown.clone(), abort.clone()),
     );
-    // Completions of the writer: to the source (ack) without the WAL, to the
-    // WAL's releaser (delete stored segments) with it.
-    let written_done = match wal {
+    let write = WriteGroup {
+        config,
+        writer: writer.clone(),
+        stats: &stats,
+        refused: refused_rx,
+        dead_letters,
+        acks: done_tx.clone(),
+        abort: writer_abort.clone(),
+    };
+    match wal {
+        // Ingest → write: the writers' completions are the source's acks.
         None => {
+            let (write_tx, write_rx) = mpsc::channel(config.pipeline.write_queue);
             stages.spawn("decoder", decode.run(env_rx, Sink::Writer(write_tx), refused_tx));
-            done_tx.clone()
+            write.spawn(&mut stages, write_rx, done_tx);
         }
+        // Ingest → log → write: the appender's completions are the source's
+        // acks; the writers' release the log.
         Some((wal, tailer, appender)) => {
             let (record_tx, record_rx) = mpsc::channel(in_flight);
+            let (write_tx, write_rx) = mpsc::channel(config.pipeline.write_queue);
             let (release_tx, release_rx) = mpsc::channel(config.pipeline.write_queue * 2);
             stages.spawn("decoder", decode.run(env_rx, Sink::Wal(record_tx), refused_tx));
-            stages.spawn("wal appender", appender.run(record_rx, done_tx.clone()));
+            stages.spawn("wal appender", appender.run(record_rx, done_tx));
             // The tailer feeds the writer straight from the log.
             stages.spawn(
                 "wal tailer",
                 tailer.run(write_tx, |segment, record| WriteItem {
                     lines: record.lines,
                     token: WriteToken {
-                        id: segment,
+                        done: segment,
                         topic: record.topic,
                     },
                 }),
             );
             stages.spawn("wal releaser", release(wal, release_rx));
-            release_tx
+            write.spawn(&mut stages, write_rx, release_tx);
         }
-    };
-    // `concurrency` batchers take turns on the write queue; each is a stage.
-    let queue: SharedQueue<WriteToken> = Arc::new(tokio::sync::Mutex::new(write_rx));
-    for _ in 0..config.influx.concurrency.max(1) {
-        let batcher = Batcher::new(
-            &config.influx,
-            writer.clone(),
-            stats.writer.clone(),
-            written_done.clone(),
-            lines_tx.clone(),
-            writer_abort.clone(),
-        );
-        stages.spawn("influx writer", batcher.run_shared(queue.clone()));
     }
-    drop(lines_tx);
-    stages.spawn(
-        "dead-letter publisher",
-        dead_letter_stage(
-            refused_rx,
-            lines_rx,
-            dead_letters,
-            done_tx,
-            written_done,
-            stats.pipeline.clone(),
-        ),
-    );
     let (alert_hub, alert_reloader) = match alerts {
         Some(a) => {
             // Only the decoder's clone of the tap may remain: the evaluator
@@ -405,6 +390,55 @@ impl Shutdown {
     }
 }
 
+/// The write stages: `influx.concurrency` batchers taking turns on one
+/// queue, and the dead-letter publisher (for messages the decoder refused
+/// and lines the database refused). `C` is what completes a written
+/// message: its `Seq` without the WAL, its `SegmentId` with it.
+struct WriteGroup<'a> {
+    config: &'a Config,
+    writer: Output,
+    stats: &'a Stats,
+    refused: mpsc::Receiver<crate::stages::Refused>,
+    dead_letters: telegate_mqtt::DeadLetterPublisher,
+    /// Where refused messages are acknowledged once dead-lettered.
+    acks: mpsc::Sender<Seq>,
+    abort: CancellationToken,
+}
+
+impl WriteGroup<'_> {
+    fn spawn<C>(self, stages: &mut Stages, queue: mpsc::Receiver<WriteItem<WriteToken<C>>>, done: mpsc::Sender<C>)
+    where
+        C: Send + Sync + 'static,
+        WriteToken<C>: Into<C>,
+    {
+        let (lines_tx, lines_rx) = mpsc::channel(self.config.pipeline.dead_letter_queue);
+        let queue: SharedQueue<WriteToken<C>> = Arc::new(tokio::sync::Mutex::new(queue));
+        for _ in 0..self.config.influx.concurrency.max(1) {
+            let batcher = Batcher::new(
+                &self.config.influx,
+                self.writer.clone(),
+                self.stats.writer.clone(),
+                done.clone(),
+                lines_tx.clone(),
+                self.abort.clone(),
+            );
+            stages.spawn("influx writer", batcher.run_shared(queue.clone()));
+        }
+        drop(lines_tx);
+        stages.spawn(
+            "dead-letter publisher",
+            dead_letter_stage(
+                self.refused,
+                lines_rx,
+                self.dead_letters,
+                self.acks,
+                done,
+                self.stats.pipeline.clone(),
+            ),
+        );
+    }
+}
+
 /// How often the WAL's checkpoint of what is stored is written (when
 /// something was released since): after a crash, at most about this much
 /// stored data is replayed.
@@ -414,7 +448,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
 /// segments are deleted — and checkpoint what is stored every
 /// [`CHECKPOINT_EVERY`] and once the writers are done, so a restart replays
 /// only what was not stored.
-async fn release(wal: Arc<Wal>, mut rx: mpsc::Receiver<u64>) {
+async fn release(wal: Arc<Wal>, mut rx: mpsc::Receiver<SegmentId>) {
     let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut released = false;

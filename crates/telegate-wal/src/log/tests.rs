@@ -3,7 +3,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use tokio::sync::mpsc;
 
-use crate::{Appender, Record, Wal, WalConfig};
+use crate::{Appender, Record, SegmentId, Wal, WalConfig};
 
 fn record(i: u32) -> Record {
     Record {
@@ -38,7 +38,7 @@ async fn append(wal: &std::sync::Arc<Wal>, cfg: &WalConfig, range: std::ops::Ran
     acked
 }
 
-async fn tail_all(tailer: crate::Tailer) -> Vec<(u64, Record)> {
+async fn tail_all(tailer: crate::Tailer) -> Vec<(SegmentId, Record)> {
     let (tx, mut rx) = mpsc::channel(16);
     let task = tokio::spawn(tailer.run(tx, |s, r| (s, r)));
     let mut out = Vec::new();
