@@ -193,6 +193,18 @@ impl Binary {
         Ok(())
     }
 
+    /// Wait up to `within` for the process to exit on its own.
+    pub async fn exit_status(&mut self, within: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait()? {
+                return Ok(s);
+            }
+            anyhow::ensure!(started.elapsed() < within, "gateway still running after {within:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     /// SIGTERM, then wait up to `within` for the exit status.
     pub async fn sigterm(&mut self, within: Duration) -> anyhow::Result<std::process::ExitStatus> {
         std::process::Command::new("kill")

@@ -67,3 +67,56 @@ async fn killed(stage: &str, wal: bool) -> anyhow::Result<()> {
     assert_eq!(s.dead_stage, None, "{s}");
     Ok(())
 }
+
+/// The real binary: the WAL tailer cannot read the log (its segment was
+/// deleted under it), so the stage dies and `telegate run` exits with
+/// status 1 for systemd or Kubernetes to restart it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_binary_exits_non_zero_when_a_stage_dies() -> anyhow::Result<()> {
+    use telegate_e2e::eventually;
+    use telegate_e2e::gateway::Binary;
+    use telegate_e2e::servers::free_port;
+
+    let broker = Mosquitto::start().await?;
+    let influx = Influxd::start().await?;
+    let dir = tempfile::tempdir()?;
+    let wal_dir = dir.path().join("wal");
+    let admin_port = free_port()?;
+    let cfg = dir.path().join("telegate.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "[mqtt]\nport = {}\nclient_id = \"gw-exit\"\n[influx]\nurl = \"{}\"\n[wal]\ndir = \"{}\"\n[pipeline]\nstats_interval = \"0s\"\n[admin]\nlisten = \"127.0.0.1:{admin_port}\"\n",
+            broker.port(),
+            influx.url(),
+            wal_dir.display()
+        ),
+    )?;
+    let log = dir.path().join("gateway.log");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{admin_port}").parse()?;
+    let mut gw = Binary::start(&cfg, &log)?;
+    eventually(Duration::from_secs(15), || async {
+        let (_, page) = admin::get(addr, "/metrics", None).await?;
+        Ok((admin::value(&page, "telegate_mqtt_connected") == Some(1.0)).then_some(()))
+    })
+    .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The fresh active segment, not opened by the tailer yet, disappears.
+    for e in std::fs::read_dir(&wal_dir)? {
+        let p = e?.path();
+        if p.extension().is_some_and(|x| x == "wal") {
+            std::fs::remove_file(p)?;
+        }
+    }
+    let t0 = now_ms_ns() - 3_600_000_000_000;
+    let publisher = stream(Publisher::connect("rl-exit", broker.port()).await?, t0, 0, 1, 100).await??;
+    let status = gw.exit_status(Duration::from_secs(15)).await?;
+    assert_eq!(status.code(), Some(1), "{status}");
+    let text = std::fs::read_to_string(&log)?;
+    assert!(
+        text.contains("pipeline stage died") && text.contains("wal tailer"),
+        "the log names the dead stage:\n{text}"
+    );
+    drop(publisher);
+    Ok(())
+}
