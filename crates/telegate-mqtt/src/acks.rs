@@ -18,14 +18,20 @@ use rumqttc::v5::mqttbytes::v5::Publish;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Seq(pub u64);
 
+/// One message waiting for its PUBACK: only what acknowledging it in order
+/// needs (its packet id and QoS), never its topic, payload or properties —
+/// a few bytes per message however many the broker sends at once.
 #[derive(Debug)]
 struct Pending {
     seq: u64,
-    /// Payload emptied: only qos and pkid are needed to ack.
-    ack: Option<Publish>,
+    /// `(packet id, QoS)`; `None` for QoS 0 (no ack, but it keeps its place).
+    ack: Option<(u16, QoS)>,
     epoch: u64,
     done: bool,
 }
+
+/// Past this many slots, a mostly empty queue is shrunk.
+const SHRINK_ABOVE: usize = 4096;
 
 #[derive(Debug, Default)]
 pub(crate) struct AckTracker {
@@ -44,11 +50,7 @@ impl AckTracker {
     pub(crate) fn push(&mut self, publish: &Publish) -> Seq {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let ack = (publish.qos != QoS::AtMostOnce).then(|| {
-            let mut p = Publish::new("", publish.qos, Vec::new(), None);
-            p.pkid = publish.pkid;
-            p
-        });
+        let ack = (publish.qos != QoS::AtMostOnce).then_some((publish.pkid, publish.qos));
         self.pending.push_back(Pending {
             seq,
             ack,
@@ -77,15 +79,22 @@ impl AckTracker {
             if !front.done {
                 break;
             }
-            if let Some(ack) = &front.ack
+            if let Some((pkid, qos)) = front.ack
                 && front.epoch == self.epoch
             {
-                if !send(ack) {
+                // The ack is built from the packet id alone, when it is sent.
+                let mut ack = Publish::new("", qos, Vec::new(), None);
+                ack.pkid = pkid;
+                if !send(&ack) {
                     break;
                 }
                 sent += 1;
             }
             self.pending.pop_front();
+        }
+        // Give back what a burst grew (memory is returned after a backlog).
+        if self.pending.capacity() > SHRINK_ABOVE && self.pending.len() < self.pending.capacity() / 4 {
+            self.pending.shrink_to(self.pending.len() * 2);
         }
         sent
     }
@@ -113,6 +122,20 @@ mod tests {
         let mut p = Publish::new("t", QoS::AtLeastOnce, vec![1, 2, 3], None);
         p.pkid = pkid;
         p
+    }
+
+    #[test]
+    fn a_pending_message_holds_only_its_packet_id() {
+        // 293,189 messages held by the tracker once took ~0.4 KiB each.
+        assert!(
+            std::mem::size_of::<Pending>() <= 32,
+            "{}",
+            std::mem::size_of::<Pending>()
+        );
+        let mut t = AckTracker::default();
+        let big = Publish::new("telemetry/a/b/c", QoS::AtLeastOnce, vec![7u8; 4096], None);
+        t.push(&big);
+        assert!(format!("{:?}", t.pending).len() < 100, "no topic or payload kept");
     }
 
     #[test]

@@ -249,6 +249,14 @@ fn forward_overflow(tx: Option<&mpsc::Sender<Envelope>>, overflow: &mut VecDeque
         overflow.clear();
         return;
     };
+    forward(tx, overflow);
+    // Give back what a burst grew.
+    if overflow.is_empty() && overflow.capacity() > 4096 {
+        overflow.shrink_to_fit();
+    }
+}
+
+fn forward(tx: &mpsc::Sender<Envelope>, overflow: &mut VecDeque<Envelope>) {
     while let Some(env) = overflow.pop_front() {
         match tx.try_send(env) {
             Ok(()) => {}
