@@ -71,6 +71,20 @@ impl Gateway {
         self.stats.summary()
     }
 
+    /// Abort a pipeline stage as if it had crashed; false if there is none
+    /// of that name.
+    pub fn kill_stage(&self, name: &str) -> bool {
+        self.running.as_ref().is_some_and(|r| r.kill_stage(name))
+    }
+
+    /// Resolves once a stage has died (acknowledgements stopped).
+    pub async fn died(&self) {
+        match &self.running {
+            Some(r) => r.died().await,
+            None => std::future::pending().await,
+        }
+    }
+
     /// Wait until the gateway has subscribed (its first connect counted).
     pub async fn connected(&self) -> anyhow::Result<()> {
         crate::eventually(Duration::from_secs(10), || async {
@@ -177,6 +191,18 @@ impl Binary {
             .status()?;
         anyhow::ensure!(status.success(), "kill -{name} failed");
         Ok(())
+    }
+
+    /// Wait up to `within` for the process to exit on its own.
+    pub async fn exit_status(&mut self, within: Duration) -> anyhow::Result<std::process::ExitStatus> {
+        let started = std::time::Instant::now();
+        loop {
+            if let Some(s) = self.child.try_wait()? {
+                return Ok(s);
+            }
+            anyhow::ensure!(started.elapsed() < within, "gateway still running after {within:?}");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// SIGTERM, then wait up to `within` for the exit status.

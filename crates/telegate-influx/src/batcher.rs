@@ -62,6 +62,9 @@ pub struct WriterStats {
     /// The last write reached the database and got an answer that was not
     /// a transport failure or 5xx; false until the first such answer.
     pub reachable: std::sync::atomic::AtomicBool,
+    /// The batchers' one shared health state: a write that succeeds after
+    /// failures wakes every batcher waiting out a backoff.
+    recovered: tokio::sync::Notify,
 }
 
 /// The writer stage: batch by count and linger, write with retries, then hand
@@ -87,13 +90,24 @@ pub struct Batcher<T, D = T> {
     /// and the broker redelivers it later.
     abort: CancellationToken,
     lines: Vec<u8>,
-    /// Per encoded line: its end offset in `lines` and the index of its item in `tokens`.
+    /// Per item (message): the end offset of its lines in `lines`.
+    items: Vec<usize>,
+    /// Lines (points) in the batch.
+    points: usize,
+    /// Per line: its end offset in `lines` and the index of its item in
+    /// `tokens`. Built only when the database refuses the batch (the rare
+    /// path that isolates the refused lines).
     spans: Vec<(usize, usize)>,
     tokens: Vec<T>,
 }
 
 /// Longest `Retry-After` honoured, so a bogus header cannot park the writer for days.
 const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
+
+/// While the database cannot be reached at all, a batcher waiting out its
+/// backoff pings it this often and retries as soon as it answers: a long
+/// backoff (`retry_max`, 30 s by default) never delays recovery.
+const PROBE_INTERVAL: Duration = Duration::from_secs(1);
 
 fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
     let exp = initial.saturating_mul(1u32 << attempt.min(20)).min(max);
@@ -128,7 +142,9 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
             refused,
             abort,
             lines: Vec::with_capacity(cfg.batch_size.max(1) * 128),
-            spans: Vec::with_capacity(cfg.batch_size.max(1)),
+            items: Vec::new(),
+            points: 0,
+            spans: Vec::new(),
             tokens: Vec::new(),
         }
     }
@@ -177,7 +193,7 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
         };
         self.add(first?);
         let deadline = Instant::now() + self.linger;
-        while self.spans.len() < self.batch_size {
+        while self.points < self.batch_size {
             tokio::select! {
                 item = rx.recv() => match item {
                     Some(item) => self.add(item),
@@ -189,30 +205,45 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
         Some(false)
     }
 
+    /// Append one message's lines as they are (one copy, no splitting):
+    /// only their count is taken.
     fn add(&mut self, item: WriteItem<T>) {
-        let index = self.tokens.len();
-        for line in item.lines.split_inclusive(|&b| b == b'\n') {
-            self.lines.extend_from_slice(line);
-            if line.last() != Some(&b'\n') {
-                self.lines.push(b'\n');
-            }
-            self.spans.push((self.lines.len(), index));
+        let start = self.lines.len();
+        self.lines.extend_from_slice(&item.lines);
+        if item.lines.last().is_some_and(|&b| b != b'\n') {
+            self.lines.push(b'\n');
         }
+        self.points += self.lines[start..].iter().filter(|&&b| b == b'\n').count();
+        self.items.push(self.lines.len());
         self.tokens.push(item.token);
     }
 
-    /// Byte range of lines `from..to`.
-    fn bytes(&self, from: usize, to: usize) -> &[u8] {
-        let start = if from == 0 { 0 } else { self.spans[from - 1].0 };
-        &self.lines[start..self.spans[to - 1].0]
+    /// Split the batch into lines (`spans`): only to isolate refused lines.
+    fn split_lines(&mut self) {
+        self.spans.clear();
+        let mut start = 0;
+        for (index, &end) in self.items.iter().enumerate() {
+            let mut at = start;
+            for line in self.lines[start..end].split_inclusive(|&b| b == b'\n') {
+                at += line.len();
+                self.spans.push((at, index));
+            }
+            start = end;
+        }
     }
 
-    /// Write lines `from..to`, retrying what can succeed later.
-    async fn write_with_retry(&self, from: usize, to: usize) -> Result<(), Failed> {
+    /// Byte range of lines `from..to` (after [`split_lines`](Self::split_lines)).
+    fn line_range(&self, from: usize, to: usize) -> std::ops::Range<usize> {
+        let start = if from == 0 { 0 } else { self.spans[from - 1].0 };
+        start..self.spans[to - 1].0
+    }
+
+    /// Write `bytes` of the batch (`points` lines), retrying what can succeed later.
+    async fn write_with_retry(&self, bytes: std::ops::Range<usize>, points: usize) -> Result<(), Failed> {
         let mut attempt = 0u32;
         loop {
             let started = std::time::Instant::now();
-            let result = self.writer.write(self.bytes(from, to)).await;
+            let result = self.writer.write(&self.lines[bytes.clone()]).await;
             self.stats.write_seconds.record(started.elapsed());
             self.stats
                 .reachable
@@ -221,6 +252,8 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
                 Ok(()) => {
                     if attempt > 0 {
                         tracing::info!(attempts = attempt + 1, "InfluxDB write succeeded after retries");
+                        // The others need not wait out their backoff.
+                        self.stats.recovered.notify_waiters();
                     }
                     return Ok(());
                 }
@@ -232,11 +265,17 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
                         .map(|d| d.min(MAX_RETRY_AFTER))
                         .unwrap_or_else(|| backoff(self.retry_initial, self.retry_max, attempt));
                     if attempt == 0 || attempt.is_power_of_two() {
-                        tracing::warn!(error = %e, hint = e.hint().unwrap_or(""), attempt = attempt + 1, retry_in = ?delay, points = to - from, "InfluxDB write failed; retrying");
+                        tracing::warn!(error = %e, hint = e.hint().unwrap_or(""), attempt = attempt + 1, retry_in = ?delay, points, "InfluxDB write failed; retrying");
                     }
                     attempt = attempt.saturating_add(1);
+                    // Unreachable (not an answer such as 503 or 429, whose
+                    // backoff is the database's wish): probe for its return.
+                    let unreachable = matches!(e, WriteError::Transport { .. });
+                    let woken = self.stats.recovered.notified();
                     tokio::select! {
                         () = sleep(delay) => {}
+                        () = woken => {}
+                        () = self.probe(), if unreachable => {}
                         () = self.abort.cancelled() => return Err(Failed::Aborted),
                     }
                 }
@@ -244,19 +283,31 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
         }
     }
 
+    /// Resolves once the database answers a ping (checked every
+    /// [`PROBE_INTERVAL`]).
+    async fn probe(&self) {
+        loop {
+            sleep(PROBE_INTERVAL).await;
+            if self.writer.ping().await.is_ok() {
+                return;
+            }
+        }
+    }
+
     /// Write the pending batch and complete its tokens; false when aborted
     /// or when nobody listens for completions any more.
     async fn flush(&mut self) -> bool {
-        let n = self.spans.len();
+        let n = self.points;
         // Lines refused for good, with the database's message.
         let mut bad: Vec<(usize, String)> = Vec::new();
         if n > 0 {
-            match self.write_with_retry(0, n).await {
+            match self.write_with_retry(0..self.lines.len(), n).await {
                 Ok(()) => {}
                 Err(Failed::Aborted) => return false,
                 Err(Failed::Refused(e)) => {
                     self.stats.batches_refused.fetch_add(1, Relaxed);
                     tracing::warn!(error = %e, points = n, "InfluxDB refused the batch; isolating the refused lines");
+                    self.split_lines();
                     let mut ranges = vec![(0, n, e)];
                     while let Some((from, to, e)) = ranges.pop() {
                         if to - from == 1 {
@@ -265,7 +316,7 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
                         }
                         let mid = from + (to - from) / 2;
                         for (a, b) in [(mid, to), (from, mid)] {
-                            match self.write_with_retry(a, b).await {
+                            match self.write_with_retry(self.line_range(a, b), b - a).await {
                                 Ok(()) => {}
                                 Err(Failed::Aborted) => return false,
                                 Err(Failed::Refused(e)) => ranges.push((a, b, e)),
@@ -286,14 +337,16 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
             if refused.len() <= item {
                 refused.resize_with(item + 1, || None);
             }
-            let bytes = self.bytes(line, line + 1).to_vec();
+            let bytes = self.lines[self.line_range(line, line + 1)].to_vec();
             match &mut refused[item] {
                 Some((lines, _)) => lines.extend_from_slice(&bytes),
                 slot => *slot = Some((bytes, error)),
             }
         }
         self.lines.clear();
+        self.items.clear();
         self.spans.clear();
+        self.points = 0;
         for (i, token) in self.tokens.drain(..).enumerate() {
             let sent = match refused.get_mut(i).and_then(Option::take) {
                 Some((lines, error)) => {
@@ -313,6 +366,39 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lines_are_counted_on_add_and_split_only_on_demand() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sink = crate::FileSink::open(dir.path(), &crate::FileSinkConfig::default()).expect("sink");
+        let (done, _done_rx) = mpsc::channel::<u32>(4);
+        let (refused, _refused_rx) = mpsc::channel(4);
+        let mut b = Batcher::new(
+            &InfluxConfig::default(),
+            Output::from(sink),
+            Arc::default(),
+            done,
+            refused,
+            CancellationToken::new(),
+        );
+        for (lines, token) in [
+            (&b"a v=1 1\nb v=2 2\n"[..], 0u32),
+            (b"c v=3 3", 1),
+            (b"", 2),
+            (b"d v=4 4\n", 3),
+        ] {
+            b.add(WriteItem {
+                lines: Bytes::from_static(lines),
+                token,
+            });
+        }
+        assert_eq!(b.points, 4);
+        assert_eq!(b.lines, b"a v=1 1\nb v=2 2\nc v=3 3\nd v=4 4\n");
+        assert!(b.spans.is_empty(), "no splitting on the way in");
+        b.split_lines();
+        assert_eq!(b.spans, [(8, 0), (16, 0), (24, 1), (32, 3)]);
+        assert_eq!(&b.lines[b.line_range(1, 3)], b"b v=2 2\nc v=3 3\n");
+    }
 
     #[test]
     fn backoff_grows_and_is_capped() {

@@ -12,14 +12,26 @@ use std::collections::VecDeque;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Publish;
 
+/// A received message's place in arrival order: what completes it (stored,
+/// or dead-lettered) so the source can acknowledge it. Nothing else is a
+/// `Seq`: a WAL position, for one, is its own type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Seq(pub u64);
+
+/// One message waiting for its PUBACK: only what acknowledging it in order
+/// needs (its packet id and QoS), never its topic, payload or properties —
+/// a few bytes per message however many the broker sends at once.
 #[derive(Debug)]
 struct Pending {
     seq: u64,
-    /// Payload emptied: only qos and pkid are needed to ack.
-    ack: Option<Publish>,
+    /// `(packet id, QoS)`; `None` for QoS 0 (no ack, but it keeps its place).
+    ack: Option<(u16, QoS)>,
     epoch: u64,
     done: bool,
 }
+
+/// Past this many slots, a mostly empty queue is shrunk.
+const SHRINK_ABOVE: usize = 4096;
 
 #[derive(Debug, Default)]
 pub(crate) struct AckTracker {
@@ -35,25 +47,21 @@ impl AckTracker {
     }
 
     /// Register an incoming publish; returns its sequence number.
-    pub(crate) fn push(&mut self, publish: &Publish) -> u64 {
+    pub(crate) fn push(&mut self, publish: &Publish) -> Seq {
         let seq = self.next_seq;
         self.next_seq += 1;
-        let ack = (publish.qos != QoS::AtMostOnce).then(|| {
-            let mut p = Publish::new("", publish.qos, Vec::new(), None);
-            p.pkid = publish.pkid;
-            p
-        });
+        let ack = (publish.qos != QoS::AtMostOnce).then_some((publish.pkid, publish.qos));
         self.pending.push_back(Pending {
             seq,
             ack,
             epoch: self.epoch,
             done: false,
         });
-        seq
+        Seq(seq)
     }
 
     /// Mark `seq` done. Unknown or already released numbers are ignored.
-    pub(crate) fn complete(&mut self, seq: u64) {
+    pub(crate) fn complete(&mut self, Seq(seq): Seq) {
         let Some(front) = self.pending.front() else { return };
         let Some(idx) = seq.checked_sub(front.seq) else { return };
         if let Some(p) = usize::try_from(idx).ok().and_then(|i| self.pending.get_mut(i)) {
@@ -71,15 +79,22 @@ impl AckTracker {
             if !front.done {
                 break;
             }
-            if let Some(ack) = &front.ack
+            if let Some((pkid, qos)) = front.ack
                 && front.epoch == self.epoch
             {
-                if !send(ack) {
+                // The ack is built from the packet id alone, when it is sent.
+                let mut ack = Publish::new("", qos, Vec::new(), None);
+                ack.pkid = pkid;
+                if !send(&ack) {
                     break;
                 }
                 sent += 1;
             }
             self.pending.pop_front();
+        }
+        // Give back what a burst grew (memory is returned after a backlog).
+        if self.pending.capacity() > SHRINK_ABOVE && self.pending.len() < self.pending.capacity() / 4 {
+            self.pending.shrink_to(self.pending.len() * 2);
         }
         sent
     }
@@ -110,9 +125,23 @@ mod tests {
     }
 
     #[test]
+    fn a_pending_message_holds_only_its_packet_id() {
+        // 293,189 messages held by the tracker once took ~0.4 KiB each.
+        assert!(
+            std::mem::size_of::<Pending>() <= 32,
+            "{}",
+            std::mem::size_of::<Pending>()
+        );
+        let mut t = AckTracker::default();
+        let big = Publish::new("telemetry/a/b/c", QoS::AtLeastOnce, vec![7u8; 4096], None);
+        t.push(&big);
+        assert!(format!("{:?}", t.pending).len() < 100, "no topic or payload kept");
+    }
+
+    #[test]
     fn releases_in_arrival_order_whatever_the_completion_order() {
         let mut t = AckTracker::default();
-        let seqs: Vec<u64> = (1..=4).map(|pkid| t.push(&publish(pkid))).collect();
+        let seqs: Vec<Seq> = (1..=4).map(|pkid| t.push(&publish(pkid))).collect();
         let mut acked = Vec::new();
         t.complete(seqs[2]);
         t.complete(seqs[1]);
@@ -135,7 +164,7 @@ mod tests {
         assert_eq!(t.len(), 1);
         t.complete(seqs[3]);
         t.complete(seqs[3]);
-        t.complete(999);
+        t.complete(Seq(999));
         t.release(|p| {
             acked.push(p.pkid);
             true

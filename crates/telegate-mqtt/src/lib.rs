@@ -20,6 +20,7 @@ mod publisher;
 mod source;
 mod tls;
 
+pub use acks::Seq;
 pub use config::{MqttConfig, MqttTlsConfig};
 pub use dead_letter::{DeadLetter, DeadLetterPublisher};
 pub use error::{MqttError, TlsError};

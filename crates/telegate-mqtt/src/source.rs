@@ -11,7 +11,7 @@ use rumqttc::{TlsConfiguration, Transport};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::acks::AckTracker;
+use crate::acks::{AckTracker, Seq};
 use crate::config::MqttConfig;
 use crate::dead_letter::DeadLetterPublisher;
 use crate::error::MqttError;
@@ -21,7 +21,7 @@ use crate::error::MqttError;
 /// then is it acknowledged to the broker.
 #[derive(Debug, Clone)]
 pub struct Envelope {
-    pub seq: u64,
+    pub seq: Seq,
     pub topic: Bytes,
     pub payload: Bytes,
 }
@@ -109,7 +109,7 @@ impl MqttSource {
     pub async fn run(
         mut self,
         tx: mpsc::Sender<Envelope>,
-        mut done: mpsc::Receiver<u64>,
+        mut done: mpsc::Receiver<Seq>,
         shutdown: CancellationToken,
         abort: CancellationToken,
     ) {
@@ -249,6 +249,14 @@ fn forward_overflow(tx: Option<&mpsc::Sender<Envelope>>, overflow: &mut VecDeque
         overflow.clear();
         return;
     };
+    forward(tx, overflow);
+    // Give back what a burst grew.
+    if overflow.is_empty() && overflow.capacity() > 4096 {
+        overflow.shrink_to_fit();
+    }
+}
+
+fn forward(tx: &mpsc::Sender<Envelope>, overflow: &mut VecDeque<Envelope>) {
     while let Some(env) = overflow.pop_front() {
         match tx.try_send(env) {
             Ok(()) => {}

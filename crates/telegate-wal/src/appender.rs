@@ -98,6 +98,10 @@ impl Appender {
                 break;
             }
         }
+        // Nothing more goes to the active segment: once the tailer has read
+        // it and the writer stored it, it is deleted like any other, so a
+        // clean stop with everything stored leaves nothing to replay.
+        self.wal.seal(self.segment);
         self.wal.close();
     }
 
@@ -165,6 +169,13 @@ impl Appender {
                         .store(true, std::sync::atomic::Ordering::Relaxed);
                     if attempt == 0 || attempt.is_power_of_two() {
                         tracing::error!(segment = self.segment, error = %e, attempt = attempt + 1, "WAL write failed; retrying (nothing is acknowledged meanwhile)");
+                    }
+                    // Disk full, most likely: seal what this segment holds so
+                    // it is deleted once stored, whatever `segment_bytes` is
+                    // (a segment never sealed is never deleted, and the disk
+                    // would never free up). The retry goes to a new segment.
+                    if self.len > 0 {
+                        self.rotate();
                     }
                     attempt = attempt.saturating_add(1);
                     tokio::time::sleep(Duration::from_secs(1)).await;

@@ -11,7 +11,8 @@ pub struct WalConfig {
     pub enabled: bool,
     /// Directory of the log, relative to the config file.
     pub dir: String,
-    /// A segment is sealed and a new one started past this size.
+    /// A segment is sealed and a new one started past this size (also when
+    /// a write fails, e.g. disk full, and at shutdown).
     pub segment_bytes: u64,
     /// Most bytes the log may hold; when full, acknowledgements pause until
     /// InfluxDB drains it.

@@ -41,14 +41,25 @@ impl Record {
         out[start + 8..start + 12].copy_from_slice(&crc.to_le_bytes());
     }
 
-    pub(crate) fn decode_payload(payload: &[u8]) -> Option<Record> {
+    /// Where the topic ends and the point count, if `payload` is a record.
+    fn layout(payload: &[u8]) -> Option<(usize, u32)> {
         let topic_len = usize::from(u16::from_le_bytes(payload.get(..2)?.try_into().ok()?));
-        let topic = payload.get(2..2 + topic_len)?;
         let points = u32::from_le_bytes(payload.get(2 + topic_len..6 + topic_len)?.try_into().ok()?);
-        let lines = payload.get(6 + topic_len..)?;
+        Some((topic_len, points))
+    }
+
+    #[cfg(test)]
+    pub(crate) fn decode_payload(payload: &[u8]) -> Option<Record> {
+        Record::from_payload(Bytes::copy_from_slice(payload))
+    }
+
+    /// The record in a frame's payload, sliced from the shared bytes it was
+    /// read into (no copy).
+    pub(crate) fn from_payload(payload: Bytes) -> Option<Record> {
+        let (topic_len, points) = Record::layout(&payload)?;
         Some(Record {
-            topic: Bytes::copy_from_slice(topic),
-            lines: Bytes::copy_from_slice(lines),
+            topic: payload.slice(2..2 + topic_len),
+            lines: payload.slice(6 + topic_len..),
             points,
         })
     }
@@ -84,7 +95,7 @@ pub(crate) fn scan(buf: &[u8]) -> Scan {
         return Scan::Incomplete;
     };
     let crc = u32::from_le_bytes([buf[8], buf[9], buf[10], buf[11]]);
-    if crc32fast::hash(payload) != crc || Record::decode_payload(payload).is_none() {
+    if crc32fast::hash(payload) != crc || Record::layout(payload).is_none() {
         return Scan::Corrupt;
     }
     Scan::Frame { len: HEADER + len }

@@ -11,14 +11,21 @@
 //! byte budget bounds the log: when it is full the appender waits, so the
 //! gateway stops acknowledging and the broker keeps the backlog.
 //!
-//! On start, [`Wal::open`] checks every segment: a torn last frame (a crash
-//! mid-write) is truncated; a frame whose checksum fails is copied to
-//! `quarantine/` and counted, never silently skipped. The [`Tailer`] reads
-//! the log in order — what a previous run left, then what is appended — one
-//! chunk at a time, never loading the log whole, and feeds the writer.
+//! The [`Tailer`] reads the log in order — what a previous run left (from
+//! where its checkpoint says everything before was stored), then what is
+//! appended — 4 MiB at a time into shared bytes that records are sliced
+//! from, never loading the log whole, and feeds the writer. It heals damage
+//! as it meets it, at start-up and while running: a corrupt or short frame
+//! is copied to `quarantine/` (bounded by [`QUARANTINE_MAX_BYTES`]),
+//! counted and skipped to the next whole frame; only the newest segment of
+//! a previous run may end in a torn frame (a crash mid-append), which is
+//! truncated. Records complete with their [`SegmentId`];
+//! [`Wal::checkpoint`] saves what is stored so a restart replays only the
+//! rest.
 
 mod appender;
 mod config;
+mod damage;
 mod error;
 mod frame;
 mod log;
@@ -26,7 +33,8 @@ mod tailer;
 
 pub use appender::Appender;
 pub use config::WalConfig;
+pub use damage::QUARANTINE_MAX_BYTES;
 pub use error::WalError;
 pub use frame::Record;
-pub use log::{Wal, WalStats};
+pub use log::{SegmentId, Wal, WalStats};
 pub use tailer::Tailer;

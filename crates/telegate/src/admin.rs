@@ -157,6 +157,11 @@ async fn metrics_page(State(state): State<AdminState>) -> Response {
 async fn readyz(State(state): State<AdminState>) -> Response {
     use std::sync::atomic::Ordering::Relaxed;
     let mut problems = Vec::new();
+    if let Some((stage, why)) = state.stats.stages.dead() {
+        problems.push(format!(
+            "pipeline: stage `{stage}` died ({why}); acknowledgements stopped"
+        ));
+    }
     if !state.stats.source.connected.load(Relaxed) {
         problems.push("mqtt: not connected to the broker".to_owned());
     }
@@ -181,12 +186,21 @@ async fn readyz(State(state): State<AdminState>) -> Response {
             }
         }
     }
-    if problems.is_empty() {
-        (StatusCode::OK, "ready\n").into_response()
-    } else {
+    // Degraded, not dead: storage goes on, but something was set aside.
+    let mut degraded = Vec::new();
+    let corrupt = state.stats.wal.as_ref().map_or(0, |w| w.corrupt_frames.load(Relaxed));
+    if corrupt > 0 {
+        degraded.push(format!("wal: {corrupt} corrupt frame(s) quarantined and skipped"));
+    }
+    if !problems.is_empty() {
         let mut body = problems.join("\n");
         body.push('\n');
         (StatusCode::SERVICE_UNAVAILABLE, body).into_response()
+    } else if degraded.is_empty() {
+        (StatusCode::OK, "ready\n").into_response()
+    } else {
+        let body = format!("ready (degraded)\n{}\n", degraded.join("\n"));
+        (StatusCode::OK, body).into_response()
     }
 }
 

@@ -123,7 +123,8 @@ pub struct PipelineConfig {
     /// Rejected messages buffered before the dead-letter publisher.
     pub dead_letter_queue: usize,
     /// How long SIGTERM/SIGINT may take to drain and flush before giving up
-    /// (unfinished messages stay unacknowledged and the broker redelivers them).
+    /// (unfinished messages stay unacknowledged and the broker redelivers them;
+    /// with the WAL, the writer stores the log within it, the rest is replayed).
     #[serde(with = "humantime_serde")]
     pub shutdown_timeout: Duration,
     /// How often a one-line summary is logged; 0s disables it.

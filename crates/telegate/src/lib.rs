@@ -21,6 +21,7 @@ pub mod reload;
 pub mod simulate;
 mod stages;
 pub mod stats;
+pub mod supervisor;
 
 pub use config::{Config, LoadedConfig};
 pub use pipeline::{Running, start, start_watched};

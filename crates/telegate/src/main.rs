@@ -174,9 +174,18 @@ fn run(loaded: telegate::LoadedConfig) -> anyhow::Result<ExitCode> {
     runtime.block_on(async move {
         let shutdown = CancellationToken::new();
         let running = telegate::start_watched(&loaded, registry, shutdown.clone()).await?;
-        wait_for_signal(&running).await?;
+        tokio::select! {
+            r = wait_for_signal(&running) => r?,
+            // A dead stage: acknowledgements have stopped; exit non-zero so
+            // systemd or Kubernetes restarts the gateway.
+            () = running.died() => {}
+        }
         shutdown.cancel();
         let summary = running.wait().await;
+        if let Some(dead) = &summary.dead_stage {
+            tracing::error!(stage = %dead, "exiting non-zero: a pipeline stage died (the next start replays the log; the broker redelivers what was not acknowledged)");
+            return Ok(ExitCode::FAILURE);
+        }
         if summary.unacked > 0 {
             tracing::warn!(
                 unacked = summary.unacked,

@@ -13,9 +13,10 @@ use std::time::Duration;
 use anyhow::Context as _;
 use telegate_influx::{Batcher, FileSink, HttpWriter, Output, SharedQueue, WriteItem};
 use telegate_model::TopicPattern;
-use telegate_mqtt::MqttSource;
+use telegate_mqtt::{MqttSource, Seq};
 use telegate_schema::Registry;
 use tokio::sync::{mpsc, watch};
+use tokio::task::AbortHandle;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -25,7 +26,8 @@ use crate::config::{Config, LoadedConfig};
 use crate::reload::{Active, Reloader, watch_loop};
 use crate::stages::{DecodeStage, Sink, WriteToken, dead_letter_stage};
 use crate::stats::{Stats, Summary};
-use telegate_wal::{Appender, Record, Tailer, Wal};
+use crate::supervisor::{StageHealth, Stages};
+use telegate_wal::{Appender, SegmentId, Wal};
 
 /// A started gateway.
 #[derive(Debug)]
@@ -42,6 +44,9 @@ pub struct Running {
     pub alert_hub: Option<Arc<AlertHub>>,
     /// Ask the alert evaluator to re-read its rules and outputs (SIGHUP).
     pub alert_reloader: Option<AlertReloader>,
+    /// Which stage died, if one did.
+    pub health: Arc<StageHealth>,
+    kill: Vec<(&'static str, AbortHandle)>,
     supervisor: JoinHandle<Summary>,
 }
 
@@ -52,6 +57,27 @@ impl Running {
         if let Some(r) = &self.alert_reloader {
             r.reload_now();
         }
+    }
+
+    /// Resolves when a pipeline stage has died: acknowledgements have
+    /// stopped; the owner should stop the gateway and exit non-zero.
+    pub async fn died(&self) {
+        self.health.died().await;
+    }
+
+    /// Abort stage `name` as if it had crashed: a fault drill (tests use
+    /// it). False when no stage has that name; see [`Running::stage_names`].
+    pub fn kill_stage(&self, name: &str) -> bool {
+        let found = self.kill.iter().find(|(n, _)| *n == name);
+        if let Some((_, h)) = found {
+            h.abort();
+        }
+        found.is_some()
+    }
+
+    /// The supervised stages, in start order.
+    pub fn stage_names(&self) -> Vec<&'static str> {
+        self.kill.iter().map(|(n, _)| *n).collect()
     }
 
     /// Wait until the gateway has shut down (after the token passed to
@@ -133,6 +159,7 @@ async fn start_inner(
         None
     };
     let stats = Stats {
+        stages: Arc::default(),
         pipeline: Arc::default(),
         source: source.stats(),
         writer: Arc::default(),
@@ -176,10 +203,8 @@ async fn start_inner(
 
     let in_flight = usize::from(config.mqtt.receive_maximum.max(1));
     let (env_tx, env_rx) = mpsc::channel(in_flight);
-    let (write_tx, write_rx) = mpsc::channel(config.pipeline.write_queue);
     let (refused_tx, refused_rx) = mpsc::channel(config.pipeline.dead_letter_queue);
     let (done_tx, done_rx) = mpsc::channel(in_flight * 2);
-    let (lines_tx, lines_rx) = mpsc::channel(config.pipeline.dead_letter_queue);
 
     tracing::info!(
         broker = %format!("{}:{}", config.mqtt.host, config.mqtt.port),
@@ -208,71 +233,52 @@ async fn start_inner(
         stats: stats.pipeline.clone(),
         alerts: alerts.as_ref().map(|a| a.tap.clone()),
     };
-    let mut tasks: Vec<(&'static str, JoinHandle<()>)> = vec![(
+    let health = stats.stages.clone();
+    // Stages ending after `shutdown` drain; before it, they died.
+    let mut stages = Stages::new(health.clone(), shutdown.clone());
+    stages.spawn(
         "mqtt source",
-        tokio::spawn(source.run(env_tx, done_rx, shutdown.clone(), abort.clone())),
-    )];
-    // Completions of the writer: to the source (ack) without the WAL, to the
-    // WAL's releaser (delete stored segments) with it.
-    let written_done = match wal {
+        source.run(env_tx, done_rx, shutdown.clone(), abort.clone()),
+    );
+    let write = WriteGroup {
+        config,
+        writer: writer.clone(),
+        stats: &stats,
+        refused: refused_rx,
+        dead_letters,
+        acks: done_tx.clone(),
+        abort: writer_abort.clone(),
+    };
+    match wal {
+        // Ingest → write: the writers' completions are the source's acks.
         None => {
-            tasks.push((
-                "decoder",
-                tokio::spawn(decode.run(env_rx, Sink::Writer(write_tx), refused_tx)),
-            ));
-            done_tx.clone()
+            let (write_tx, write_rx) = mpsc::channel(config.pipeline.write_queue);
+            stages.spawn("decoder", decode.run(env_rx, Sink::Writer(write_tx), refused_tx));
+            write.spawn(&mut stages, write_rx, done_tx);
         }
+        // Ingest → log → write: the appender's completions are the source's
+        // acks; the writers' release the log.
         Some((wal, tailer, appender)) => {
             let (record_tx, record_rx) = mpsc::channel(in_flight);
-            let (tail_tx, tail_rx) = mpsc::channel(config.pipeline.write_queue);
+            let (write_tx, write_rx) = mpsc::channel(config.pipeline.write_queue);
             let (release_tx, release_rx) = mpsc::channel(config.pipeline.write_queue * 2);
-            tasks.push((
-                "decoder",
-                tokio::spawn(decode.run(env_rx, Sink::Wal(record_tx), refused_tx)),
-            ));
-            tasks.push(("wal appender", tokio::spawn(appender.run(record_rx, done_tx.clone()))));
-            tasks.push(("wal tailer", tokio::spawn(tail(tailer, tail_tx, tail_rx, write_tx))));
-            tasks.push(("wal releaser", tokio::spawn(release(wal, release_rx))));
-            release_tx
-        }
-    };
-    // `concurrency` batchers take turns on the write queue.
-    let queue: SharedQueue<WriteToken> = Arc::new(tokio::sync::Mutex::new(write_rx));
-    let writers: Vec<JoinHandle<()>> = (0..config.influx.concurrency.max(1))
-        .map(|_| {
-            let batcher = Batcher::new(
-                &config.influx,
-                writer.clone(),
-                stats.writer.clone(),
-                written_done.clone(),
-                lines_tx.clone(),
-                writer_abort.clone(),
+            stages.spawn("decoder", decode.run(env_rx, Sink::Wal(record_tx), refused_tx));
+            stages.spawn("wal appender", appender.run(record_rx, done_tx));
+            // The tailer feeds the writer straight from the log.
+            stages.spawn(
+                "wal tailer",
+                tailer.run(write_tx, |segment, record| WriteItem {
+                    lines: record.lines,
+                    token: WriteToken {
+                        done: segment,
+                        topic: record.topic,
+                    },
+                }),
             );
-            tokio::spawn(batcher.run_shared(queue.clone()))
-        })
-        .collect();
-    drop(lines_tx);
-    tasks.push((
-        "influx writer",
-        tokio::spawn(async move {
-            for w in writers {
-                if let Err(e) = w.await {
-                    tracing::error!(error = %e, "writer task failed");
-                }
-            }
-        }),
-    ));
-    tasks.push((
-        "dead-letter publisher",
-        tokio::spawn(dead_letter_stage(
-            refused_rx,
-            lines_rx,
-            dead_letters,
-            done_tx,
-            written_done,
-            stats.pipeline.clone(),
-        )),
-    ));
+            stages.spawn("wal releaser", release(wal, release_rx));
+            write.spawn(&mut stages, write_rx, release_tx);
+        }
+    }
     let (alert_hub, alert_reloader) = match alerts {
         Some(a) => {
             // Only the decoder's clone of the tap may remain: the evaluator
@@ -286,40 +292,32 @@ async fn start_inner(
                 ..
             } = a;
             drop(tap);
-            tasks.push(("alert evaluator", task));
+            stages.watch("alert evaluator", task);
             (Some(hub), Some(reloader))
         }
         None => (None, None),
     };
+    let kill = stages.abort_handles();
     let reporter = tokio::spawn(report(stats.clone(), config.pipeline.stats_interval, shutdown.clone()));
-    let deadline = config.pipeline.shutdown_timeout;
-    let wal_on = config.wal.enabled;
+    let shutdown_order = Shutdown {
+        deadline: config.pipeline.shutdown_timeout,
+        wal_on: config.wal.enabled,
+        abort,
+        writer_abort,
+    };
     let sup_stats = stats.clone();
+    let sup_health = health.clone();
     let supervisor = tokio::spawn(async move {
-        shutdown.cancelled().await;
-        tracing::info!(timeout = ?deadline, "shutting down: draining the pipeline");
-        let mut tasks = tasks;
-        let started = tokio::time::Instant::now();
-        // The source goes first: it ends once every message it took is acknowledged.
-        if tokio::time::timeout(deadline, join_first(&mut tasks)).await.is_ok() && wal_on {
-            // Everything acknowledged is in the log; give the writer a moment
-            // to store what it can, the rest is replayed on the next start.
-            let writer_abort = writer_abort.clone();
-            tokio::spawn(async move {
-                tokio::time::sleep(Duration::from_secs(2)).await;
-                writer_abort.cancel();
-            });
+        tokio::select! {
+            () = shutdown.cancelled() => {}
+            () = sup_health.died() => {
+                // Stop acknowledging at once; the owner stops the gateway.
+                shutdown_order.abort.cancel();
+                shutdown_order.writer_abort.cancel();
+                shutdown.cancelled().await;
+            }
         }
-        let left = deadline.saturating_sub(started.elapsed());
-        if tokio::time::timeout(left, join_all(&mut tasks)).await.is_err() {
-            tracing::warn!(
-                unacked = sup_stats.summary().unacked,
-                "shutdown deadline passed; abandoning unfinished messages (the broker redelivers them)"
-            );
-            abort.cancel();
-            writer_abort.cancel();
-            let _ = tokio::time::timeout(Duration::from_secs(5), join_all(&mut tasks)).await;
-        }
+        shutdown_order.run(&mut stages, &sup_stats).await;
         let _ = reporter.await;
         let _ = watcher.await;
         // The admin listener answers until the pipeline has drained.
@@ -337,65 +335,161 @@ async fn start_inner(
         admin_addr,
         alert_hub,
         alert_reloader,
+        health,
+        kill,
         supervisor,
     })
 }
 
-/// Follow the WAL and feed its records to the writer.
-async fn tail(
-    tailer: Tailer,
-    tail_tx: mpsc::Sender<(u64, Record)>,
-    mut tail_rx: mpsc::Receiver<(u64, Record)>,
-    write_tx: mpsc::Sender<WriteItem<WriteToken>>,
-) {
-    let replay = tailer.segments_to_replay();
-    if replay > 0 {
-        tracing::info!(segments = replay, "WAL: replaying what the previous run had not stored");
+/// The order of a stop. The source goes first: it stops taking messages and
+/// ends once every message it took is acknowledged (so the decoder, the WAL
+/// appender and the dead-letter publisher have drained). With the WAL, the
+/// writer then stores what the log holds until the log is read to its end
+/// or `deadline` passes (the rest stays in the log and is replayed on the
+/// next start). Past `deadline` everything still running is aborted:
+/// unacknowledged readings are redelivered by the broker.
+struct Shutdown {
+    deadline: Duration,
+    wal_on: bool,
+    /// Stops the source (no more acknowledgements) and, without the WAL, the writer.
+    abort: CancellationToken,
+    /// Stops the writer's retries.
+    writer_abort: CancellationToken,
+}
+
+impl Shutdown {
+    async fn run(&self, stages: &mut Stages, stats: &Stats) {
+        let dead = stats.stages.dead();
+        if let Some((stage, _)) = &dead {
+            tracing::warn!(
+                stage = *stage,
+                "stopping after a stage died: nothing more is acknowledged"
+            );
+            stages.abort_all();
+            let _ = tokio::time::timeout(Duration::from_secs(5), stages.join_all()).await;
+            return;
+        }
+        tracing::info!(timeout = ?self.deadline, "shutting down: draining the pipeline");
+        let started = tokio::time::Instant::now();
+        let acked = tokio::time::timeout(self.deadline, stages.join_first()).await.is_ok();
+        let left = self.deadline.saturating_sub(started.elapsed());
+        if tokio::time::timeout(left, stages.join_all()).await.is_err() {
+            if acked && self.wal_on {
+                tracing::warn!(
+                    wal_bytes = stats.summary().wal_bytes,
+                    "shutdown deadline passed while storing the log; the rest stays in the WAL and is replayed on the next start"
+                );
+            } else {
+                tracing::warn!(
+                    unacked = stats.summary().unacked,
+                    "shutdown deadline passed; abandoning unfinished messages (the broker redelivers them)"
+                );
+            }
+            self.abort.cancel();
+            self.writer_abort.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(5), stages.join_all()).await;
+        }
     }
-    let reader = tokio::spawn(tailer.run(tail_tx));
-    while let Some((segment, record)) = tail_rx.recv().await {
-        let item = WriteItem {
-            lines: record.lines,
-            token: WriteToken {
-                id: segment,
-                topic: record.topic,
+}
+
+/// The write stages: `influx.concurrency` batchers taking turns on one
+/// queue, and the dead-letter publisher (for messages the decoder refused
+/// and lines the database refused). `C` is what completes a written
+/// message: its `Seq` without the WAL, its `SegmentId` with it.
+struct WriteGroup<'a> {
+    config: &'a Config,
+    writer: Output,
+    stats: &'a Stats,
+    refused: mpsc::Receiver<crate::stages::Refused>,
+    dead_letters: telegate_mqtt::DeadLetterPublisher,
+    /// Where refused messages are acknowledged once dead-lettered.
+    acks: mpsc::Sender<Seq>,
+    abort: CancellationToken,
+}
+
+impl WriteGroup<'_> {
+    fn spawn<C>(self, stages: &mut Stages, queue: mpsc::Receiver<WriteItem<WriteToken<C>>>, done: mpsc::Sender<C>)
+    where
+        C: Send + Sync + 'static,
+        WriteToken<C>: Into<C>,
+    {
+        let (lines_tx, lines_rx) = mpsc::channel(self.config.pipeline.dead_letter_queue);
+        let queue: SharedQueue<WriteToken<C>> = Arc::new(tokio::sync::Mutex::new(queue));
+        for _ in 0..self.config.influx.concurrency.max(1) {
+            let batcher = Batcher::new(
+                &self.config.influx,
+                self.writer.clone(),
+                self.stats.writer.clone(),
+                done.clone(),
+                lines_tx.clone(),
+                self.abort.clone(),
+            );
+            stages.spawn("influx writer", batcher.run_shared(queue.clone()));
+        }
+        drop(lines_tx);
+        stages.spawn(
+            "dead-letter publisher",
+            dead_letter_stage(
+                self.refused,
+                lines_rx,
+                self.dead_letters,
+                self.acks,
+                done,
+                self.stats.pipeline.clone(),
+            ),
+        );
+    }
+}
+
+/// How often the WAL's checkpoint of what is stored is written (when
+/// something was released since): after a crash, at most about this much
+/// stored data is replayed.
+const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
+
+/// Release WAL records the writer stored (or dead-lettered) — drained
+/// segments are deleted — and checkpoint what is stored every
+/// [`CHECKPOINT_EVERY`] and once the writers are done, so a restart replays
+/// only what was not stored.
+async fn release(wal: Arc<Wal>, mut rx: mpsc::Receiver<SegmentId>) {
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut released = false;
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            segment = rx.recv() => match segment {
+                Some(segment) => {
+                    wal.release(segment);
+                    released = true;
+                }
+                None => break,
             },
-        };
-        if write_tx.send(item).await.is_err() {
-            break;
+            _ = tick.tick(), if released => {
+                released = false;
+                checkpoint(&wal, &mut failing).await;
+            }
         }
     }
-    drop(tail_rx);
-    match reader.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::error!(error = %e, "WAL reader failed; restart to replay the log"),
-        Err(e) => tracing::error!(error = %e, "WAL reader task failed"),
-    }
+    checkpoint(&wal, &mut failing).await;
 }
 
-/// Release WAL records the writer stored (or dead-lettered): drained
-/// segments are deleted.
-async fn release(wal: Arc<Wal>, mut rx: mpsc::Receiver<u64>) {
-    while let Some(segment) = rx.recv().await {
-        wal.release(segment);
-    }
-}
-
-async fn join_first(tasks: &mut Vec<(&'static str, JoinHandle<()>)>) {
-    if let Some((name, handle)) = tasks.first_mut() {
-        if let Err(e) = handle.await {
-            tracing::error!(task = *name, error = %e, "task failed");
+/// Write the checkpoint off the async threads. A failure (disk full) only
+/// means more is replayed after a crash: logged when it starts and ends.
+async fn checkpoint(wal: &Arc<Wal>, failing: &mut bool) {
+    let w = wal.clone();
+    let result = tokio::task::spawn_blocking(move || w.checkpoint()).await;
+    match result {
+        Ok(Ok(())) => {
+            if std::mem::take(failing) {
+                tracing::info!("WAL checkpoint written again");
+            }
         }
-        tasks.remove(0);
-    }
-}
-
-async fn join_all(tasks: &mut Vec<(&'static str, JoinHandle<()>)>) {
-    while let Some((name, handle)) = tasks.first_mut() {
-        if let Err(e) = handle.await {
-            tracing::error!(task = *name, error = %e, "task failed");
+        Ok(Err(e)) if !*failing => {
+            *failing = true;
+            tracing::warn!(error = %e, "cannot write the WAL checkpoint; a crash now replays more than what was not stored");
         }
-        tasks.remove(0);
+        Ok(Err(_)) => {}
+        Err(e) => tracing::warn!(error = %e, "WAL checkpoint task failed"),
     }
 }
 

@@ -7,27 +7,34 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::{Bytes, BytesMut};
 use telegate_influx::{RefusedLines, WriteItem, encode_points};
 use telegate_model::{RejectReason, Rejection, TopicPattern};
-use telegate_mqtt::{DeadLetter, DeadLetterPublisher, Envelope};
+use telegate_mqtt::{DeadLetter, DeadLetterPublisher, Envelope, Seq};
 use telegate_schema::{Limits, Registry, TranscodeScratch};
-use telegate_wal::Record;
+use telegate_wal::{Record, SegmentId};
 use tokio::sync::{mpsc, watch};
 
 use crate::alerting::AlertTap;
 use crate::reload::Active;
 use crate::stats::PipelineStats;
 
-/// What travels with a message's lines through the writer: the id to
-/// complete (the message's sequence number without the WAL, its WAL segment
-/// with it) and the topic, to dead-letter lines the database refuses.
+/// What travels with a message's lines through the writer: what completes
+/// it (`C`: its [`Seq`] without the WAL — the source acknowledges it; its
+/// [`SegmentId`] with it — the WAL releases it) and the topic, to
+/// dead-letter lines the database refuses.
 #[derive(Debug)]
-pub(crate) struct WriteToken {
-    pub(crate) id: u64,
+pub(crate) struct WriteToken<C> {
+    pub(crate) done: C,
     pub(crate) topic: Bytes,
 }
 
-impl From<WriteToken> for u64 {
-    fn from(t: WriteToken) -> u64 {
-        t.id
+impl From<WriteToken<Seq>> for Seq {
+    fn from(t: WriteToken<Seq>) -> Seq {
+        t.done
+    }
+}
+
+impl From<WriteToken<SegmentId>> for SegmentId {
+    fn from(t: WriteToken<SegmentId>) -> SegmentId {
+        t.done
     }
 }
 
@@ -35,18 +42,18 @@ impl From<WriteToken> for u64 {
 /// (whose appender acknowledges them once fsynced).
 #[derive(Debug)]
 pub(crate) enum Sink {
-    Writer(mpsc::Sender<WriteItem<WriteToken>>),
-    Wal(mpsc::Sender<(Record, u64)>),
+    Writer(mpsc::Sender<WriteItem<WriteToken<Seq>>>),
+    Wal(mpsc::Sender<(Record, Seq)>),
 }
 
 impl Sink {
     /// False when the next stage is gone.
-    async fn send(&self, seq: u64, topic: Bytes, lines: Bytes, points: usize) -> bool {
+    async fn send(&self, seq: Seq, topic: Bytes, lines: Bytes, points: usize) -> bool {
         match self {
             Sink::Writer(tx) => tx
                 .send(WriteItem {
                     lines,
-                    token: WriteToken { id: seq, topic },
+                    token: WriteToken { done: seq, topic },
                 })
                 .await
                 .is_ok(),
@@ -234,36 +241,36 @@ impl DecodeStage {
 /// the writer's completions (`written_done`: the source without the WAL, the
 /// WAL's releaser with it). The source's sender is dropped as soon as the
 /// decoder is finished, so shutdown does not wait on the writer.
-pub(crate) async fn dead_letter_stage(
+pub(crate) async fn dead_letter_stage<C>(
     mut decoded: mpsc::Receiver<Refused>,
-    mut written: mpsc::Receiver<RefusedLines<WriteToken>>,
+    mut written: mpsc::Receiver<RefusedLines<WriteToken<C>>>,
     publisher: DeadLetterPublisher,
-    acks: mpsc::Sender<u64>,
-    written_done: mpsc::Sender<u64>,
+    acks: mpsc::Sender<Seq>,
+    written_done: mpsc::Sender<C>,
     stats: Arc<PipelineStats>,
 ) {
     let mut acks = Some(acks);
     let mut written_open = true;
     while acks.is_some() || written_open {
-        let (id, letter, from_decoder) = tokio::select! {
+        let (done, letter) = tokio::select! {
             r = decoded.recv(), if acks.is_some() => match r {
-                Some(Refused { envelope, rejection }) => (envelope.seq, DeadLetter {
+                Some(Refused { envelope, rejection }) => (Done::Ack(envelope.seq), DeadLetter {
                     topic: envelope.topic,
                     payload: envelope.payload,
                     reason: rejection.reason.label(),
                     detail: rejection.detail,
-                }, true),
+                }),
                 None => { acks = None; continue; }
             },
             r = written.recv(), if written_open => match r {
                 Some(RefusedLines { token, lines, error }) => {
                     stats.reject(RejectReason::WriteRejected);
-                    (token.id, DeadLetter {
+                    (Done::Written(token.done), DeadLetter {
                         topic: token.topic,
                         payload: Bytes::from(lines),
                         reason: RejectReason::WriteRejected.label(),
                         detail: error,
-                    }, false)
+                    })
                 }
                 None => { written_open = false; continue; }
             },
@@ -271,13 +278,15 @@ pub(crate) async fn dead_letter_stage(
         match publisher.publish(letter).await {
             Ok(()) => {
                 stats.dead_letters_published.fetch_add(1, Relaxed);
-                let done = if from_decoder {
-                    acks.as_ref()
-                } else {
-                    Some(&written_done)
-                };
-                if let Some(done) = done {
-                    let _ = done.send(id).await;
+                match done {
+                    Done::Ack(seq) => {
+                        if let Some(acks) = &acks {
+                            let _ = acks.send(seq).await;
+                        }
+                    }
+                    Done::Written(c) => {
+                        let _ = written_done.send(c).await;
+                    }
                 }
             }
             Err(e) => {
@@ -287,6 +296,14 @@ pub(crate) async fn dead_letter_stage(
             }
         }
     }
+}
+
+/// What a published dead letter completes.
+enum Done<C> {
+    /// A message the decoder refused: acknowledge it.
+    Ack(Seq),
+    /// Lines the database refused: complete them like written ones.
+    Written(C),
 }
 
 #[cfg(test)]
@@ -306,7 +323,7 @@ mod tests {
 
     fn envelope(sensor_type: &str, payload: Vec<u8>) -> Envelope {
         Envelope {
-            seq: 1,
+            seq: Seq(1),
             topic: Bytes::from(format!("telemetry/site-1/dev-01/{sensor_type}")),
             payload: Bytes::from(payload),
         }

@@ -10,6 +10,7 @@ use telegate_mqtt::SourceStats;
 use telegate_wal::WalStats;
 
 use crate::reload::ReloadStats;
+use crate::supervisor::StageHealth;
 
 /// Counters of the decode and dead-letter stages.
 #[derive(Debug, Default)]
@@ -32,6 +33,8 @@ impl PipelineStats {
 /// Every stage's counters.
 #[derive(Debug, Clone)]
 pub struct Stats {
+    /// Which stage died, if one did.
+    pub stages: Arc<StageHealth>,
     pub pipeline: Arc<PipelineStats>,
     pub source: Arc<SourceStats>,
     pub writer: Arc<WriterStats>,
@@ -63,6 +66,9 @@ pub struct Summary {
     /// Generation of the schemas in service (1 = as started).
     pub schema_generation: u64,
     pub schema_reload_failures: u64,
+    /// The pipeline stage that died (and why): the gateway stopped
+    /// acknowledging and exits non-zero.
+    pub dead_stage: Option<String>,
 }
 
 impl Summary {
@@ -99,6 +105,7 @@ impl Stats {
             wal_corrupt_frames: self.wal.as_ref().map_or(0, |w| w.corrupt_frames.load(Relaxed)),
             schema_generation: self.reload.generation(),
             schema_reload_failures: self.reload.failures(),
+            dead_stage: self.stages.dead().map(|(stage, why)| format!("{stage}: {why}")),
         }
     }
 }
@@ -126,6 +133,9 @@ impl std::fmt::Display for Summary {
                 " schema_generation={} schema_reload_failures={}",
                 self.schema_generation, self.schema_reload_failures
             )?;
+        }
+        if let Some(dead) = &self.dead_stage {
+            write!(f, " dead_stage=\"{dead}\"")?;
         }
         if self.wal_segments > 0 || self.wal_bytes > 0 {
             write!(f, " wal_bytes={} wal_segments={}", self.wal_bytes, self.wal_segments)?;

@@ -298,6 +298,7 @@ async fn page_is_public_and_the_api_needs_the_token() {
     let sink = telegate_influx::FileSink::open(dir.path(), &sink_config).expect("a file sink");
     let state = AdminState {
         stats: Stats {
+            stages: Arc::default(),
             pipeline: Arc::default(),
             source: Arc::default(),
             writer: Arc::default(),
