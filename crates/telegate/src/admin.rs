@@ -164,6 +164,19 @@ async fn readyz(State(state): State<AdminState>) -> Response {
         problems.push(format!("influx: {e}"));
     }
     if problems.is_empty() {
+        // Degraded, still ready: messages that could not be dead-lettered.
+        let quarantine = &state.stats.pipeline.quarantine;
+        let n = quarantine.quarantined.load(Relaxed) + quarantine.errors.load(Relaxed);
+        if n > 0 {
+            let body = format!(
+                "ready\ndegraded: {} messages quarantined ({} files, {} bytes in the quarantine directory; {} lost to write errors)\n",
+                quarantine.quarantined.load(Relaxed),
+                quarantine.files.load(Relaxed),
+                quarantine.bytes.load(Relaxed),
+                quarantine.errors.load(Relaxed),
+            );
+            return (StatusCode::OK, body).into_response();
+        }
         (StatusCode::OK, "ready\n").into_response()
     } else {
         let mut body = problems.join("\n");

@@ -15,6 +15,7 @@ pub mod demo;
 pub mod inspect;
 pub mod metrics;
 pub mod pipeline;
+pub mod quarantine;
 pub mod reload;
 pub mod simulate;
 mod stages;

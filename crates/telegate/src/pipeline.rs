@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, AdminState};
 use crate::alerting::{self, AlertHub, AlertReloader};
 use crate::config::{Config, LoadedConfig};
+use crate::quarantine::Quarantine;
 use crate::reload::{Active, Reloader, watch_loop};
 use crate::stages::{DecodeStage, Sink, WriteToken, dead_letter_stage};
 use crate::stats::{Stats, Summary};
@@ -172,6 +173,12 @@ async fn start_inner(
         None => (None, None),
     };
 
+    let quarantine = Quarantine::open(
+        std::path::Path::new(&config.quarantine.dir),
+        config.quarantine.max_bytes,
+        stats.pipeline.quarantine.clone(),
+    )
+    .with_context(|| format!("opening the quarantine directory {}", config.quarantine.dir))?;
     let in_flight = usize::from(config.mqtt.receive_maximum.max(1));
     let (env_tx, env_rx) = mpsc::channel(in_flight);
     let (write_tx, write_rx) = mpsc::channel(config.pipeline.write_queue);
@@ -266,9 +273,11 @@ async fn start_inner(
             refused_rx,
             lines_rx,
             dead_letters,
+            quarantine,
             done_tx,
             written_done,
             stats.pipeline.clone(),
+            abort.clone(),
         )),
     ));
     let (alert_hub, alert_reloader) = match alerts {

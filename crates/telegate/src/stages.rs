@@ -11,8 +11,10 @@ use telegate_mqtt::{DeadLetter, DeadLetterPublisher, Envelope};
 use telegate_schema::{Limits, Registry, TranscodeScratch};
 use telegate_wal::Record;
 use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 
 use crate::alerting::AlertTap;
+use crate::quarantine::{Finished, Quarantine, dead_letter_or_quarantine};
 use crate::reload::Active;
 use crate::stats::PipelineStats;
 
@@ -229,7 +231,9 @@ impl DecodeStage {
 }
 
 /// Publishes dead letters — messages the decoder refused and lines the
-/// database refused — then reports each done: a refused message to the
+/// database refused — each confirmed by the broker's PUBACK, or quarantines
+/// the message when its dead letter cannot be published; then reports each
+/// done: a refused message to the
 /// source (`acks`, so it is acknowledged), refused lines to whoever tracks
 /// the writer's completions (`written_done`: the source without the WAL, the
 /// WAL's releaser with it). The source's sender is dropped as soon as the
@@ -237,10 +241,12 @@ impl DecodeStage {
 pub(crate) async fn dead_letter_stage(
     mut decoded: mpsc::Receiver<Refused>,
     mut written: mpsc::Receiver<RefusedLines<WriteToken>>,
-    publisher: DeadLetterPublisher,
+    mut publisher: DeadLetterPublisher,
+    mut quarantine: Quarantine,
     acks: mpsc::Sender<u64>,
     written_done: mpsc::Sender<u64>,
     stats: Arc<PipelineStats>,
+    give_up: CancellationToken,
 ) {
     let mut acks = Some(acks);
     let mut written_open = true;
@@ -268,25 +274,25 @@ pub(crate) async fn dead_letter_stage(
                 None => { written_open = false; continue; }
             },
         };
-        match publisher.publish(letter).await {
-            Ok(()) => {
-                stats.dead_letters_published.fetch_add(1, Relaxed);
-                let done = if from_decoder {
-                    acks.as_ref()
-                } else {
-                    Some(&written_done)
-                };
-                if let Some(done) = done {
-                    let _ = done.send(id).await;
-                }
-            }
-            Err(e) => {
-                // Not completed: the message is redelivered (or replayed from the WAL) later.
-                stats.dead_letter_errors.fetch_add(1, Relaxed);
-                tracing::error!(error = %e, "cannot publish dead letter; the message stays unacknowledged");
-            }
+        let finished = dead_letter_or_quarantine(&mut publisher, &mut quarantine, &letter, &give_up).await;
+        stats.dead_letter_connects.store(publisher.connects(), Relaxed);
+        match finished {
+            Finished::DeadLettered => stats.dead_letters_published.fetch_add(1, Relaxed),
+            Finished::Quarantined => stats.dead_letter_errors.fetch_add(1, Relaxed),
+            // Shutting down with the broker unreachable: not completed, so the
+            // message is redelivered (or replayed from the WAL) later.
+            Finished::GaveUp => break,
+        };
+        let done = if from_decoder {
+            acks.as_ref()
+        } else {
+            Some(&written_done)
+        };
+        if let Some(done) = done {
+            let _ = done.send(id).await;
         }
     }
+    publisher.disconnect().await;
 }
 
 #[cfg(test)]

@@ -6,15 +6,10 @@
 use std::sync::LazyLock;
 
 use prost::Message;
-use prost_reflect::{
-    DynamicMessage, ExtensionDescriptor, FieldDescriptor, MessageDescriptor, OneofDescriptor,
-};
+use prost_reflect::{DynamicMessage, ExtensionDescriptor, FieldDescriptor, MessageDescriptor, OneofDescriptor};
 
 use crate::proto::{DESCRIPTOR_POOL, descriptor_pool_decode_error};
-use crate::{
-    ConstraintDecodeError, ConstraintDecodeResult, FieldRules, MessageRules, OneofRules,
-    PredefinedRules,
-};
+use crate::{ConstraintDecodeError, ConstraintDecodeResult, FieldRules, MessageRules, OneofRules, PredefinedRules};
 
 // buf.validate extensions use field number 1159
 static BUF_VALIDATE_MESSAGE: LazyLock<Option<ExtensionDescriptor>> =
@@ -52,9 +47,7 @@ fn resolve_extension_descriptor(
     extension: &'static LazyLock<Option<ExtensionDescriptor>>,
 ) -> Result<&'static ExtensionDescriptor, ConstraintDecodeError> {
     if let Some(err) = descriptor_pool_decode_error() {
-        return Err(ConstraintDecodeError::DescriptorPoolInitialization(
-            err.to_string(),
-        ));
+        return Err(ConstraintDecodeError::DescriptorPoolInitialization(err.to_string()));
     }
 
     extension
@@ -91,9 +84,7 @@ pub fn oneof_constraints_typed(oneof: &OneofDescriptor) -> ConstraintDecodeResul
 /// # Errors
 ///
 /// Returns an error if the extension value cannot be transcoded to `MessageRules`.
-pub fn message_constraints_typed(
-    message: &MessageDescriptor,
-) -> ConstraintDecodeResult<MessageRules> {
+pub fn message_constraints_typed(message: &MessageDescriptor) -> ConstraintDecodeResult<MessageRules> {
     let options = message.options();
     decode_extension_constraints(&options, "buf.validate.message", &BUF_VALIDATE_MESSAGE)
 }
@@ -105,15 +96,9 @@ pub fn message_constraints_typed(
 /// # Errors
 ///
 /// Returns an error if the extension value cannot be transcoded to `PredefinedRules`.
-pub fn predefined_constraints_typed(
-    field: &FieldDescriptor,
-) -> ConstraintDecodeResult<PredefinedRules> {
+pub fn predefined_constraints_typed(field: &FieldDescriptor) -> ConstraintDecodeResult<PredefinedRules> {
     let options = field.options();
-    decode_extension_constraints(
-        &options,
-        "buf.validate.predefined",
-        &BUF_VALIDATE_PREDEFINED,
-    )
+    decode_extension_constraints(&options, "buf.validate.predefined", &BUF_VALIDATE_PREDEFINED)
 }
 
 /// Extension trait for extracting `buf.validate.field` rules from a field descriptor.
@@ -215,8 +200,7 @@ pub trait FieldConstraintsDynExt {
 impl FieldConstraintsDynExt for FieldDescriptor {
     fn field_constraints_dynamic(&self) -> Option<DynamicMessage> {
         let options = self.options();
-        let Ok(extension) = resolve_extension_descriptor("buf.validate.field", &BUF_VALIDATE_FIELD)
-        else {
+        let Ok(extension) = resolve_extension_descriptor("buf.validate.field", &BUF_VALIDATE_FIELD) else {
             return None;
         };
         if !options.has_extension(extension) {
@@ -235,9 +219,7 @@ pub trait MessageConstraintsDynExt {
 impl MessageConstraintsDynExt for MessageDescriptor {
     fn message_constraints_dynamic(&self) -> Option<DynamicMessage> {
         let options = self.options();
-        let Ok(extension) =
-            resolve_extension_descriptor("buf.validate.message", &BUF_VALIDATE_MESSAGE)
-        else {
+        let Ok(extension) = resolve_extension_descriptor("buf.validate.message", &BUF_VALIDATE_MESSAGE) else {
             return None;
         };
         if !options.has_extension(extension) {
@@ -249,7 +231,6 @@ impl MessageConstraintsDynExt for MessageDescriptor {
 
 #[cfg(test)]
 mod tests {
-
 
     use super::*;
 

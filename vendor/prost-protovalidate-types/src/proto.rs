@@ -6,16 +6,16 @@
 use prost_reflect::DescriptorPool;
 use std::sync::LazyLock;
 
-static DESCRIPTOR_POOL_DECODE: LazyLock<(DescriptorPool, Option<String>)> = LazyLock::new(|| {
-    match DescriptorPool::decode(include_bytes!("generated/file_descriptor_set.bin").as_ref()) {
-        Ok(pool) => (pool, None),
-        Err(err) => (DescriptorPool::new(), Some(err.to_string())),
-    }
-});
+static DESCRIPTOR_POOL_DECODE: LazyLock<(DescriptorPool, Option<String>)> =
+    LazyLock::new(
+        || match DescriptorPool::decode(include_bytes!("generated/file_descriptor_set.bin").as_ref()) {
+            Ok(pool) => (pool, None),
+            Err(err) => (DescriptorPool::new(), Some(err.to_string())),
+        },
+    );
 
 /// The file descriptor set of `buf/validate/validate.proto` and its imports.
-pub static DESCRIPTOR_POOL: LazyLock<DescriptorPool> =
-    LazyLock::new(|| DESCRIPTOR_POOL_DECODE.0.clone());
+pub static DESCRIPTOR_POOL: LazyLock<DescriptorPool> = LazyLock::new(|| DESCRIPTOR_POOL_DECODE.0.clone());
 
 /// Why [`DESCRIPTOR_POOL`] is empty, if decoding the embedded set failed.
 #[must_use]

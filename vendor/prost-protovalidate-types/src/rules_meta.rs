@@ -172,38 +172,22 @@ pub mod numeric {
                     (true, true, true) => RangeKind::GteLte,
                     (true, true, false) => RangeKind::GteLteExclusive,
                 };
-                let (suffix, joiner) = if inclusive {
-                    ("", "and")
-                } else {
-                    ("_exclusive", "or")
-                };
+                let (suffix, joiner) = if inclusive { ("", "and") } else { ("_exclusive", "or") };
                 Some(RangeRule {
                     kind,
                     rule_id: format!("{prefix}.{g_label}_{l_label}{suffix}"),
                     rule_path: format!("{prefix}.{g_label}"),
-                    message: format!(
-                        "value must be {g_desc} {} {joiner} {l_desc} {}",
-                        fmt(g),
-                        fmt(l)
-                    ),
+                    message: format!("value must be {g_desc} {} {joiner} {l_desc} {}", fmt(g), fmt(l)),
                 })
             }
             (Some(g), None) => Some(RangeRule {
-                kind: if g_is_eq {
-                    RangeKind::Gte
-                } else {
-                    RangeKind::Gt
-                },
+                kind: if g_is_eq { RangeKind::Gte } else { RangeKind::Gt },
                 rule_id: format!("{prefix}.{g_label}"),
                 rule_path: format!("{prefix}.{g_label}"),
                 message: format!("value must be {g_desc} {}", fmt(g)),
             }),
             (None, Some(l)) => Some(RangeRule {
-                kind: if l_is_eq {
-                    RangeKind::Lte
-                } else {
-                    RangeKind::Lt
-                },
+                kind: if l_is_eq { RangeKind::Lte } else { RangeKind::Lt },
                 rule_id: format!("{prefix}.{l_label}"),
                 rule_path: format!("{prefix}.{l_label}"),
                 message: format!("value must be {l_desc} {}", fmt(l)),
@@ -233,18 +217,13 @@ pub mod numeric {
 
         #[test]
         fn combined_bounds_select_inclusive_and_exclusive_variants() {
-            let incl = range_rule("int32", Some(1), None, Some(10), None, i32::to_string)
-                .expect("bounds set");
+            let incl = range_rule("int32", Some(1), None, Some(10), None, i32::to_string).expect("bounds set");
             assert_eq!(incl.kind, RangeKind::GtLt);
             assert_eq!(incl.rule_id, "int32.gt_lt");
             assert_eq!(incl.rule_path, "int32.gt");
-            assert_eq!(
-                incl.message,
-                "value must be greater than 1 and less than 10"
-            );
+            assert_eq!(incl.message, "value must be greater than 1 and less than 10");
 
-            let excl = range_rule("int32", Some(10), None, Some(1), None, i32::to_string)
-                .expect("bounds set");
+            let excl = range_rule("int32", Some(10), None, Some(1), None, i32::to_string).expect("bounds set");
             assert_eq!(excl.kind, RangeKind::GtLtExclusive);
             assert_eq!(excl.rule_id, "int32.gt_lt_exclusive");
             assert_eq!(excl.message, "value must be greater than 10 or less than 1");
@@ -252,8 +231,7 @@ pub mod numeric {
 
         #[test]
         fn gte_lte_equal_bounds_are_inclusive() {
-            let rule = range_rule("uint32", None, Some(5u32), None, Some(5), u32::to_string)
-                .expect("bounds set");
+            let rule = range_rule("uint32", None, Some(5u32), None, Some(5), u32::to_string).expect("bounds set");
             assert_eq!(rule.kind, RangeKind::GteLte);
             assert_eq!(rule.rule_id, "uint32.gte_lte");
             assert_eq!(
@@ -264,8 +242,7 @@ pub mod numeric {
 
         #[test]
         fn single_bounds_use_their_own_id_as_rule_path() {
-            let rule = range_rule("double", None, None, None, Some(1.5f64), f64::to_string)
-                .expect("bound set");
+            let rule = range_rule("double", None, None, None, Some(1.5f64), f64::to_string).expect("bound set");
             assert_eq!(rule.kind, RangeKind::Lte);
             assert_eq!(rule.rule_id, "double.lte");
             assert_eq!(rule.rule_path, "double.lte");
@@ -276,8 +253,7 @@ pub mod numeric {
         fn float_bounds_format_from_the_wire_scalar() {
             // 0.1f32 renders as "0.1"; widening to f64 first would render
             // the f64-widened value instead — the trap this API prevents.
-            let rule = range_rule("float", Some(0.1f32), None, None, None, f32::to_string)
-                .expect("bound set");
+            let rule = range_rule("float", Some(0.1f32), None, None, None, f32::to_string).expect("bound set");
             assert_eq!(rule.message, "value must be greater than 0.1");
         }
 
@@ -308,13 +284,11 @@ pub mod numeric {
 
         #[test]
         fn nan_rule_reuses_the_range_table() {
-            let (id, path) =
-                nan_range_rule("float", None, Some(0.0f32), None, Some(100.0)).expect("bounds");
+            let (id, path) = nan_range_rule("float", None, Some(0.0f32), None, Some(100.0)).expect("bounds");
             assert_eq!(id, "float.gte_lte");
             assert_eq!(path, "float.gte");
 
-            let (id, path) =
-                nan_range_rule("double", Some(0.0f64), None, None, None).expect("bound");
+            let (id, path) = nan_range_rule("double", Some(0.0f64), None, None, None).expect("bound");
             assert_eq!(id, "double.gt");
             assert_eq!(path, "double.gt");
 
@@ -369,11 +343,7 @@ pub mod duration {
     }
 
     fn join(items: &[(i64, i32)]) -> String {
-        items
-            .iter()
-            .map(|(s, n)| fmt(*s, *n))
-            .collect::<Vec<_>>()
-            .join(", ")
+        items.iter().map(|(s, n)| fmt(*s, *n)).collect::<Vec<_>>().join(", ")
     }
 
     /// Resolve the range rule for `(seconds, nanos)` bounds.
@@ -409,10 +379,7 @@ pub mod duration {
         fn range_messages_render_bounds_go_style() {
             let rule = range_rule(Some((0, 0)), None, Some((60, 0)), None).expect("bounds");
             assert_eq!(rule.rule_id, "duration.gt_lt");
-            assert_eq!(
-                rule.message,
-                "value must be greater than 0s and less than 60s"
-            );
+            assert_eq!(rule.message, "value must be greater than 0s and less than 60s");
         }
 
         #[test]
@@ -452,21 +419,11 @@ pub mod timestamp {
     pub fn range_message(kind: numeric::RangeKind) -> &'static str {
         match kind {
             numeric::RangeKind::GtLt => "must be greater than and less than specified timestamps",
-            numeric::RangeKind::GtLtExclusive => {
-                "must be greater than or less than specified timestamps"
-            }
-            numeric::RangeKind::GtLte => {
-                "must be greater than and less than or equal to specified timestamps"
-            }
-            numeric::RangeKind::GtLteExclusive => {
-                "must be greater than or less than or equal to specified timestamps"
-            }
-            numeric::RangeKind::GteLt => {
-                "must be greater than or equal to and less than specified timestamps"
-            }
-            numeric::RangeKind::GteLtExclusive => {
-                "must be greater than or equal to or less than specified timestamps"
-            }
+            numeric::RangeKind::GtLtExclusive => "must be greater than or less than specified timestamps",
+            numeric::RangeKind::GtLte => "must be greater than and less than or equal to specified timestamps",
+            numeric::RangeKind::GtLteExclusive => "must be greater than or less than or equal to specified timestamps",
+            numeric::RangeKind::GteLt => "must be greater than or equal to and less than specified timestamps",
+            numeric::RangeKind::GteLtExclusive => "must be greater than or equal to or less than specified timestamps",
             numeric::RangeKind::GteLte => "must be between specified timestamps inclusive",
             numeric::RangeKind::GteLteExclusive => {
                 "must be greater than or equal to or less than or equal to specified timestamps"
@@ -502,10 +459,7 @@ pub mod timestamp {
             let rule = range_rule(None, Some((100, 0)), None, Some((200, 0))).expect("bounds");
             assert_eq!(rule.rule_id, "timestamp.gte_lte");
             assert_eq!(rule.rule_path, "timestamp.gte");
-            assert_eq!(
-                rule.message,
-                "must be between specified timestamps inclusive"
-            );
+            assert_eq!(rule.message, "must be between specified timestamps inclusive");
 
             let single = range_rule(Some((5, 0)), None, None, None).expect("bound");
             assert_eq!(single.rule_id, "timestamp.gt");

@@ -15,7 +15,9 @@ fn generate(out: &Path) -> (Vec<u8>, String) {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut compiler = protox::Compiler::new([root.join("proto")]).expect("proto dir exists");
     compiler.include_imports(true).include_source_info(true);
-    compiler.open_files([PROTO]).expect("validate.proto compiles with protox");
+    compiler
+        .open_files([PROTO])
+        .expect("validate.proto compiles with protox");
     // The encoded set keeps custom options (validate.proto's own
     // `(buf.validate.predefined)` annotations); protox's `prost_types` view
     // would drop them, so it is used only to drive code generation.
@@ -24,8 +26,7 @@ fn generate(out: &Path) -> (Vec<u8>, String) {
         .expect("protox encodes a valid descriptor set");
 
     // What prost-reflect-build's `Builder::descriptor_pool("DESCRIPTOR_POOL")` does.
-    let pool = prost_reflect::DescriptorPool::decode(descriptor_bytes.as_slice())
-        .expect("descriptor set decodes");
+    let pool = prost_reflect::DescriptorPool::decode(descriptor_bytes.as_slice()).expect("descriptor set decodes");
     let mut config = prost_build::Config::new();
     config.out_dir(out);
     for message in pool.all_messages() {
@@ -46,14 +47,11 @@ fn committed_code_matches_what_protox_generates() {
     let (descriptor_bytes, code) = generate(out.path());
     let generated = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src/generated");
     if std::env::var_os("TELEGATE_REGENERATE").is_some() {
-        std::fs::write(generated.join("file_descriptor_set.bin"), &descriptor_bytes)
-            .expect("write descriptor set");
+        std::fs::write(generated.join("file_descriptor_set.bin"), &descriptor_bytes).expect("write descriptor set");
         std::fs::write(generated.join("buf.validate.rs"), &code).expect("write code");
     }
-    let committed_code =
-        std::fs::read_to_string(generated.join("buf.validate.rs")).expect("committed code");
-    let committed_bytes =
-        std::fs::read(generated.join("file_descriptor_set.bin")).expect("committed descriptor set");
+    let committed_code = std::fs::read_to_string(generated.join("buf.validate.rs")).expect("committed code");
+    let committed_bytes = std::fs::read(generated.join("file_descriptor_set.bin")).expect("committed descriptor set");
     assert!(
         committed_code == code && committed_bytes == descriptor_bytes,
         "src/generated/ is stale: run TELEGATE_REGENERATE=1 cargo test -p prost-protovalidate-types"
@@ -64,7 +62,11 @@ fn committed_code_matches_what_protox_generates() {
 fn descriptor_pool_keeps_validate_proto_and_its_imports() {
     assert_eq!(prost_protovalidate_types::descriptor_pool_decode_error(), None);
     let pool = &*prost_protovalidate_types::DESCRIPTOR_POOL;
-    for file in [PROTO, "google/protobuf/descriptor.proto", "google/protobuf/duration.proto"] {
+    for file in [
+        PROTO,
+        "google/protobuf/descriptor.proto",
+        "google/protobuf/duration.proto",
+    ] {
         assert!(pool.get_file_by_name(file).is_some(), "{file} missing from the pool");
     }
     // Custom options survive: the extension that carries field rules exists.
