@@ -170,7 +170,8 @@ impl Publisher {
     /// flight from one that never left. Any failure resets the connection.
     pub async fn publish_one(&mut self, message: &Message, timeout: Duration) -> Delivery {
         let result = self.publish_one_inner(message, timeout).await;
-        if !matches!(result, Delivery::Acked | Delivery::TooLarge { .. }) {
+        // A refused message leaves the connection as it was.
+        if matches!(result, Delivery::LostInFlight { .. } | Delivery::NotSent { .. }) {
             self.reset();
         }
         result
