@@ -157,6 +157,7 @@ async fn no_single_message_stops_ingestion() -> anyhow::Result<()> {
     let mut rng = fastrand::Rng::with_seed(13);
     let now = common::now_ms_ns();
     let (mut good, mut acked, mut refused, mut dropped) = (0u64, 0u64, 0u64, 0u64);
+    let mut codes = std::collections::BTreeMap::<u8, u64>::new();
     for i in 0..HOSTILE {
         if i % GOOD_EVERY == 0 {
             let payload = reading(&gw.registry, now - 30_000_000_000, good);
@@ -171,14 +172,18 @@ async fn no_single_message_stops_ingestion() -> anyhow::Result<()> {
         }
         let topic = random_topic(&mut rng);
         let payload = random_payload(&mut rng, &gw, &topic, now);
-        match device.publish(&topic, &payload).await? {
+        let outcome = device.publish(&topic, &payload).await?;
+        if let RawOutcome::Acked(code) = outcome {
+            *codes.entry(code).or_default() += 1;
+        }
+        match outcome {
             RawOutcome::Acked(code) if code < 0x80 => acked += 1,
             RawOutcome::Acked(_) => refused += 1,
             RawOutcome::Disconnected => dropped += 1,
         }
     }
     eprintln!(
-        "published {HOSTILE} hostile ({acked} acked, {refused} refused with a reason code, {dropped} dropped the device's connection) and {good} good in {:?}",
+        "published {HOSTILE} hostile ({acked} acked, {refused} refused with a reason code, {dropped} dropped the device's connection; PUBACK codes {codes:x?}) and {good} good in {:?}",
         started.elapsed()
     );
 

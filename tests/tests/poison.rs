@@ -168,3 +168,59 @@ async fn a_dead_letter_the_broker_refuses_is_quarantined_once() -> anyhow::Resul
     gw.stop().await;
     Ok(())
 }
+
+/// What docs/device-protocol.md promises about topics: a `/` in a level or a
+/// wrong number of levels never reaches the gateway (the device gets 0x10,
+/// "no matching subscribers"); an empty or non-identifier level with the
+/// right count reaches it and is dead-lettered as `bad_topic`; a topic MQTT
+/// forbids closes the device's connection at the broker.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topics_reach_the_gateway_only_as_the_broker_routes_them() -> anyhow::Result<()> {
+    let broker = Mosquitto::start().await?;
+    let influx = Influxd::start().await?;
+    let gw = Gateway::start(test_config("gw-topics", broker.port(), &influx.url())).await?;
+    gw.connected().await?;
+    let dlq = Subscriber::connect("dlq-topics", broker.port(), DLQ).await?;
+    let mut device = RawPublisher::connect("topic-device", broker.port()).await?;
+    let payload = reading(&gw.registry, common::now_ms_ns() - 1_000_000_000, 1);
+    for unrouted in [
+        &b"telemetry/s1/rl/1/river_level"[..],
+        b"telemetry/s1/river_level",
+        b"telemetry/s1/rl-1/river_level/extra",
+    ] {
+        assert_eq!(
+            device.publish(unrouted, &payload).await?,
+            RawOutcome::Acked(0x10),
+            "{unrouted:?}"
+        );
+    }
+    for forbidden in [
+        &b"telemetry/s1/rl\xef\xbf\xbf/river_level"[..],
+        b"telemetry/s1/rl\0/river_level",
+        b"telemetry/+/rl-1/river_level",
+    ] {
+        assert_eq!(
+            device.publish(forbidden, &payload).await?,
+            RawOutcome::Disconnected,
+            "{forbidden:?}"
+        );
+    }
+    for bad in [
+        &b"telemetry//rl-1/river_level"[..],
+        "telemetry/s1/rl-é/river_level".as_bytes(),
+    ] {
+        assert_eq!(device.publish(bad, &payload).await?, RawOutcome::Acked(0), "{bad:?}");
+    }
+    gw.wait_acked(2).await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let letters = dlq.messages().await;
+    assert_eq!(letters.len(), 2);
+    assert!(letters.iter().all(|l| l.properties["reason"] == "bad_topic"));
+    assert_eq!(
+        gw.summary().received,
+        2,
+        "only the two with the pattern's level count arrived"
+    );
+    gw.stop().await;
+    Ok(())
+}
