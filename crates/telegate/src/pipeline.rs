@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, AdminState};
 use crate::alerting::{self, AlertHub, AlertReloader};
 use crate::config::{Config, LoadedConfig};
-use crate::quarantine::Quarantine;
+use crate::quarantine::{Quarantine, RefusedOutput};
 use crate::reload::{Active, Reloader, watch_loop};
 use crate::stages::{DecodeStage, Sink, WriteToken, dead_letter_stage};
 use crate::stats::{Stats, Summary};
@@ -272,8 +272,10 @@ async fn start_inner(
         tokio::spawn(dead_letter_stage(
             refused_rx,
             lines_rx,
-            dead_letters,
-            quarantine,
+            RefusedOutput {
+                publisher: dead_letters,
+                quarantine,
+            },
             done_tx,
             written_done,
             stats.pipeline.clone(),

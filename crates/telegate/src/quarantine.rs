@@ -208,8 +208,31 @@ pub(crate) enum Finished {
     GaveUp,
 }
 
-/// Dead-letter `letter`, or quarantine it when it cannot be.
-pub(crate) async fn dead_letter_or_quarantine(
+/// Where refused messages end: the dead-letter topic, or the quarantine
+/// when their dead letter cannot be published.
+#[derive(Debug)]
+pub(crate) struct RefusedOutput {
+    pub(crate) publisher: DeadLetterPublisher,
+    pub(crate) quarantine: Quarantine,
+}
+
+impl RefusedOutput {
+    /// Connections the dead-letter publisher has made.
+    pub(crate) fn connects(&self) -> u64 {
+        self.publisher.connects()
+    }
+
+    pub(crate) async fn disconnect(self) {
+        self.publisher.disconnect().await;
+    }
+
+    /// Dead-letter `letter`, or quarantine it when it cannot be.
+    pub(crate) async fn finish(&mut self, letter: &DeadLetter, give_up: &CancellationToken) -> Finished {
+        dead_letter_or_quarantine(&mut self.publisher, &mut self.quarantine, letter, give_up).await
+    }
+}
+
+async fn dead_letter_or_quarantine(
     publisher: &mut DeadLetterPublisher,
     quarantine: &mut Quarantine,
     letter: &DeadLetter,

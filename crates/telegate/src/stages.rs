@@ -7,14 +7,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::{Bytes, BytesMut};
 use telegate_influx::{RefusedLines, WriteItem, encode_points};
 use telegate_model::{RejectReason, Rejection, TopicPattern};
-use telegate_mqtt::{DeadLetter, DeadLetterPublisher, Envelope};
+use telegate_mqtt::{DeadLetter, Envelope};
 use telegate_schema::{Limits, Registry, TranscodeScratch};
 use telegate_wal::Record;
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::alerting::AlertTap;
-use crate::quarantine::{Finished, Quarantine, dead_letter_or_quarantine};
+use crate::quarantine::{Finished, RefusedOutput};
 use crate::reload::Active;
 use crate::stats::PipelineStats;
 
@@ -241,8 +241,7 @@ impl DecodeStage {
 pub(crate) async fn dead_letter_stage(
     mut decoded: mpsc::Receiver<Refused>,
     mut written: mpsc::Receiver<RefusedLines<WriteToken>>,
-    mut publisher: DeadLetterPublisher,
-    mut quarantine: Quarantine,
+    mut output: RefusedOutput,
     acks: mpsc::Sender<u64>,
     written_done: mpsc::Sender<u64>,
     stats: Arc<PipelineStats>,
@@ -274,8 +273,8 @@ pub(crate) async fn dead_letter_stage(
                 None => { written_open = false; continue; }
             },
         };
-        let finished = dead_letter_or_quarantine(&mut publisher, &mut quarantine, &letter, &give_up).await;
-        stats.dead_letter_connects.store(publisher.connects(), Relaxed);
+        let finished = output.finish(&letter, &give_up).await;
+        stats.dead_letter_connects.store(output.connects(), Relaxed);
         match finished {
             Finished::DeadLettered => stats.dead_letters_published.fetch_add(1, Relaxed),
             Finished::Quarantined => stats.dead_letter_errors.fetch_add(1, Relaxed),
@@ -292,7 +291,7 @@ pub(crate) async fn dead_letter_stage(
             let _ = done.send(id).await;
         }
     }
-    publisher.disconnect().await;
+    output.disconnect().await;
 }
 
 #[cfg(test)]
