@@ -14,12 +14,14 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use telegate_mqtt::{DeadLetter, DeadLetterPublisher, Outcome};
 use tokio_util::sync::CancellationToken;
+
+use crate::stages::now_ns;
 
 /// `[quarantine]`: messages that could not even be dead-lettered.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -90,13 +92,6 @@ pub struct Quarantine {
     bytes: u64,
     next: u64,
     stats: Arc<QuarantineStats>,
-}
-
-fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 impl Quarantine {
