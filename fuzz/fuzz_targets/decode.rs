@@ -23,7 +23,9 @@ fn registry() -> &'static (Registry, Vec<String>) {
 }
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&pick, payload)) = data.split_first() else { return };
+    let Some((&pick, payload)) = data.split_first() else {
+        return;
+    };
     let (registry, types) = registry();
     let sensor_type = &types[usize::from(pick) % types.len()];
     let origin = TopicFields {
@@ -33,7 +35,14 @@ fuzz_target!(|data: &[u8]| {
     };
     let limits = Limits::default();
     let mut lines = Vec::new();
-    let transcoded = registry.transcode(&origin, payload, NOW_NS, &limits, &mut TranscodeScratch::default(), &mut lines);
+    let transcoded = registry.transcode(
+        &origin,
+        payload,
+        NOW_NS,
+        &limits,
+        &mut TranscodeScratch::default(),
+        &mut lines,
+    );
     let mut points = Vec::new();
     let decoded = registry.decode(&origin, payload, NOW_NS, &limits, &mut points);
     match (transcoded, decoded) {

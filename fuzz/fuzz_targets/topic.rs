@@ -13,12 +13,18 @@ fuzz_target!(|data: &[u8]| {
         Some((p, t)) => (p, t),
         None => ("telemetry/{site}/{device_id}/{sensor_type}", text),
     };
-    let Ok(pattern) = TopicPattern::parse(pattern) else { return };
+    let Ok(pattern) = TopicPattern::parse(pattern) else {
+        return;
+    };
     let _ = pattern.filter();
     if let Ok(fields) = pattern.parse_topic(topic) {
         assert!(is_valid_identifier(fields.device_id), "{:?}", fields.device_id);
         assert!(is_valid_identifier(fields.sensor_type), "{:?}", fields.sensor_type);
-        assert!(fields.site.is_empty() || is_valid_identifier(fields.site), "{:?}", fields.site);
+        assert!(
+            fields.site.is_empty() || is_valid_identifier(fields.site),
+            "{:?}",
+            fields.site
+        );
         assert_eq!(pattern.render(fields.site, fields.device_id, fields.sensor_type), topic);
     }
 });
