@@ -33,6 +33,8 @@ allow_anonymous true
 persistence true
 persistence_location $data/mosquitto/
 max_queued_messages 0
+message_size_limit 262144
+max_packet_size 1048576
 user $(id -un)
 CONF
   mosquitto -d -c "$data/mosquitto.conf"

@@ -38,12 +38,19 @@ pub fn test_config(client_id: &str, mqtt_port: u16, influx_url: &str) -> Config 
 }
 
 impl Gateway {
-    /// Start in-process. A relative `wal.dir` is replaced by a temp dir the
-    /// gateway owns (pass an absolute one to keep the log across starts).
+    /// Start in-process. A relative `wal.dir` or `quarantine.dir` is replaced
+    /// by a temp dir the gateway owns (pass an absolute one to keep the log
+    /// across starts).
     pub async fn start(mut config: Config) -> anyhow::Result<Self> {
-        let wal_dir = if std::path::Path::new(&config.wal.dir).is_relative() {
+        let relative = |d: &str| std::path::Path::new(d).is_relative();
+        let wal_dir = if relative(&config.wal.dir) || relative(&config.quarantine.dir) {
             let dir = tempfile::tempdir()?;
-            config.wal.dir = dir.path().join("wal").display().to_string();
+            if relative(&config.wal.dir) {
+                config.wal.dir = dir.path().join("wal").display().to_string();
+            }
+            if relative(&config.quarantine.dir) {
+                config.quarantine.dir = dir.path().join("quarantine").display().to_string();
+            }
             Some(dir)
         } else {
             None

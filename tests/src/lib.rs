@@ -21,6 +21,7 @@ pub mod mosquitto;
 pub mod payloads;
 pub mod pki;
 pub mod process;
+pub mod raw_mqtt;
 pub mod stream;
 pub mod victoria;
 pub mod webhook;

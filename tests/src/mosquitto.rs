@@ -77,21 +77,27 @@ pub struct Mosquitto {
 impl Mosquitto {
     /// Start a broker on a free port and wait until it accepts connections.
     pub async fn start() -> anyhow::Result<Self> {
-        process::start_with_retries(|| Self::start_once(None, None)).await
+        process::start_with_retries(|| Self::start_once(None, None, "")).await
+    }
+
+    /// [`start`](Self::start) with extra configuration lines (e.g.
+    /// `message_size_limit 8192\n`).
+    pub async fn start_with(extra: &str) -> anyhow::Result<Self> {
+        process::start_with_retries(|| Self::start_once(None, None, extra)).await
     }
 
     /// [`start`](Self::start), plus a TLS listener on another free port that
     /// presents `pki.server_cert` and requires a client certificate signed by
     /// `pki.ca` (mutual TLS).
     pub async fn start_tls(pki: &Pki) -> anyhow::Result<Self> {
-        process::start_with_retries(|| Self::start_once(Some(pki), None)).await
+        process::start_with_retries(|| Self::start_once(Some(pki), None, "")).await
     }
 
     /// No anonymous clients: users from `access.password_file`, rights from
     /// `access.acl_file` (and, with `device_tls`, a certificate listener on
     /// [`tls_port`](Self::tls_port)).
     pub async fn start_with_access(access: &Access) -> anyhow::Result<Self> {
-        process::start_with_retries(|| Self::start_once(None, Some(access))).await
+        process::start_with_retries(|| Self::start_once(None, Some(access), "")).await
     }
 
     /// SIGHUP: Mosquitto re-reads its password and ACL files.
@@ -104,13 +110,14 @@ impl Mosquitto {
         Ok(())
     }
 
-    async fn start_once(pki: Option<&Pki>, access: Option<&Access>) -> anyhow::Result<Self> {
+    async fn start_once(pki: Option<&Pki>, access: Option<&Access>, extra: &str) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir().context("creating mosquitto's temp dir")?;
         let port = process::free_port()?;
         let data = dir.path().join("data");
         std::fs::create_dir_all(&data).with_context(|| format!("creating {}", data.display()))?;
         let conf = dir.path().join("mosquitto.conf");
         let mut text = config(port, &data);
+        text.push_str(extra);
         let tls_port = match pki {
             Some(pki) => {
                 let tls_port = process::free_port()?;

@@ -1281,3 +1281,38 @@ fn dockerfile_is_multi_stage_and_runs_unprivileged() {
         );
     }
 }
+
+/// The broker's size guards match the gateway's limits (issue 13): Mosquitto
+/// refuses a payload above `limits.max_payload_bytes` (so the device sees a
+/// reason code) and any packet above `mqtt.max_packet_size`, in every broker
+/// config we ship.
+#[test]
+fn mosquitto_size_limits_match_the_gateway_limits() {
+    let defaults = telegate::Config::default();
+    let payload = defaults.limits.max_payload_bytes.to_string();
+    let packet = defaults.mqtt.max_packet_size.to_string();
+    let dir = deploy_dir();
+    for file in ["mosquitto/telegate.conf", "compose/mosquitto.conf", "local/run.sh"] {
+        let text = read(&dir.join(file));
+        let value = |key: &str| {
+            let found: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.trim().strip_prefix(key).map(str::trim))
+                .collect();
+            assert_eq!(found.len(), 1, "{file}: `{key}` set {} times", found.len());
+            found[0].to_owned()
+        };
+        assert_eq!(value("message_size_limit "), payload, "{file}: message_size_limit");
+        assert_eq!(value("max_packet_size "), packet, "{file}: max_packet_size");
+    }
+    // The shipped gateway configs keep the defaults these match.
+    for file in ["compose/telegate.toml", "systemd/telegate.toml"] {
+        let cfg = toml_table(&read(&dir.join(file)), file);
+        for (section, key) in [("limits", "max_payload_bytes"), ("mqtt", "max_packet_size")] {
+            assert!(
+                cfg.get(section).and_then(|t| t.get(key)).is_none(),
+                "{file} overrides {section}.{key}: change the broker configs with it"
+            );
+        }
+    }
+}

@@ -27,11 +27,13 @@ pub enum RejectReason {
     DeviceIdMismatch,
     /// The database refused the points permanently (e.g. a field type conflict).
     WriteRejected,
+    /// Two samples of one series (measurement and tags) have the same time.
+    DuplicateSample,
 }
 
 impl RejectReason {
     /// Every reason, in a stable order (for counters and docs).
-    pub const ALL: [RejectReason; 11] = [
+    pub const ALL: [RejectReason; 12] = [
         RejectReason::PayloadTooLarge,
         RejectReason::BadTopic,
         RejectReason::UnknownSensorType,
@@ -43,6 +45,7 @@ impl RejectReason {
         RejectReason::TimestampTooOld,
         RejectReason::DeviceIdMismatch,
         RejectReason::WriteRejected,
+        RejectReason::DuplicateSample,
     ];
 
     /// The stable snake_case label.
@@ -59,6 +62,7 @@ impl RejectReason {
             RejectReason::TimestampTooOld => "timestamp_too_old",
             RejectReason::DeviceIdMismatch => "device_id_mismatch",
             RejectReason::WriteRejected => "write_rejected",
+            RejectReason::DuplicateSample => "duplicate_sample",
         }
     }
 

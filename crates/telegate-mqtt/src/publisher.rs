@@ -33,9 +33,62 @@ pub struct Message {
     pub user_properties: Vec<(String, String)>,
 }
 
+impl Message {
+    /// The message as it goes on the wire: topic and every string made legal
+    /// for MQTT 5 ([`crate::mqtt_string`]): a topic cut to 65,535 bytes,
+    /// refused characters replaced, wildcards in the topic replaced by `_`.
+    pub fn legalised(&self) -> Message {
+        use crate::mqtt_string::{MAX_STRING_BYTES, legal_string, legal_topic};
+        let s = |v: &str| legal_string(v, MAX_STRING_BYTES).into_owned();
+        Message {
+            topic: legal_topic(&self.topic, MAX_STRING_BYTES),
+            payload: self.payload.clone(),
+            retain: self.retain,
+            content_type: self.content_type.as_deref().map(s),
+            user_properties: self.user_properties.iter().map(|(k, v)| (s(k), s(v))).collect(),
+        }
+    }
+
+    /// The size of the QoS 1 PUBLISH this message becomes.
+    pub fn packet_size(&self) -> usize {
+        crate::mqtt_string::publish_size(
+            &self.topic,
+            &self.user_properties,
+            self.content_type.as_deref(),
+            self.payload.len(),
+        )
+    }
+
+    fn properties(&self) -> PublishProperties {
+        PublishProperties {
+            payload_format_indicator: self.content_type.as_ref().map(|_| 1),
+            content_type: self.content_type.clone(),
+            user_properties: self.user_properties.clone(),
+            ..Default::default()
+        }
+    }
+}
+
 /// Most messages [`Publisher::publish_confirmed`] takes at once (the client's
 /// request queue holds them all, so queuing never waits).
 pub const MAX_BATCH: usize = 64;
+
+/// What became of one message given to [`Publisher::publish_one`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    /// The broker acknowledged it (PUBACK success or "no matching subscribers").
+    Acked,
+    /// The broker answered with an error reason code (≥ 0x80).
+    Refused { reason: String },
+    /// It was written to the connection, which then failed (or no PUBACK came
+    /// within the timeout) before the broker acknowledged it: the broker may
+    /// have dropped the connection because of it.
+    LostInFlight { error: String },
+    /// It never left: the broker cannot be reached now (back off and retry).
+    NotSent { error: String },
+    /// Larger than the broker's (or our) Maximum Packet Size; never sent.
+    TooLarge { size: usize, max: usize },
+}
 
 /// See the module docs.
 pub struct Publisher {
@@ -43,6 +96,13 @@ pub struct Publisher {
     client: AsyncClient,
     eventloop: EventLoop,
     broker: String,
+    /// Our own `mqtt.max_packet_size`: the cap when the broker announces none.
+    own_max_packet: u32,
+    /// The Maximum Packet Size of the broker's last CONNACK, if it sent one.
+    broker_max_packet: Option<u32>,
+    connected: bool,
+    /// Connections made (CONNACKs received), including reconnects.
+    connects: u64,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -76,7 +136,111 @@ impl Publisher {
             client,
             eventloop,
             broker: format!("{}:{}", cfg.host, cfg.port),
+            own_max_packet: cfg.max_packet_size,
+            broker_max_packet: None,
+            connected: false,
+            connects: 0,
         })
+    }
+
+    /// The largest PUBLISH this publisher sends: the Maximum Packet Size the
+    /// broker announced in its last CONNACK, capped by our own
+    /// `mqtt.max_packet_size` (the whole limit when the broker announced none).
+    pub fn max_packet(&self) -> usize {
+        let own = self.own_max_packet as usize;
+        self.broker_max_packet.map_or(own, |b| own.min(b as usize))
+    }
+
+    /// How many times this publisher has connected (CONNACKs received).
+    pub fn connects(&self) -> u64 {
+        self.connects
+    }
+
+    fn note_event(&mut self, event: &Event) {
+        if let Event::Incoming(Packet::ConnAck(ack)) = event {
+            self.connected = true;
+            self.connects += 1;
+            self.broker_max_packet = ack.properties.as_ref().and_then(|p| p.max_packet_size);
+        }
+    }
+
+    /// Connect (if not connected), then publish one message (made legal by
+    /// [`Message::legalised`]) and wait for its PUBACK, at most `timeout` for
+    /// each step. Tells apart a message the broker refused or that was lost in
+    /// flight from one that never left. Any failure resets the connection.
+    pub async fn publish_one(&mut self, message: &Message, timeout: Duration) -> Delivery {
+        let result = self.publish_one_inner(message, timeout).await;
+        // A refused message leaves the connection as it was.
+        if matches!(result, Delivery::LostInFlight { .. } | Delivery::NotSent { .. }) {
+            self.reset();
+        }
+        result
+    }
+
+    async fn publish_one_inner(&mut self, message: &Message, timeout: Duration) -> Delivery {
+        while !self.connected {
+            match tokio::time::timeout(timeout, self.eventloop.poll()).await {
+                Err(_) => {
+                    return Delivery::NotSent {
+                        error: format!("not connected within {timeout:?}"),
+                    };
+                }
+                Ok(Err(e)) => return Delivery::NotSent { error: e.to_string() },
+                Ok(Ok(event)) => self.note_event(&event),
+            }
+        }
+        let m = message.legalised();
+        let size = m.packet_size();
+        if size > self.max_packet() {
+            return Delivery::TooLarge {
+                size,
+                max: self.max_packet(),
+            };
+        }
+        if let Err(e) = self.client.try_publish_with_properties(
+            m.topic.as_str(),
+            QoS::AtLeastOnce,
+            m.retain,
+            m.payload.clone(),
+            m.properties(),
+        ) {
+            return Delivery::NotSent { error: e.to_string() };
+        }
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut pkid = None;
+        loop {
+            let event = match tokio::time::timeout_at(deadline, self.eventloop.poll()).await {
+                Err(_) if pkid.is_some() => {
+                    return Delivery::LostInFlight {
+                        error: format!("no PUBACK within {timeout:?}"),
+                    };
+                }
+                Err(_) => {
+                    return Delivery::NotSent {
+                        error: format!("not sent within {timeout:?}"),
+                    };
+                }
+                Ok(Err(e)) if pkid.is_some() => return Delivery::LostInFlight { error: e.to_string() },
+                Ok(Err(e)) => return Delivery::NotSent { error: e.to_string() },
+                Ok(Ok(event)) => event,
+            };
+            self.note_event(&event);
+            match event {
+                Event::Outgoing(Outgoing::Publish(id)) if pkid.is_none() => pkid = Some(id),
+                Event::Incoming(Packet::PubAck(ack)) if Some(ack.pkid) == pkid => {
+                    return match ack.reason {
+                        PubAckReason::Success | PubAckReason::NoMatchingSubscribers => Delivery::Acked,
+                        other => {
+                            let detail = ack.properties.and_then(|p| p.reason_string).unwrap_or_default();
+                            Delivery::Refused {
+                                reason: format!("{other:?} {detail}").trim_end().to_owned(),
+                            }
+                        }
+                    };
+                }
+                _ => {}
+            }
+        }
     }
 
     /// Drop the connection and everything queued on it: the next poll
@@ -86,6 +250,7 @@ impl Publisher {
         let (client, eventloop) = AsyncClient::new(self.options.clone(), MAX_BATCH * 2);
         self.client = client;
         self.eventloop = eventloop;
+        self.connected = false;
     }
 
     fn connection_error(&self, e: impl std::fmt::Display) -> MqttError {
@@ -115,14 +280,22 @@ impl Publisher {
             });
         }
         for m in messages {
-            let props = PublishProperties {
-                payload_format_indicator: m.content_type.as_ref().map(|_| 1),
-                content_type: m.content_type.clone(),
-                user_properties: m.user_properties.clone(),
-                ..Default::default()
-            };
+            let m = m.legalised();
+            let size = m.packet_size();
+            if size > self.max_packet() {
+                return Err(MqttError::Publish {
+                    topic: m.topic.clone(),
+                    message: format!("{size}-byte packet; the limit is {} bytes", self.max_packet()),
+                });
+            }
             self.client
-                .try_publish_with_properties(m.topic.as_str(), QoS::AtLeastOnce, m.retain, m.payload.clone(), props)
+                .try_publish_with_properties(
+                    m.topic.as_str(),
+                    QoS::AtLeastOnce,
+                    m.retain,
+                    m.payload.clone(),
+                    m.properties(),
+                )
                 .map_err(|e| MqttError::Publish {
                     topic: m.topic.clone(),
                     message: e.to_string(),
@@ -143,6 +316,7 @@ impl Publisher {
                 Ok(Err(e)) => return Err(self.connection_error(e)),
                 Ok(Ok(event)) => event,
             };
+            self.note_event(&event);
             match event {
                 Event::Outgoing(Outgoing::Publish(pkid)) => {
                     unsent = unsent.saturating_sub(1);
@@ -169,8 +343,14 @@ impl Publisher {
     /// reached now; back off before calling again.
     pub async fn idle(&mut self) -> Result<(), MqttError> {
         match self.eventloop.poll().await {
-            Ok(_) => Ok(()),
-            Err(e) => Err(self.connection_error(e)),
+            Ok(event) => {
+                self.note_event(&event);
+                Ok(())
+            }
+            Err(e) => {
+                self.connected = false;
+                Err(self.connection_error(e))
+            }
         }
     }
 

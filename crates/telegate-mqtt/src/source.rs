@@ -57,7 +57,7 @@ impl std::fmt::Debug for MqttSource {
     }
 }
 
-fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
+pub(crate) fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
     let exp = min.saturating_mul(1u32 << failures.min(16)).min(max);
     let half = exp / 2;
     half + half.mul_f64(fastrand::f64())
@@ -82,11 +82,12 @@ impl MqttSource {
             let tls = crate::tls::client_config(&cfg.tls)?;
             opts.set_transport(Transport::Tls(TlsConfiguration::Rustls(tls)));
         }
-        // Room for one ack and one dead letter per unacknowledged message, so
-        // queuing an ack from the poll loop never has to wait.
-        let cap = usize::from(cfg.receive_maximum) * 2 + 64;
+        // Room for one ack per unacknowledged message, so queuing an ack from
+        // the poll loop never has to wait. Nothing else is published on this
+        // connection: dead letters have their own.
+        let cap = usize::from(cfg.receive_maximum) + 64;
         let (client, eventloop) = AsyncClient::new(opts, cap);
-        let dlq = DeadLetterPublisher::new(client.clone(), cfg.dead_letter_prefix.clone(), cfg.client_id.clone());
+        let dlq = DeadLetterPublisher::new(cfg)?;
         let source = Self {
             client,
             eventloop,

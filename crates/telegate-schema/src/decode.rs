@@ -180,7 +180,6 @@ impl SensorSchema {
 
     fn sample_time(&self, i: usize, sample: &DynamicMessage) -> Result<i64, Rejection> {
         let missing = || rejections::no_time(i, self.time.field_name());
-        let absurd = |what: String| rejections::unrepresentable_time(i, self.time.field_name(), &what);
         match &self.time {
             TimeSource::Timestamp { field } => {
                 if !sample.has_field(field) {
@@ -192,9 +191,7 @@ impl SensorSchema {
                 };
                 let secs = ts.get_field_by_name("seconds").and_then(|v| v.as_i64()).unwrap_or(0);
                 let nanos = ts.get_field_by_name("nanos").and_then(|v| v.as_i32()).unwrap_or(0);
-                secs.checked_mul(1_000_000_000)
-                    .and_then(|s| s.checked_add(i64::from(nanos)))
-                    .ok_or_else(|| absurd(format!("{secs} s")))
+                rejections::timestamp_ns(i, self.time.field_name(), secs, nanos)
             }
             TimeSource::Integer { field, nanos_per_unit } => {
                 let raw = match &*sample.get_field(field) {
@@ -205,7 +202,12 @@ impl SensorSchema {
                 if raw == 0 {
                     return Err(missing());
                 }
-                i64::try_from(raw * i128::from(*nanos_per_unit)).map_err(|_| absurd(raw.to_string()))
+                rejections::influx_time(
+                    i,
+                    self.time.field_name(),
+                    raw * i128::from(*nanos_per_unit),
+                    &raw.to_string(),
+                )
             }
         }
     }

@@ -22,6 +22,7 @@
 //! [`Rejection`]: telegate_model::Rejection
 
 mod decode;
+mod duplicates;
 mod embedded;
 mod error;
 mod limits;

@@ -248,7 +248,15 @@ impl Registry {
         out: &mut Vec<Point>,
     ) -> Result<(), Rejection> {
         let schema = self.resolve(origin, payload, limits)?;
-        schema.decode_into(&self.validator, origin, payload, Window::new(now_ns, limits), out)
+        let start = out.len();
+        let result = schema.decode_into(&self.validator, origin, payload, Window::new(now_ns, limits), out);
+        if result.is_ok()
+            && let Err(duplicate) = crate::duplicates::check_points(&out[start..])
+        {
+            out.truncate(start);
+            return Err(duplicate);
+        }
+        result
     }
 
     /// Check one payload and append its line protocol (one line per sample)
@@ -305,9 +313,13 @@ impl Registry {
         let (Ok(transcoder), Ok(_)) = (schema.transcoder(), u32::try_from(payload.len())) else {
             return Ok(None);
         };
-        transcoder
-            .transcode(origin, payload, Window::new(now_ns, limits), rules, scratch, out)
-            .map(Some)
+        let start = out.len();
+        let points = transcoder.transcode(origin, payload, Window::new(now_ns, limits), rules, scratch, out)?;
+        if let Err(duplicate) = crate::duplicates::check_lines(&out[start..]) {
+            out.truncate(start);
+            return Err(duplicate);
+        }
+        Ok(Some(points))
     }
 
     /// The size check and the sensor type's schema, shared by both paths.

@@ -50,12 +50,76 @@ pub(crate) fn no_time(sample: usize, time_field: &str) -> Rejection {
     )
 }
 
-/// A time whose nanoseconds do not fit an `i64`; `what` is the raw value.
-pub(crate) fn unrepresentable_time(sample: usize, time_field: &str, what: &str) -> Rejection {
-    Rejection::new(
-        RejectReason::TimestampInFuture,
-        format!("samples[{sample}].{time_field}: {what} is not a representable time"),
-    )
+/// A time whose nanoseconds do not fit an `i64`; `what` is the raw value,
+/// `negative` whether it lies before 1970 (then it is too old, not in the future).
+pub(crate) fn unrepresentable_time(sample: usize, time_field: &str, what: &str, negative: bool) -> Rejection {
+    let (reason, limit) = if negative {
+        (
+            RejectReason::TimestampTooOld,
+            "before 1677-09-21T00:12:43Z, the earliest time InfluxDB stores",
+        )
+    } else {
+        (
+            RejectReason::TimestampInFuture,
+            "after 2262-04-11T23:47:16Z, the latest time InfluxDB stores",
+        )
+    };
+    Rejection::new(reason, format!("samples[{sample}].{time_field}: {what} is {limit}"))
+}
+
+/// `google.protobuf.Timestamp`'s range: 0001-01-01T00:00:00Z …
+/// 9999-12-31T23:59:59Z, in seconds since 1970.
+pub(crate) const TIMESTAMP_MIN_SECONDS: i64 = -62_135_596_800;
+pub(crate) const TIMESTAMP_MAX_SECONDS: i64 = 253_402_300_799;
+/// InfluxDB's time range in nanoseconds since 1970 (its `MinNanoTime`,
+/// `MaxNanoTime`): 1677-09-21T00:12:43.145224194Z … 2262-04-11T23:47:16.854775806Z.
+pub(crate) const INFLUX_MIN_NS: i64 = i64::MIN + 2;
+pub(crate) const INFLUX_MAX_NS: i64 = i64::MAX - 1;
+
+/// A `google.protobuf.Timestamp` as Unix nanoseconds, checked as its spec
+/// says (nanos 0…999,999,999; seconds 0001-01-01…9999-12-31) and against
+/// InfluxDB's range: nanos outside theirs are `constraint_violated`; a time
+/// before 1677-09-21 (InfluxDB's earliest) is `timestamp_too_old`, after
+/// 2262-04-11 `timestamp_in_future`. Both decode paths call this.
+pub(crate) fn timestamp_ns(sample: usize, time_field: &str, seconds: i64, nanos: i32) -> Result<i64, Rejection> {
+    if !(0..=999_999_999).contains(&nanos) {
+        return Err(Rejection::new(
+            RejectReason::ConstraintViolated,
+            format!(
+                "samples[{sample}].{time_field}.nanos = {nanos} is outside 0..=999999999 (google.protobuf.Timestamp)"
+            ),
+        ));
+    }
+    let what = |spec: &str| format!("seconds = {seconds}{spec}");
+    if seconds < TIMESTAMP_MIN_SECONDS {
+        return Err(unrepresentable_time(
+            sample,
+            time_field,
+            &what(" (before 0001-01-01, outside google.protobuf.Timestamp's range)"),
+            true,
+        ));
+    }
+    if seconds > TIMESTAMP_MAX_SECONDS {
+        return Err(unrepresentable_time(
+            sample,
+            time_field,
+            &what(" (after 9999-12-31, outside google.protobuf.Timestamp's range)"),
+            false,
+        ));
+    }
+    let ns = i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
+    influx_time(sample, time_field, ns, &what(""))
+}
+
+/// `ns` if InfluxDB can store it, else the rejection (`what` names the raw value).
+pub(crate) fn influx_time(sample: usize, time_field: &str, ns: i128, what: &str) -> Result<i64, Rejection> {
+    if ns < i128::from(INFLUX_MIN_NS) {
+        return Err(unrepresentable_time(sample, time_field, what, true));
+    }
+    if ns > i128::from(INFLUX_MAX_NS) {
+        return Err(unrepresentable_time(sample, time_field, what, false));
+    }
+    i64::try_from(ns).map_err(|_| unrepresentable_time(sample, time_field, what, ns < 0))
 }
 
 /// The accepted time window, or the rejection for a time outside it.

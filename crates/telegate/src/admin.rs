@@ -192,6 +192,15 @@ async fn readyz(State(state): State<AdminState>) -> Response {
     if corrupt > 0 {
         degraded.push(format!("wal: {corrupt} corrupt frame(s) quarantined and skipped"));
     }
+    let quarantine = &state.stats.pipeline.quarantine;
+    let (quarantined, errors) = (quarantine.quarantined.load(Relaxed), quarantine.errors.load(Relaxed));
+    if quarantined + errors > 0 {
+        degraded.push(format!(
+            "dead letters: {quarantined} messages quarantined ({} files, {} bytes in the quarantine directory; {errors} lost to write errors)",
+            quarantine.files.load(Relaxed),
+            quarantine.bytes.load(Relaxed),
+        ));
+    }
     if !problems.is_empty() {
         let mut body = problems.join("\n");
         body.push('\n');

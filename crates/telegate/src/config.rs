@@ -35,6 +35,7 @@ pub struct Config {
     pub admin: AdminConfig,
     pub log: LogConfig,
     pub alerts: AlertsConfig,
+    pub quarantine: crate::quarantine::QuarantineConfig,
 }
 
 /// `[admin]`: the HTTP listener for `/metrics`, `/healthz`, `/readyz` and
@@ -253,6 +254,7 @@ impl Config {
         // Directories and files are relative to the config file, like schema.dir.
         for dir in [
             &mut config.wal.dir,
+            &mut config.quarantine.dir,
             &mut config.file_sink.dir,
             &mut config.mqtt.tls.ca_file,
             &mut config.mqtt.tls.cert_file,
@@ -420,7 +422,7 @@ impl Config {
     }
 }
 
-mod validate;
+pub mod validate;
 
 #[cfg(test)]
 mod tests;

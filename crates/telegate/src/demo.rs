@@ -28,6 +28,7 @@ pub fn demo_config(port: u16, data_dir: &Path, influx_url: Option<&str>) -> anyh
     c.mqtt.port = port;
     c.mqtt.client_id = "telegate-demo".into();
     c.wal.dir = data_dir.join("wal").display().to_string();
+    c.quarantine.dir = data_dir.join("quarantine").display().to_string();
     c.pipeline.stats_interval = Duration::ZERO;
     c.pipeline.shutdown_timeout = Duration::from_secs(10);
     // Any free port: the demo must not collide with a gateway already running.

@@ -17,6 +17,7 @@ pub mod devices;
 pub mod inspect;
 pub mod metrics;
 pub mod pipeline;
+pub mod quarantine;
 pub mod reload;
 pub mod simulate;
 mod stages;

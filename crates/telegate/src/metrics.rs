@@ -25,6 +25,12 @@ pub const NAMES: &[&str] = &[
     "telegate_messages_rejected_total",
     "telegate_dead_letters_published_total",
     "telegate_dead_letter_errors_total",
+    "telegate_dead_letter_connects_total",
+    "telegate_quarantined_total",
+    "telegate_quarantine_dropped_total",
+    "telegate_quarantine_errors_total",
+    "telegate_quarantine_files",
+    "telegate_quarantine_bytes",
     "telegate_points_written_total",
     "telegate_points_refused_total",
     "telegate_write_batches_total",
@@ -165,15 +171,58 @@ pub fn render(
         o,
         "telegate_dead_letters_published_total",
         "counter",
-        "Dead letters handed to the MQTT client.",
+        "Dead letters the broker acknowledged (PUBACK).",
         p.dead_letters_published.load(Relaxed),
     );
     family(
         o,
         "telegate_dead_letter_errors_total",
         "counter",
-        "Dead letters that could not be queued.",
+        "Dead letters that could not be published (each one quarantined).",
         p.dead_letter_errors.load(Relaxed),
+    );
+    family(
+        o,
+        "telegate_dead_letter_connects_total",
+        "counter",
+        "Connections made by the dead-letter publisher (its own MQTT connection).",
+        p.dead_letter_connects.load(Relaxed),
+    );
+    let q = &p.quarantine;
+    family(
+        o,
+        "telegate_quarantined_total",
+        "counter",
+        "Messages that could not be dead-lettered, written to the quarantine directory and acknowledged.",
+        q.quarantined.load(Relaxed),
+    );
+    family(
+        o,
+        "telegate_quarantine_dropped_total",
+        "counter",
+        "Quarantine files deleted (oldest first) to stay within quarantine.max_bytes.",
+        q.dropped.load(Relaxed),
+    );
+    family(
+        o,
+        "telegate_quarantine_errors_total",
+        "counter",
+        "Messages that could be neither dead-lettered nor written to the quarantine (acknowledged, lost).",
+        q.errors.load(Relaxed),
+    );
+    family(
+        o,
+        "telegate_quarantine_files",
+        "gauge",
+        "Files in the quarantine directory.",
+        q.files.load(Relaxed),
+    );
+    family(
+        o,
+        "telegate_quarantine_bytes",
+        "gauge",
+        "Bytes in the quarantine directory.",
+        q.bytes.load(Relaxed),
     );
     family(
         o,

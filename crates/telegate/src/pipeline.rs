@@ -23,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, AdminState};
 use crate::alerting::{self, AlertHub, AlertReloader};
 use crate::config::{Config, LoadedConfig};
+use crate::quarantine::{Quarantine, RefusedOutput};
 use crate::reload::{Active, Reloader, watch_loop};
 use crate::stages::{DecodeStage, Sink, WriteToken, dead_letter_stage};
 use crate::stats::{Stats, Summary};
@@ -201,6 +202,12 @@ async fn start_inner(
         None => (None, None),
     };
 
+    let quarantine = Quarantine::open(
+        std::path::Path::new(&config.quarantine.dir),
+        config.quarantine.max_bytes,
+        stats.pipeline.quarantine.clone(),
+    )
+    .with_context(|| format!("opening the quarantine directory {}", config.quarantine.dir))?;
     let in_flight = usize::from(config.mqtt.receive_maximum.max(1));
     let (env_tx, env_rx) = mpsc::channel(in_flight);
     let (refused_tx, refused_rx) = mpsc::channel(config.pipeline.dead_letter_queue);
@@ -245,9 +252,13 @@ async fn start_inner(
         writer: writer.clone(),
         stats: &stats,
         refused: refused_rx,
-        dead_letters,
+        refused_output: RefusedOutput {
+            publisher: dead_letters,
+            quarantine,
+        },
         acks: done_tx.clone(),
         abort: writer_abort.clone(),
+        give_up: abort.clone(),
     };
     match wal {
         // Ingest → write: the writers' completions are the source's acks.
@@ -401,10 +412,13 @@ struct WriteGroup<'a> {
     writer: Output,
     stats: &'a Stats,
     refused: mpsc::Receiver<crate::stages::Refused>,
-    dead_letters: telegate_mqtt::DeadLetterPublisher,
-    /// Where refused messages are acknowledged once dead-lettered.
+    /// The dead-letter publisher, and the quarantine for what it cannot publish.
+    refused_output: RefusedOutput,
+    /// Where refused messages are acknowledged once dead-lettered (or quarantined).
     acks: mpsc::Sender<Seq>,
     abort: CancellationToken,
+    /// Stops the dead-letter stage waiting for an unreachable broker at shutdown.
+    give_up: CancellationToken,
 }
 
 impl WriteGroup<'_> {
@@ -432,10 +446,11 @@ impl WriteGroup<'_> {
             dead_letter_stage(
                 self.refused,
                 lines_rx,
-                self.dead_letters,
+                self.refused_output,
                 self.acks,
                 done,
                 self.stats.pipeline.clone(),
+                self.give_up,
             ),
         );
     }

@@ -7,12 +7,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use bytes::{Bytes, BytesMut};
 use telegate_influx::{RefusedLines, WriteItem, encode_points};
 use telegate_model::{RejectReason, Rejection, TopicPattern};
-use telegate_mqtt::{DeadLetter, DeadLetterPublisher, Envelope, Seq};
+use telegate_mqtt::{DeadLetter, Envelope, Seq};
 use telegate_schema::{Limits, Registry, TranscodeScratch};
 use telegate_wal::{Record, SegmentId};
 use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 
 use crate::alerting::AlertTap;
+use crate::quarantine::{Finished, RefusedOutput};
 use crate::reload::Active;
 use crate::stats::PipelineStats;
 
@@ -236,7 +238,9 @@ impl DecodeStage {
 }
 
 /// Publishes dead letters — messages the decoder refused and lines the
-/// database refused — then reports each done: a refused message to the
+/// database refused — each confirmed by the broker's PUBACK, or quarantines
+/// the message when its dead letter cannot be published; then reports each
+/// done: a refused message to the
 /// source (`acks`, so it is acknowledged), refused lines to whoever tracks
 /// the writer's completions (`written_done`: the source without the WAL, the
 /// WAL's releaser with it). The source's sender is dropped as soon as the
@@ -244,10 +248,11 @@ impl DecodeStage {
 pub(crate) async fn dead_letter_stage<C>(
     mut decoded: mpsc::Receiver<Refused>,
     mut written: mpsc::Receiver<RefusedLines<WriteToken<C>>>,
-    publisher: DeadLetterPublisher,
+    mut output: RefusedOutput,
     acks: mpsc::Sender<Seq>,
     written_done: mpsc::Sender<C>,
     stats: Arc<PipelineStats>,
+    give_up: CancellationToken,
 ) {
     let mut acks = Some(acks);
     let mut written_open = true;
@@ -275,27 +280,27 @@ pub(crate) async fn dead_letter_stage<C>(
                 None => { written_open = false; continue; }
             },
         };
-        match publisher.publish(letter).await {
-            Ok(()) => {
-                stats.dead_letters_published.fetch_add(1, Relaxed);
-                match done {
-                    Done::Ack(seq) => {
-                        if let Some(acks) = &acks {
-                            let _ = acks.send(seq).await;
-                        }
-                    }
-                    Done::Written(c) => {
-                        let _ = written_done.send(c).await;
-                    }
+        let finished = output.finish(&letter, &give_up).await;
+        stats.dead_letter_connects.store(output.connects(), Relaxed);
+        match finished {
+            Finished::DeadLettered => stats.dead_letters_published.fetch_add(1, Relaxed),
+            Finished::Quarantined => stats.dead_letter_errors.fetch_add(1, Relaxed),
+            // Shutting down with the broker unreachable: not completed, so the
+            // message is redelivered (or replayed from the WAL) later.
+            Finished::GaveUp => break,
+        };
+        match done {
+            Done::Ack(seq) => {
+                if let Some(acks) = &acks {
+                    let _ = acks.send(seq).await;
                 }
             }
-            Err(e) => {
-                // Not completed: the message is redelivered (or replayed from the WAL) later.
-                stats.dead_letter_errors.fetch_add(1, Relaxed);
-                tracing::error!(error = %e, "cannot publish dead letter; the message stays unacknowledged");
+            Done::Written(c) => {
+                let _ = written_done.send(c).await;
             }
         }
     }
+    output.disconnect().await;
 }
 
 /// What a published dead letter completes.

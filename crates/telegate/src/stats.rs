@@ -19,8 +19,13 @@ pub struct PipelineStats {
     pub accepted_points: AtomicU64,
     /// Indexed by `RejectReason::index`.
     pub rejected: [AtomicU64; RejectReason::ALL.len()],
+    /// Dead letters the broker acknowledged (PUBACK), not merely queued.
     pub dead_letters_published: AtomicU64,
     pub dead_letter_errors: AtomicU64,
+    /// Connections the dead-letter publisher made (its own connection).
+    pub dead_letter_connects: AtomicU64,
+    /// Messages that could not be dead-lettered (see `quarantine.rs`).
+    pub quarantine: Arc<crate::quarantine::QuarantineStats>,
 }
 
 impl PipelineStats {
@@ -58,6 +63,7 @@ pub struct Summary {
     pub rejected: BTreeMap<&'static str, u64>,
     pub dead_letters_published: u64,
     pub dead_letter_errors: u64,
+    pub quarantined: u64,
     pub wal_bytes: u64,
     pub wal_segments: u64,
     pub wal_full: bool,
@@ -98,6 +104,7 @@ impl Stats {
                 .collect(),
             dead_letters_published: p.dead_letters_published.load(Relaxed),
             dead_letter_errors: p.dead_letter_errors.load(Relaxed),
+            quarantined: p.quarantine.quarantined.load(Relaxed),
             wal_bytes: self.wal.as_ref().map_or(0, |w| w.bytes.load(Relaxed)),
             wal_segments: self.wal.as_ref().map_or(0, |w| w.segments.load(Relaxed)),
             wal_full: self.wal.as_ref().is_some_and(|w| w.full.load(Relaxed)),
@@ -126,6 +133,9 @@ impl std::fmt::Display for Summary {
         )?;
         for (reason, n) in &self.rejected {
             write!(f, " {reason}={n}")?;
+        }
+        if self.quarantined > 0 {
+            write!(f, " quarantined={}", self.quarantined)?;
         }
         if self.schema_generation > 1 || self.schema_reload_failures > 0 {
             write!(

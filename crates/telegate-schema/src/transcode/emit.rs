@@ -119,9 +119,7 @@ fn sample_time(t: &Transcoder, i: usize, slots: &[Slot]) -> Result<i64, Rejectio
                 }) => n,
                 _ => 0,
             };
-            secs.checked_mul(1_000_000_000)
-                .and_then(|s| s.checked_add(i64::from(nanos)))
-                .ok_or_else(|| rejections::unrepresentable_time(i, &t.time_field, &format!("{secs} s")))
+            rejections::timestamp_ns(i, &t.time_field, secs, nanos)
         }
         TimePlan::Integer { slot, nanos_per_unit } => {
             let raw = match slot_value(slots, slot).map(|s| s.value) {
@@ -132,8 +130,7 @@ fn sample_time(t: &Transcoder, i: usize, slots: &[Slot]) -> Result<i64, Rejectio
             if raw == 0 {
                 return Err(missing());
             }
-            i64::try_from(raw * i128::from(nanos_per_unit))
-                .map_err(|_| rejections::unrepresentable_time(i, &t.time_field, &raw.to_string()))
+            rejections::influx_time(i, &t.time_field, raw * i128::from(nanos_per_unit), &raw.to_string())
         }
     }
 }

@@ -57,6 +57,25 @@ fn semantic_errors_name_key_and_fix() {
 }
 
 #[test]
+fn packet_size_must_leave_room_for_the_largest_payload_and_topic() {
+    // 262144 + 69632 = 331776: one byte less is refused, naming the relation.
+    let text = |packet: u32| format!("[mqtt]\nmax_packet_size = {packet}\n[limits]\nmax_payload_bytes = 262144\n");
+    let cfg = Config::parse(&text(331_775), "gw.toml").unwrap();
+    let err = cfg.validate("gw.toml").unwrap_err().to_string();
+    assert!(
+        err.contains("key `mqtt.max_packet_size`") && err.contains("69632"),
+        "{err}"
+    );
+    Config::parse(&text(331_776), "gw.toml")
+        .unwrap()
+        .validate("gw.toml")
+        .unwrap();
+    let cfg = Config::parse("[quarantine]\nmax_bytes = 1000\n", "gw.toml").unwrap();
+    let err = cfg.validate("gw.toml").unwrap_err().to_string();
+    assert!(err.contains("key `quarantine.max_bytes`"), "{err}");
+}
+
+#[test]
 fn secrets_come_from_the_environment() {
     let mut cfg = Config::default();
     cfg.apply_env(|k| (k == "TELEGATE_INFLUX_TOKEN").then(|| "s3cret".to_owned()));

@@ -8,6 +8,11 @@ use telegate_model::TopicPattern;
 
 use super::{Config, ConfigError};
 
+/// What a PUBLISH carries besides its payload, at most, as checked between
+/// `mqtt.max_packet_size` and `limits.max_payload_bytes`: a topic of up to
+/// 65,535 bytes plus 4 KiB for the header and properties.
+pub const PACKET_HEADROOM: usize = 65_536 + 4_096;
+
 impl Config {
     /// Every semantic rule, in one place.
     pub fn validate(&self, file: &str) -> Result<(), ConfigError> {
@@ -56,14 +61,14 @@ impl Config {
                 "set at least limits.max_payload_bytes plus 1 KiB",
             ));
         }
-        if (m.max_packet_size as usize) < self.limits.max_payload_bytes {
+        if (m.max_packet_size as usize) < self.limits.max_payload_bytes.saturating_add(PACKET_HEADROOM) {
             return Err(bad(
                 "mqtt.max_packet_size",
                 format!(
-                    "{} is below limits.max_payload_bytes = {}",
+                    "{} is below limits.max_payload_bytes = {} plus {PACKET_HEADROOM} bytes for the topic (up to 65,535 bytes) and properties",
                     m.max_packet_size, self.limits.max_payload_bytes
                 ),
-                "raise mqtt.max_packet_size, or the broker connection drops on oversized payloads instead of dead-lettering them",
+                "raise mqtt.max_packet_size to at least limits.max_payload_bytes + 69632: the broker silently drops, for the gateway, a message larger than the gateway's Maximum Packet Size (docs/device-protocol.md, \"Limits\")",
             ));
         }
         if m.keep_alive < Duration::from_secs(5) {
@@ -175,6 +180,20 @@ impl Config {
                 "limits.max_age",
                 "is 0".into(),
                 "allow at least the longest coverage gap, e.g. \"7d\"",
+            ));
+        }
+        if self.quarantine.dir.is_empty() {
+            return Err(bad(
+                "quarantine.dir",
+                "is empty".into(),
+                "set a directory on a local disk, e.g. \"/var/lib/telegate/quarantine\"",
+            ));
+        }
+        if self.quarantine.max_bytes < 1024 * 1024 {
+            return Err(bad(
+                "quarantine.max_bytes",
+                format!("{} bytes is too small", self.quarantine.max_bytes),
+                "allow at least 1 MiB (1048576) so a few whole messages fit; 67108864 is the default",
             ));
         }
         let w = &self.wal;

@@ -53,8 +53,12 @@ const SECS: i64 = NOW_NS / 1_000_000_000 - 60;
 
 /// A river_level sample: time, seq, stage, mode normal.
 fn river(stage: f64) -> W {
+    river_at(stage, SECS)
+}
+
+fn river_at(stage: f64, secs: i64) -> W {
     W::default()
-        .msg(1, W::default().varint(1, SECS as u64).varint(2, 5))
+        .msg(1, W::default().varint(1, secs as u64).varint(2, 5))
         .varint(2, 7)
         .double(3, stage)
         .varint(5, 1)
@@ -348,9 +352,10 @@ fn size_and_type_checks_come_first() {
 #[test]
 fn batches_at_and_past_max_items() {
     let reg = builtin();
-    let out = assert_same(&reg, "river_level", &river_batch(&vec![river(1.0); 1000]));
+    let distinct = |n: i64| (0..n).map(|i| river_at(1.0, SECS - i)).collect::<Vec<_>>();
+    let out = assert_same(&reg, "river_level", &river_batch(&distinct(1000)));
     assert_eq!(lines(&out).lines().count(), 1000);
-    let out = assert_same(&reg, "river_level", &river_batch(&vec![river(1.0); 1001]));
+    let out = assert_same(&reg, "river_level", &river_batch(&distinct(1001)));
     assert_eq!(refused(&out), RejectReason::ConstraintViolated);
     // Past the limit and with a NaN and a bad enum: more than three violations.
     let mut many = vec![river(1.0).varint(5, 9); 4];
@@ -360,4 +365,91 @@ fn batches_at_and_past_max_items() {
         Outcome::Refused(r) => assert!(r.detail.contains("; and 2 more"), "{r}"),
         other => panic!("{other:?}"),
     }
+}
+
+/// A river sample at `seconds` + `nanos` (nanos written as the int32 varint
+/// protobuf uses: negative values sign-extended to 64 bits).
+fn river_ts(seconds: i64, nanos: i32) -> W {
+    W::default()
+        .msg(
+            1,
+            W::default()
+                .varint(1, seconds as u64)
+                .varint(2, i64::from(nanos) as u64),
+        )
+        .varint(2, 7)
+        .double(3, 1.0)
+        .varint(5, 1)
+}
+
+fn refused_with(sample: W) -> (RejectReason, String) {
+    let out = assert_same(&builtin(), "river_level", &river_batch(&[sample]));
+    match out {
+        Outcome::Refused(r) => (r.reason, r.detail),
+        other => panic!("accepted: {other:?}"),
+    }
+}
+
+#[test]
+fn timestamps_follow_the_protobuf_spec_and_influxdb_range() {
+    // nanos outside 0..=999,999,999: invalid Timestamp, not folded into the time.
+    for nanos in [1_000_000_000, -1, i32::MIN, i32::MAX] {
+        let (reason, detail) = refused_with(river_ts(SECS, nanos));
+        assert_eq!(reason, RejectReason::ConstraintViolated, "{nanos}");
+        assert!(detail.contains("nanos") && detail.contains("0..=999999999"), "{detail}");
+    }
+    assert!(matches!(
+        assert_same(&builtin(), "river_level", &river_batch(&[river_ts(SECS, 999_999_999)])),
+        Outcome::Lines { .. }
+    ));
+    // Before InfluxDB's 1677 limit: too old, never "in the future".
+    let year_1600 = -11_676_096_000;
+    let year_0001 = -62_135_596_800;
+    for (seconds, spec_range) in [
+        (year_1600, false),
+        (year_0001, false),
+        (year_0001 - 1, true),
+        (i64::MIN, true),
+    ] {
+        let (reason, detail) = refused_with(river_ts(seconds, 0));
+        assert_eq!(reason, RejectReason::TimestampTooOld, "{seconds}: {detail}");
+        assert_eq!(detail.contains("google.protobuf.Timestamp"), spec_range, "{detail}");
+    }
+    // After InfluxDB's 2262 limit and after 9999-12-31.
+    let year_9999_end = 253_402_300_799;
+    for (seconds, spec_range) in [
+        (10_000_000_000, false),
+        (year_9999_end, false),
+        (year_9999_end + 1, true),
+        (i64::MAX, true),
+    ] {
+        let (reason, detail) = refused_with(river_ts(seconds, 0));
+        assert_eq!(reason, RejectReason::TimestampInFuture, "{seconds}: {detail}");
+        assert_eq!(detail.contains("google.protobuf.Timestamp"), spec_range, "{detail}");
+    }
+}
+
+#[test]
+fn two_samples_of_one_series_at_one_time_refuse_the_batch() {
+    let (reason, detail) = {
+        let out = assert_same(
+            &builtin(),
+            "river_level",
+            &river_batch(&[river_ts(SECS, 5), river_ts(SECS - 1, 0), river_ts(SECS, 5)]),
+        );
+        match out {
+            Outcome::Refused(r) => (r.reason, r.detail),
+            other => panic!("accepted: {other:?}"),
+        }
+    };
+    assert_eq!(reason, RejectReason::DuplicateSample);
+    assert!(detail.starts_with("samples[2] has the series and time"), "{detail}");
+    assert!(detail.contains("of samples[0]"), "{detail}");
+    // One nanosecond apart: two points.
+    let out = assert_same(
+        &builtin(),
+        "river_level",
+        &river_batch(&[river_ts(SECS, 5), river_ts(SECS, 6)]),
+    );
+    assert_eq!(lines(&out).lines().count(), 2);
 }
