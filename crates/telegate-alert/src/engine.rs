@@ -236,6 +236,11 @@ impl Engine {
     }
 
     /// New devices not registered because the registry is full.
+    /// How many devices the registry holds.
+    pub fn device_count(&self) -> usize {
+        self.devices.devices.len()
+    }
+
     pub fn devices_refused(&self) -> u64 {
         self.devices.refused
     }

@@ -90,6 +90,10 @@ pub(crate) struct Evaluator {
     out: Vec<Transition>,
     /// Transitions happened since the state was last saved.
     dirty: bool,
+    /// Devices the hub's list holds: a new one is pushed at once, not at
+    /// the next tick, so a console that loads right after a device's first
+    /// reading lists it.
+    devices_in_hub: usize,
     saving: Option<JoinHandle<()>>,
 }
 
@@ -117,6 +121,7 @@ impl Evaluator {
             reload_interval,
             out: Vec::new(),
             dirty: false,
+            devices_in_hub: 0,
             saving: None,
         }
     }
@@ -138,10 +143,21 @@ impl Evaluator {
         }
     }
 
-    /// Hand on what the round produced; refresh the firing list when
-    /// something changed or the clock moved.
+    /// Hand on what the round produced; refresh the firing list and the
+    /// device registry the console reads when something changed or the clock
+    /// moved.
     fn after_round(&mut self, ticked: bool) {
         let changed = !self.out.is_empty();
+        // The hub's lists first: a console that refetches on a transition
+        // event must find the device and the alert it names.
+        let devices = self.engine.device_count();
+        if changed || ticked || devices != self.devices_in_hub {
+            let firing = self.engine.firing();
+            self.stats.firing.store(firing.len() as u64, Relaxed);
+            self.hub.set_firing(firing);
+            self.hub.set_devices(self.engine.devices().cloned());
+            self.devices_in_hub = devices;
+        }
         for t in self.out.drain(..) {
             self.stats.transition(&t.rule_id, state_label(t.to));
             match Delivery::new(t.clone()) {
@@ -160,14 +176,6 @@ impl Evaluator {
         }
         if changed {
             self.dirty = true;
-        }
-        if changed || ticked {
-            let firing = self.engine.firing();
-            self.stats.firing.store(firing.len() as u64, Relaxed);
-            self.hub.set_firing(firing);
-        }
-        if ticked {
-            self.hub.set_devices(self.engine.devices().cloned());
         }
     }
 
