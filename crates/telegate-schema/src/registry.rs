@@ -195,11 +195,20 @@ impl Registry {
         let validator = Validator::new();
         for schema in schemas.values() {
             // Compile every rule now, so a schema the validator cannot run (CEL
-            // rules: this build evaluates standard rules only) fails at load
-            // time instead of rejecting every reading later.
-            let empty = DynamicMessage::new(schema.message.clone());
+            // rules: this build evaluates standard rules only; a rule of the
+            // wrong type, `double` rules on a `float`) fails at load time
+            // instead of rejecting every reading later. The probe holds one
+            // default sample: the validator compiles a nested message's rules
+            // only when it meets one.
+            let mut probe = DynamicMessage::new(schema.message.clone());
+            probe.set_field(
+                schema.samples_field(),
+                prost_reflect::Value::List(vec![prost_reflect::Value::Message(DynamicMessage::new(
+                    schema.sample.clone(),
+                ))]),
+            );
             if let Err(e @ (prost_protovalidate::Error::Compilation(_) | prost_protovalidate::Error::Runtime(_))) =
-                validator.validate(&empty)
+                validator.validate(&probe)
             {
                 return Err(SchemaError::BadMapping {
                     message: schema.message.full_name().to_owned(),

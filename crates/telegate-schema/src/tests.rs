@@ -354,3 +354,35 @@ mod never_panics {
         }
     }
 }
+
+/// Issue 16: a `buf.validate` rule of the wrong type on a sample field
+/// (`double` rules on a `float`) used to load fine and then reject every
+/// reading with "compilation error"; it must fail at load, naming the file.
+#[test]
+fn a_rule_of_the_wrong_type_on_a_sample_field_fails_at_load() {
+    let wrong = r#"syntax = "proto3";
+package x.v1;
+import "google/protobuf/timestamp.proto";
+import "buf/validate/validate.proto";
+import "telegate/v1/options.proto";
+message Batch {
+  option (telegate.v1.sensor) = { type: "probe" };
+  string device_id = 1;
+  repeated Sample samples = 2;
+}
+message Sample {
+  google.protobuf.Timestamp time = 1;
+  float temp_c = 2 [(buf.validate.field).double = { gte: -40, lte: 85 }];
+}
+"#;
+    let dir = write_dir(&[("x/probe.proto", wrong)]);
+    let err = Registry::load(dir.path(), &BTreeMap::new()).unwrap_err().to_string();
+    assert!(
+        err.contains("x/probe.proto") && err.contains("cannot be compiled") && err.contains("float"),
+        "{err}"
+    );
+    // The same with the rule of the field's own type loads.
+    let right = wrong.replace(".double = {", ".float = {");
+    let dir = write_dir(&[("x/probe.proto", right.as_str())]);
+    Registry::load(dir.path(), &BTreeMap::new()).unwrap();
+}
