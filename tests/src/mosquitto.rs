@@ -47,18 +47,48 @@ pub struct Access {
     pub acl_file: std::path::PathBuf,
     /// Where the broker writes its pid (so `telegate device` can SIGHUP it).
     pub pid_file: std::path::PathBuf,
-    pub device_tls: Option<DeviceTls>,
+    pub device_tls: Option<TlsListener>,
 }
 
-/// A TLS listener presenting `server_cert`, requiring a client certificate
-/// signed by `client_ca`, whose common name becomes the user name
-/// (`use_identity_as_username`), checked against `crl`.
+/// A TLS listener presenting `server_cert` and requiring a client
+/// certificate signed by `client_ca`; for device identities, the common name
+/// becomes the user name (`use_identity_as_username`) and `crl` is checked.
 #[derive(Debug, Clone)]
-pub struct DeviceTls {
+pub struct TlsListener {
     pub server_cert: std::path::PathBuf,
     pub server_key: std::path::PathBuf,
     pub client_ca: std::path::PathBuf,
-    pub crl: std::path::PathBuf,
+    pub crl: Option<std::path::PathBuf>,
+    pub identity_as_username: bool,
+}
+
+impl TlsListener {
+    /// Mutual TLS with the test PKI: server and client certificates from one CA.
+    fn mutual(pki: &Pki) -> Self {
+        Self {
+            server_cert: pki.server_cert.clone(),
+            server_key: pki.server_key.clone(),
+            client_ca: pki.ca.clone(),
+            crl: None,
+            identity_as_username: false,
+        }
+    }
+
+    fn config(&self, port: u16) -> String {
+        let mut text = format!(
+            "listener {port} 127.0.0.1\ncafile {}\ncertfile {}\nkeyfile {}\nrequire_certificate true\n",
+            self.client_ca.display(),
+            self.server_cert.display(),
+            self.server_key.display()
+        );
+        if let Some(crl) = &self.crl {
+            text.push_str(&format!("crlfile {}\n", crl.display()));
+        }
+        if self.identity_as_username {
+            text.push_str("use_identity_as_username true\n");
+        }
+        text
+    }
 }
 
 /// A Mosquitto broker with its own temp dir (config, persistence, log),
@@ -118,56 +148,26 @@ impl Mosquitto {
         let conf = dir.path().join("mosquitto.conf");
         let mut text = config(port, &data);
         text.push_str(extra);
-        let tls_port = match pki {
-            Some(pki) => {
+        let mut tls = pki.map(TlsListener::mutual);
+        if let Some(access) = access {
+            text = text.replace(
+                "allow_anonymous true\n",
+                &format!(
+                    "allow_anonymous false\npassword_file {}\nacl_file {}\npid_file {}\n",
+                    access.password_file.display(),
+                    access.acl_file.display(),
+                    access.pid_file.display()
+                ),
+            );
+            tls = tls.or_else(|| access.device_tls.clone());
+        }
+        let tls_port = match tls {
+            Some(listener) => {
                 let tls_port = process::free_port()?;
-                text.push_str(&format!(
-                    "listener {tls_port} 127.0.0.1\n\
-                     cafile {}\n\
-                     certfile {}\n\
-                     keyfile {}\n\
-                     require_certificate true\n",
-                    pki.ca.display(),
-                    pki.server_cert.display(),
-                    pki.server_key.display()
-                ));
+                text.push_str(&listener.config(tls_port));
                 Some(tls_port)
             }
             None => None,
-        };
-        let tls_port = match access {
-            Some(access) => {
-                text = text.replace(
-                    "allow_anonymous true\n",
-                    &format!(
-                        "allow_anonymous false\npassword_file {}\nacl_file {}\npid_file {}\n",
-                        access.password_file.display(),
-                        access.acl_file.display(),
-                        access.pid_file.display()
-                    ),
-                );
-                match &access.device_tls {
-                    Some(t) => {
-                        let tls_port = process::free_port()?;
-                        text.push_str(&format!(
-                            "listener {tls_port} 127.0.0.1\n\
-                             cafile {}\n\
-                             certfile {}\n\
-                             keyfile {}\n\
-                             crlfile {}\n\
-                             require_certificate true\n\
-                             use_identity_as_username true\n",
-                            t.client_ca.display(),
-                            t.server_cert.display(),
-                            t.server_key.display(),
-                            t.crl.display()
-                        ));
-                        Some(tls_port)
-                    }
-                    None => None,
-                }
-            }
-            None => tls_port,
         };
         std::fs::write(&conf, text).with_context(|| format!("writing {}", conf.display()))?;
         let proc = Process::new(

@@ -22,7 +22,7 @@ use rumqttc::v5::{AsyncClient, ConnectionError, Event, MqttOptions};
 use rumqttc::{TlsConfiguration, Transport};
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Gateway, telegate_binary, test_config};
-use telegate_e2e::mosquitto::{Access, DeviceTls};
+use telegate_e2e::mosquitto::{Access, TlsListener};
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::pki::Pki;
 use telegate_e2e::servers::{Influxd, Mosquitto};
@@ -338,11 +338,12 @@ async fn each_device_publishes_only_as_itself_with_client_certificates() -> anyh
         password_file: dir.path().join("mosquitto/passwd"),
         acl_file: dir.path().join("mosquitto/acl"),
         pid_file,
-        device_tls: Some(DeviceTls {
+        device_tls: Some(TlsListener {
             server_cert: pki.server_cert.clone(),
             server_key: pki.server_key.clone(),
             client_ca: dir.path().join("pki/devices-ca.pem"),
-            crl: dir.path().join("pki/devices-ca.crl"),
+            crl: Some(dir.path().join("pki/devices-ca.crl")),
+            identity_as_username: true,
         }),
     };
     let broker = Mosquitto::start_with_access(&access).await?;
