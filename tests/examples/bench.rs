@@ -25,119 +25,21 @@
 #![allow(clippy::print_stdout)]
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
-use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-use telegate_e2e::cpu::{ShareMeter, Shares, process_cpu, wait_quiet};
+use rumqttc::v5::{AsyncClient, Event};
+use telegate_e2e::bench::{
+    GatewayProcess, database_ceiling, messages, now_ns, options, publish_all, publisher, wait_until,
+};
+use telegate_e2e::cpu::{ShareMeter, Shares, wait_quiet};
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::servers::{Influxd, Mosquitto};
-use telegate_influx::{HttpWriter, InfluxConfig, Output, encode_points};
-use telegate_model::TopicPattern;
-use telegate_schema::{Limits, Registry};
-
-const DEVICES: u64 = 100;
-
-fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
-
-/// `n` river-level messages of `samples` samples each, spread over 100
-/// devices, every sample at its own time (so no point overwrites another).
-fn messages(registry: &Registry, n: u64, samples: u64, prefix: &str) -> Vec<(String, Bytes)> {
-    let river = registry.get("river_level").expect("built-in type");
-    let t0 = now_ns() - 3_600_000_000_000;
-    (0..n)
-        .map(|i| {
-            let device = format!("{prefix}-{}", i % DEVICES);
-            let s: Vec<_> = (0..samples)
-                .map(|j| {
-                    let k = i * samples + j;
-                    valid_sample(&river.sample, t0 + k as i64 * 1_000_000, k)
-                })
-                .collect();
-            (
-                format!("telemetry/bench/{device}/river_level"),
-                Bytes::from(batch(&river.message, &device, s)),
-            )
-        })
-        .collect()
-}
-
-fn options(id: &str, port: u16) -> MqttOptions {
-    let mut o = MqttOptions::new(id, "127.0.0.1", port);
-    o.set_keep_alive(Duration::from_secs(30))
-        .set_max_packet_size(Some(4 * 1024 * 1024))
-        .set_clean_start(true);
-    o
-}
-
-/// A QoS 1 publisher task; returns (client, acked counter).
-async fn publisher(id: &str, port: u16) -> anyhow::Result<(AsyncClient, Arc<AtomicU64>)> {
-    let (client, mut eventloop) = AsyncClient::new(options(id, port), 4096);
-    let acked = Arc::new(AtomicU64::new(0));
-    let counter = acked.clone();
-    let (ready_tx, mut ready_rx) = tokio::sync::mpsc::channel(1);
-    tokio::spawn(async move {
-        loop {
-            match eventloop.poll().await {
-                Ok(Event::Incoming(Packet::ConnAck(_))) => {
-                    let _ = ready_tx.try_send(());
-                }
-                Ok(Event::Incoming(Packet::PubAck(_))) => {
-                    counter.fetch_add(1, SeqCst);
-                }
-                Ok(_) => {}
-                Err(_) => return,
-            }
-        }
-    });
-    tokio::time::timeout(Duration::from_secs(10), ready_rx.recv()).await?;
-    Ok((client, acked))
-}
-
-async fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> anyhow::Result<()> {
-    let start = Instant::now();
-    while !f() {
-        anyhow::ensure!(start.elapsed() < limit, "not reached within {limit:?}");
-        tokio::time::sleep(Duration::from_millis(2)).await;
-    }
-    Ok(())
-}
-
-/// Two QoS 1 publishers at full speed, each with half of `msgs` (the same
-/// load generator for the broker's ceiling and for telegate's rate).
-async fn publish_all(
-    port: u16,
-    msgs: &[(String, Bytes)],
-    name: &str,
-) -> anyhow::Result<tokio::task::JoinHandle<anyhow::Result<()>>> {
-    let halves: Vec<Vec<(String, Bytes)>> = msgs.chunks(msgs.len().div_ceil(2)).map(<[_]>::to_vec).collect();
-    let mut tasks = Vec::new();
-    for (k, half) in halves.into_iter().enumerate() {
-        let (client, _) = publisher(&format!("bench-{name}-{k}"), port).await?;
-        tasks.push(tokio::spawn(async move {
-            for (topic, payload) in half {
-                client.publish(topic, QoS::AtLeastOnce, false, payload).await?;
-            }
-            anyhow::Ok(())
-        }));
-    }
-    Ok(tokio::spawn(async move {
-        for t in tasks {
-            t.await??;
-        }
-        Ok(())
-    }))
-}
+use telegate_schema::Registry;
 
 /// (a) Broker ceiling: two publishers at full speed, one subscriber.
 async fn broker_ceiling(port: u16, msgs: &[(String, Bytes)]) -> anyhow::Result<f64> {
@@ -172,153 +74,6 @@ async fn broker_ceiling(port: u16, msgs: &[(String, Bytes)]) -> anyhow::Result<f
     Ok(rate)
 }
 
-/// (b) Database ceiling: the same points, encoded once, two writers.
-async fn database_ceiling(influx: &Influxd, registry: &Registry, msgs: &[(String, Bytes)]) -> anyhow::Result<f64> {
-    let pattern = TopicPattern::parse("telemetry/{site}/{device_id}/{sensor_type}")?;
-    let mut lines = Vec::new();
-    let mut points = Vec::new();
-    for (topic, payload) in msgs {
-        points.clear();
-        let origin = pattern.parse_topic(topic)?;
-        registry
-            .decode(&origin, payload, now_ns(), &Limits::default(), &mut points)
-            .map_err(|r| anyhow::anyhow!("{r:?}"))?;
-        lines.extend_from_slice(&encode_points(&points)?);
-    }
-    let all: Vec<&[u8]> = lines.split_inclusive(|&b| b == b'\n').collect();
-    let n_points = all.len();
-    let batches: Vec<Vec<u8>> = all.chunks(5000).map(|c| c.concat()).collect();
-    influx.create_database("ceiling").await?;
-    let cfg = InfluxConfig {
-        url: influx.url(),
-        database: "ceiling".into(),
-        ..InfluxConfig::default()
-    };
-    let writer = Arc::new(Output::from(HttpWriter::new(&cfg)?));
-    let queue = Arc::new(std::sync::Mutex::new(batches));
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    for _ in 0..2 {
-        let (writer, queue) = (writer.clone(), queue.clone());
-        tasks.push(tokio::spawn(async move {
-            loop {
-                let next = queue.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.pop();
-                let Some(b) = next else { return anyhow::Ok(()) };
-                writer.write(&b).await?;
-            }
-        }));
-    }
-    for t in tasks {
-        t.await??;
-    }
-    let secs = start.elapsed().as_secs_f64();
-    let stored = influx.count("ceiling", "river_level", "seq").await?;
-    anyhow::ensure!(stored == n_points as u64, "ceiling: stored {stored} of {n_points}");
-    Ok(n_points as f64 / secs)
-}
-
-fn release_binary() -> anyhow::Result<PathBuf> {
-    let exe = std::env::current_exe()?;
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("telegate"))
-        .ok_or_else(|| anyhow::anyhow!("no target dir"))?;
-    anyhow::ensure!(
-        bin.exists(),
-        "{} missing: run `cargo build --release -p telegate` first",
-        bin.display()
-    );
-    Ok(bin)
-}
-
-/// The gateway as its own process, default settings but for ports and paths.
-struct Gateway {
-    child: std::process::Child,
-    _dir: tempfile::TempDir,
-}
-
-impl Gateway {
-    async fn start(broker: u16, influx: &str, db: &str) -> anyhow::Result<Self> {
-        let dir = tempfile::tempdir()?;
-        let cfg = dir.path().join("telegate.toml");
-        // Defaults unless tuning by hand: BENCH_MQTT / BENCH_INFLUX / BENCH_WAL
-        // hold extra `key = value` lines for those sections (e.g.
-        // BENCH_INFLUX='batch_size = 10000'); the figures in
-        // docs/performance.md use none.
-        let extra = |var: &str| std::env::var(var).map(|v| v.replace("\\n", "\n")).unwrap_or_default();
-        let (mqtt, influx_extra, wal) = (extra("BENCH_MQTT"), extra("BENCH_INFLUX"), extra("BENCH_WAL"));
-        std::fs::write(
-            &cfg,
-            format!(
-                "[mqtt]\nport = {broker}\nclient_id = \"bench-{db}\"\n{mqtt}\n[influx]\nurl = \"{influx}\"\ndatabase = \"{db}\"\n{influx_extra}\n[wal]\ndir = \"wal\"\n{wal}\n[pipeline]\nstats_interval = \"0s\"\n[admin]\nlisten = \"127.0.0.1:0\"\n"
-            ),
-        )?;
-        let log = std::fs::File::create(dir.path().join("telegate.log"))?;
-        let child = std::process::Command::new(release_binary()?)
-            .args(["run", "--config"])
-            .arg(&cfg)
-            .env("RUST_LOG", "info")
-            .stderr(log)
-            .spawn()?;
-        let log_path = dir.path().join("telegate.log");
-        let start = Instant::now();
-        while !std::fs::read_to_string(&log_path)
-            .unwrap_or_default()
-            .contains("subscribed")
-        {
-            anyhow::ensure!(start.elapsed() < Duration::from_secs(20), "gateway did not subscribe");
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        Ok(Self { child, _dir: dir })
-    }
-
-    /// The gateway's own account of its writes, from its `/metrics`:
-    /// (batches, average points per batch, average write time in ms).
-    async fn write_stats(&self) -> anyhow::Result<(f64, f64, f64)> {
-        let log = std::fs::read_to_string(self._dir.path().join("telegate.log"))?;
-        let addr = log
-            .lines()
-            .find(|l| l.contains("admin listener"))
-            .and_then(|l| l.split("addr=").nth(1))
-            .and_then(|a| a.split_whitespace().next())
-            .ok_or_else(|| anyhow::anyhow!("no admin address in the gateway's log"))?
-            .to_owned();
-        let (_, page) = telegate_e2e::admin::get(addr.parse()?, "/metrics", None).await?;
-        let v = |name: &str| telegate_e2e::admin::value(&page, name).unwrap_or(0.0);
-        let batches = v("telegate_write_batches_total");
-        let requests = v("telegate_write_duration_seconds_count").max(1.0);
-        Ok((
-            batches,
-            v("telegate_points_written_total") / batches.max(1.0),
-            1000.0 * v("telegate_write_duration_seconds_sum") / requests,
-        ))
-    }
-
-    /// (CPU seconds, peak RSS bytes) so far, from /proc.
-    fn usage(&self) -> anyhow::Result<(f64, u64)> {
-        let pid = self.child.id();
-        let cpu = process_cpu(pid)?;
-        let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-        let hwm_kib: u64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))
-            .and_then(|v| v.split_whitespace().next())
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        Ok((cpu, hwm_kib * 1024))
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let _ = self.child.wait();
-    }
-}
-
 /// (c) telegate end to end at full publish speed.
 async fn telegate_rate(
     mosquitto: &Mosquitto,
@@ -328,7 +83,7 @@ async fn telegate_rate(
     points: u64,
 ) -> anyhow::Result<(f64, f64, u64, Shares)> {
     let broker = mosquitto.port();
-    let gw = Gateway::start(broker, &influx.url(), db).await?;
+    let gw = GatewayProcess::start(broker, &influx.url(), db).await?;
     let (cpu0, _) = gw.usage()?;
     let meter = ShareMeter::start(mosquitto, influx)?;
     let start = Instant::now();
@@ -365,7 +120,7 @@ async fn fixed_rate(
     samples: u64,
     db: &str,
 ) -> anyhow::Result<FixedRate> {
-    let gw = Gateway::start(broker, &influx.url(), db).await?;
+    let gw = GatewayProcess::start(broker, &influx.url(), db).await?;
     let total = rate * seconds;
     let load = messages(registry, total, samples, "load");
     let river = registry.get("river_level").expect("built-in");

@@ -12,6 +12,7 @@
 //! - [`eventually`], for conditions that take a moment to hold.
 
 pub mod admin;
+pub mod bench;
 pub mod client;
 pub mod cpu;
 pub mod deploy;

@@ -204,3 +204,48 @@ async fn a_full_wal_budget_stops_acks_and_loses_nothing() -> anyhow::Result<()> 
     assert!(!last.wal_full, "{last}");
     Ok(())
 }
+
+/// Mosquitto 2.0 ignores the MQTT 5 receive maximum for a backlog queued in
+/// the session: it sends thousands of unacknowledged messages at once. The
+/// source holds at most `receive_maximum` beyond the decoder's channel and
+/// leaves the socket unread until the decoder catches up; nothing is lost.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_sent_beyond_the_receive_maximum_is_held_within_it_and_stored_once() -> anyhow::Result<()> {
+    const RECEIVE_MAXIMUM: u16 = 50;
+    const N: u64 = 10_000;
+    let broker = Mosquitto::start().await?;
+    let influx = Influxd::start().await?;
+    let dir = tempfile::tempdir()?;
+    let mut config = test_config("gw-backlog", broker.port(), &influx.url());
+    config.mqtt.receive_maximum = RECEIVE_MAXIMUM;
+    config.wal.dir = dir.path().join("wal").display().to_string();
+    config.quarantine.dir = dir.path().join("quarantine").display().to_string();
+    // Subscribe once, stop: from then on the broker queues for the session.
+    let gw = Gateway::start(config.clone()).await?;
+    gw.connected().await?;
+    gw.stop().await;
+    let t0 = now_ms_ns() - 3_600_000_000_000;
+    stream(Publisher::connect("rl-backlog", broker.port()).await?, t0, 0, N, 50_000).await??;
+
+    let gw = Gateway::start(config).await?;
+    let source = gw.stats.source.clone();
+    let start = Instant::now();
+    let mut held_max = 0;
+    while gw.summary().acked < N {
+        held_max = held_max.max(source.held.load(std::sync::atomic::Ordering::Relaxed));
+        assert!(start.elapsed() < Duration::from_secs(90), "{}", gw.summary());
+        tokio::time::sleep(Duration::from_micros(200)).await;
+    }
+    let pauses = source.read_pauses.load(std::sync::atomic::Ordering::Relaxed);
+    eprintln!("backlog of {N}: held at most {held_max}, {pauses} read pauses");
+    assert!(held_max <= u64::from(RECEIVE_MAXIMUM), "held {held_max}");
+    assert!(
+        pauses > 0,
+        "the broker kept within the receive maximum: this test no longer exercises the bound"
+    );
+    assert_stored_exactly(&influx, N, Duration::from_secs(60)).await?;
+    let last = gw.stop().await;
+    assert_eq!(last.acked, N, "{last}");
+    assert_eq!(last.received, N, "each reading delivered once: {last}");
+    Ok(())
+}

@@ -37,6 +37,12 @@ pub struct SourceStats {
     /// a persistent session holds what is published for the gateway.
     pub subscribed: AtomicBool,
     pub unacked: AtomicU64,
+    /// Received messages waiting for room in the decoder's channel.
+    pub held: AtomicU64,
+    /// Times the holding queue was full and the socket was left unread
+    /// until the decoder caught up (a broker sending beyond the receive
+    /// maximum, or a slow pipeline).
+    pub read_pauses: AtomicU64,
 }
 
 /// The subscriber: owns the rumqttc event loop and the ack order.
@@ -46,6 +52,9 @@ pub struct MqttSource {
     subscription: String,
     reconnect_min: Duration,
     reconnect_max: Duration,
+    /// Messages held beyond the decoder's channel before the source stops
+    /// reading the socket: the bound on undecoded payloads in memory.
+    hold_max: usize,
     stats: Arc<SourceStats>,
 }
 
@@ -94,6 +103,7 @@ impl MqttSource {
             subscription,
             reconnect_min: cfg.reconnect_min,
             reconnect_max: cfg.reconnect_max,
+            hold_max: usize::from(cfg.receive_maximum.max(1)),
             stats: Arc::default(),
         };
         Ok((source, dlq))
@@ -103,7 +113,15 @@ impl MqttSource {
         self.stats.clone()
     }
 
-    /// Poll until shut down. After `shutdown` no new message is forwarded;
+    /// Poll until shut down. Messages that do not fit the decoder's channel
+    /// wait in a holding queue; once it holds `mqtt.receive_maximum`, the
+    /// socket is not read until the decoder has taken half of them: a broker that
+    /// ignores the receive maximum (Mosquitto 2.0 delivering a queued
+    /// backlog) is slowed by TCP instead of growing the gateway's memory.
+    /// Completions are still taken meanwhile; the acks they release are
+    /// queued in the client and go out when reading resumes.
+    ///
+    /// After `shutdown` no new message is forwarded;
     /// the loop keeps acknowledging completions until every sender of `done`
     /// is gone (the pipeline has drained), then disconnects. `abort` stops at
     /// once: whatever is unacknowledged is redelivered by the broker later.
@@ -116,6 +134,8 @@ impl MqttSource {
     ) {
         let mut tx = Some(tx);
         let mut overflow: VecDeque<Envelope> = VecDeque::new();
+        // The holding queue reached `hold_max`: the socket is left unread.
+        let mut paused = false;
         let mut tracker = AckTracker::default();
         let mut failures = 0u32;
         let mut subscribed_once = false;
@@ -128,6 +148,7 @@ impl MqttSource {
                     tracing::info!(unacked = tracker.len(), "MQTT source: intake stopped, draining");
                     tx = None;
                     overflow.clear();
+                    paused = false;
                 }
                 seq = done.recv() => match seq {
                     Some(seq) => {
@@ -139,10 +160,19 @@ impl MqttSource {
                     }
                     None => break,
                 },
-                () = tokio::time::sleep(Duration::from_millis(5)), if !overflow.is_empty() => {
-                    forward_overflow(tx.as_ref(), &mut overflow);
+                open = room(tx.as_ref()), if !overflow.is_empty() => {
+                    if open {
+                        forward_overflow(tx.as_ref(), &mut overflow);
+                    } else {
+                        tx = None;
+                        overflow.clear();
+                    }
+                    // Resume reading once half the queue has gone on, not
+                    // at the first free slot: fewer, longer reads.
+                    paused &= overflow.len() > self.hold_max / 2;
+                    stats.held.store(overflow.len() as u64, Relaxed);
                 }
-                event = self.eventloop.poll() => match event {
+                event = self.eventloop.poll(), if !paused => match event {
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                         failures = 0;
                         stats.connects.fetch_add(1, Relaxed);
@@ -181,6 +211,11 @@ impl MqttSource {
                         } else {
                             overflow.push_back(env);
                         }
+                        if overflow.len() >= self.hold_max {
+                            paused = true;
+                            stats.read_pauses.fetch_add(1, Relaxed);
+                        }
+                        stats.held.store(overflow.len() as u64, Relaxed);
                         stats.unacked.store(tracker.len() as u64, Relaxed);
                     }
                     Ok(Event::Incoming(Packet::Disconnect(d))) => {
@@ -242,6 +277,15 @@ impl MqttSource {
         }
         self.stats.connected.store(false, Relaxed);
         tracing::info!("disconnected from MQTT broker");
+    }
+}
+
+/// Resolves once the decoder's channel has room (true) or is closed
+/// (false); never without a channel.
+async fn room(tx: Option<&mpsc::Sender<Envelope>>) -> bool {
+    match tx {
+        Some(tx) => tx.reserve().await.is_ok(),
+        None => std::future::pending().await,
     }
 }
 

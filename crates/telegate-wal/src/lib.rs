@@ -19,9 +19,9 @@
 //! is copied to `quarantine/` (bounded by [`QUARANTINE_MAX_BYTES`]),
 //! counted and skipped to the next whole frame; only the newest segment of
 //! a previous run may end in a torn frame (a crash mid-append), which is
-//! truncated. Records complete with their [`SegmentId`];
-//! [`Wal::checkpoint`] saves what is stored so a restart replays only the
-//! rest.
+//! truncated. Records complete with their [`SegmentId`], which the
+//! [`Releaser`] takes back: it deletes drained segments and checkpoints
+//! what is stored so a restart replays only the rest.
 
 mod appender;
 mod config;
@@ -29,6 +29,7 @@ mod damage;
 mod error;
 mod frame;
 mod log;
+mod releaser;
 mod tailer;
 
 pub use appender::Appender;
@@ -37,4 +38,5 @@ pub use damage::QUARANTINE_MAX_BYTES;
 pub use error::WalError;
 pub use frame::Record;
 pub use log::{SegmentId, Wal, WalStats};
+pub use releaser::{CHECKPOINT_EVERY, Releaser};
 pub use tailer::Tailer;

@@ -20,6 +20,8 @@ pub const NAMES: &[&str] = &[
     "telegate_messages_received_total",
     "telegate_messages_acked_total",
     "telegate_acks_pending",
+    "telegate_mqtt_held_messages",
+    "telegate_mqtt_read_pauses_total",
     "telegate_messages_accepted_total",
     "telegate_points_accepted_total",
     "telegate_messages_rejected_total",
@@ -138,6 +140,20 @@ pub fn render(
         "gauge",
         "Messages received and not yet acknowledged.",
         s.unacked.load(Relaxed),
+    );
+    family(
+        o,
+        "telegate_mqtt_held_messages",
+        "gauge",
+        "Received messages waiting for room in the decoder's channel (at most mqtt.receive_maximum).",
+        s.held.load(Relaxed),
+    );
+    family(
+        o,
+        "telegate_mqtt_read_pauses_total",
+        "counter",
+        "Times the holding queue was full and the broker connection was left unread until the decoder caught up.",
+        s.read_pauses.load(Relaxed),
     );
     family(
         o,

@@ -28,7 +28,7 @@ use crate::reload::{Active, Reloader, watch_loop};
 use crate::stages::{DecodeStage, Sink, WriteToken, dead_letter_stage};
 use crate::stats::{Stats, Summary};
 use crate::supervisor::{StageHealth, Stages};
-use telegate_wal::{Appender, SegmentId, Wal};
+use telegate_wal::{Appender, Releaser, Wal};
 
 /// A started gateway.
 #[derive(Debug)]
@@ -286,7 +286,7 @@ async fn start_inner(
                     },
                 }),
             );
-            stages.spawn("wal releaser", release(wal, release_rx));
+            stages.spawn("wal releaser", Releaser::new(wal).run(release_rx));
             write.spawn(&mut stages, write_rx, release_tx);
         }
     }
@@ -453,58 +453,6 @@ impl WriteGroup<'_> {
                 self.give_up,
             ),
         );
-    }
-}
-
-/// How often the WAL's checkpoint of what is stored is written (when
-/// something was released since): after a crash, at most about this much
-/// stored data is replayed.
-const CHECKPOINT_EVERY: Duration = Duration::from_secs(1);
-
-/// Release WAL records the writer stored (or dead-lettered) — drained
-/// segments are deleted — and checkpoint what is stored every
-/// [`CHECKPOINT_EVERY`] and once the writers are done, so a restart replays
-/// only what was not stored.
-async fn release(wal: Arc<Wal>, mut rx: mpsc::Receiver<SegmentId>) {
-    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut released = false;
-    let mut failing = false;
-    loop {
-        tokio::select! {
-            segment = rx.recv() => match segment {
-                Some(segment) => {
-                    wal.release(segment);
-                    released = true;
-                }
-                None => break,
-            },
-            _ = tick.tick(), if released => {
-                released = false;
-                checkpoint(&wal, &mut failing).await;
-            }
-        }
-    }
-    checkpoint(&wal, &mut failing).await;
-}
-
-/// Write the checkpoint off the async threads. A failure (disk full) only
-/// means more is replayed after a crash: logged when it starts and ends.
-async fn checkpoint(wal: &Arc<Wal>, failing: &mut bool) {
-    let w = wal.clone();
-    let result = tokio::task::spawn_blocking(move || w.checkpoint()).await;
-    match result {
-        Ok(Ok(())) => {
-            if std::mem::take(failing) {
-                tracing::info!("WAL checkpoint written again");
-            }
-        }
-        Ok(Err(e)) if !*failing => {
-            *failing = true;
-            tracing::warn!(error = %e, "cannot write the WAL checkpoint; a crash now replays more than what was not stored");
-        }
-        Ok(Err(_)) => {}
-        Err(e) => tracing::warn!(error = %e, "WAL checkpoint task failed"),
     }
 }
 
