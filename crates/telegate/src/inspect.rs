@@ -158,8 +158,9 @@ pub fn describe(registry: &Registry, pattern: &TopicPattern, schema: &SensorSche
     let _ = writeln!(out, "  measurement: {}", schema.measurement);
     let _ = writeln!(
         out,
-        "  time:        samples[].{} (the device's clock; must lie within limits.max_age in the past and limits.max_future ahead)",
-        schema.time.field_name()
+        "  time:        samples[].{} ({}; the device's clock; must lie within limits.max_age in the past and limits.max_future ahead)",
+        schema.time.field_name(),
+        schema.time.kind_and_unit()
     );
     let _ = writeln!(out, "\n  batch ({}):", schema.message.name());
     for f in schema.message.fields() {
