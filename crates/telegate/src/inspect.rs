@@ -141,7 +141,7 @@ pub fn list(registry: &Registry) -> String {
 
 /// A valid example payload of the type, at [`EXAMPLE_TIME_NS`].
 pub fn example_payload(schema: &SensorSchema, device_id: &str) -> Vec<u8> {
-    let s = sample::valid_sample(&schema.sample, EXAMPLE_TIME_NS, 1);
+    let s = sample::valid_schema_sample(schema, EXAMPLE_TIME_NS, 1);
     sample::batch(&schema.message, device_id, vec![s])
 }
 
