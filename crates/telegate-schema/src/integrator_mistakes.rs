@@ -110,6 +110,21 @@ fn built_in_types_stay_beside_a_schema_dir_unless_turned_off() {
             .description
             .starts_with("(site copy)")
     );
+    // …with a warning, because it differs from the built-in file.
+    let w: Vec<String> = copied.warnings().iter().map(ToString::to_string).collect();
+    let file = dir.path().join("telegate/v1/river_level.proto");
+    assert_eq!(w.len(), 1, "{w:?}");
+    assert!(
+        w[0].starts_with(&format!(
+            "{}: warning: replaces the built-in telegate/v1/river_level.proto",
+            file.display()
+        )),
+        "{w:?}"
+    );
+    // An identical copy is no news.
+    std::fs::write(&file, include_str!("../../../proto/telegate/v1/river_level.proto")).unwrap();
+    let same = Registry::load_with_builtin(dir.path(), &BTreeMap::new()).unwrap();
+    assert!(same.warnings().is_empty(), "{:?}", same.warnings());
     // The same type defined a second time under another name is refused, with the way out.
     let twin = include_str!("../../../proto/telegate/v1/river_level.proto")
         .replace("package telegate.v1;", "package site.v1;");

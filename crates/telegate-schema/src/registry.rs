@@ -220,6 +220,26 @@ fn source_texts(pool: &DescriptorPool, sources: &Sources<'_>) -> Result<BTreeMap
     Ok(out)
 }
 
+/// Files of the schema directory that replace a built-in file with other
+/// content: a copy from an older telegate (the guide once said to copy
+/// `proto/telegate` into the directory) that hides the built-in's changes.
+fn stale_copies(texts: &BTreeMap<String, Arc<str>>, loc: &Locator) -> Vec<SchemaWarning> {
+    embedded::SENSORS
+        .iter()
+        .chain(embedded::OPTIONS)
+        .filter(|(name, builtin)| {
+            loc.is_on_disk(name) && texts.get(*name).is_some_and(|text| &**text != *builtin)
+        })
+        .map(|(name, _)| {
+            SchemaWarning::new(
+                loc.file(name),
+                format!("replaces the built-in {name}, which differs from it (an old copy hides this telegate's version)"),
+                "delete the file to serve the built-in version, or rename it (and its package) if it is a type of your own",
+            )
+        })
+        .collect()
+}
+
 /// What a reload changed, by sensor type name.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SchemaChanges {
@@ -300,6 +320,9 @@ impl Registry {
             None => BUILTIN_DIR.to_owned(),
         };
         let mut registry = Self::from_pool(PathBuf::from(shown), pool, type_map, &loc)?;
+        if sources.builtin {
+            registry.warnings.extend(stale_copies(&texts, &loc));
+        }
         registry.sources = texts;
         Ok(registry)
     }
