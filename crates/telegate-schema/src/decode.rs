@@ -112,10 +112,11 @@ impl SensorSchema {
     /// Decode only (no checks): for `telegate decode` and tests.
     pub fn decode_message(&self, payload: &[u8]) -> Result<DynamicMessage, Rejection> {
         DynamicMessage::decode(self.message.clone(), payload).map_err(|e| {
+            let problem = crate::wire_path::locate(&self.message, payload).unwrap_or_else(|| e.to_string());
             Rejection::new(
                 RejectReason::MalformedProtobuf,
                 format!(
-                    "not a valid {} ({} bytes): {e}",
+                    "not a valid {} ({} bytes): {problem}",
                     self.message.full_name(),
                     payload.len()
                 ),
@@ -193,10 +194,14 @@ impl SensorSchema {
                 let nanos = ts.get_field_by_name("nanos").and_then(|v| v.as_i32()).unwrap_or(0);
                 rejections::timestamp_ns(i, self.time.field_name(), secs, nanos)
             }
-            TimeSource::Integer { field, nanos_per_unit } => {
+            TimeSource::Integer {
+                field, nanos_per_unit, ..
+            } => {
                 let raw = match &*sample.get_field(field) {
                     Value::I64(x) => i128::from(*x),
                     Value::U64(x) => i128::from(*x),
+                    Value::I32(x) => i128::from(*x),
+                    Value::U32(x) => i128::from(*x),
                     _ => return Err(missing()),
                 };
                 if raw == 0 {

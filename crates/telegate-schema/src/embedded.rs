@@ -1,7 +1,8 @@
 //! Schemas built into the binary: `telegate/v1/options.proto` (so a schema
 //! directory only needs the integrator's own files; a copy on disk takes
-//! precedence) and the repository's sensor types (so `telegate run` works
-//! with no schema directory at all).
+//! precedence), the repository's sensor types (so `telegate run` works
+//! with no schema directory at all) and the source of
+//! `buf/validate/validate.proto` (for `telegate schema export`).
 
 use protox::file::{File, FileResolver};
 
@@ -12,6 +13,13 @@ macro_rules! proto {
 }
 
 pub(crate) const OPTIONS: &[(&str, &str)] = &[proto!("telegate/v1/options.proto")];
+
+/// The source of the `buf.validate` rules, only for `telegate schema
+/// export` (compiling uses the descriptors prost-protovalidate embeds).
+pub(crate) const VALIDATE: &[(&str, &str)] = &[(
+    "buf/validate/validate.proto",
+    include_str!("../../../vendor/prost-protovalidate-types/proto/buf/validate/validate.proto"),
+)];
 
 /// The built-in sensor types. A new file under `proto/telegate/v1/` is added here.
 pub(crate) const SENSORS: &[(&str, &str)] = &[

@@ -26,18 +26,25 @@ mod duplicates;
 mod embedded;
 mod error;
 mod limits;
+mod location;
 mod mapping;
+mod option_keys;
 mod options;
 mod registry;
 mod rejections;
 pub mod sample;
 mod transcode;
+mod warning;
+mod wire_path;
 
 pub use error::SchemaError;
 pub use limits::Limits;
 pub use mapping::{Column, ColumnRole, SensorSchema, TimeSource, ValueType};
-pub use registry::Registry;
+pub use registry::{Registry, SchemaChanges};
 pub use transcode::{TranscodeScratch, Transcoder, Unsupported};
+pub use warning::SchemaWarning;
 
+#[cfg(test)]
+mod integrator_mistakes;
 #[cfg(test)]
 mod tests;

@@ -6,9 +6,13 @@ use std::sync::Arc;
 
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor};
 
+use prost::Message as _;
+
 use crate::error::SchemaError;
+use crate::location::Locator;
 use crate::options::{OptionReader, Role};
 use crate::transcode::{Transcoder, Unsupported};
+use crate::warning::SchemaWarning;
 
 /// Tag keys every point gets from the topic; schema columns may not reuse them.
 pub(crate) const DEVICE_TAG: &str = "device_id";
@@ -84,9 +88,13 @@ pub enum TimeSource {
     Timestamp {
         field: FieldDescriptor,
     },
+    /// An integer count of `unit`s since the Unix epoch (any integer kind,
+    /// 32 or 64 bits).
     Integer {
         field: FieldDescriptor,
         nanos_per_unit: i64,
+        /// `s`, `ms`, `us` or `ns`.
+        unit: &'static str,
     },
 }
 
@@ -94,6 +102,24 @@ impl TimeSource {
     pub fn field_name(&self) -> &str {
         match self {
             TimeSource::Timestamp { field } | TimeSource::Integer { field, .. } => field.name(),
+        }
+    }
+
+    /// The field's type and, for an integer, its unit: shown by `check` and
+    /// `describe`, e.g. `google.protobuf.Timestamp` or `uint32, seconds (s)`.
+    pub fn kind_and_unit(&self) -> String {
+        match self {
+            TimeSource::Timestamp { .. } => "google.protobuf.Timestamp".to_owned(),
+            TimeSource::Integer { field, unit, .. } => {
+                let name = match *unit {
+                    "s" => "seconds",
+                    "ms" => "milliseconds",
+                    "us" => "microseconds",
+                    _ => "nanoseconds",
+                };
+                let kind = format!("{:?}", field.kind()).to_lowercase();
+                format!("{kind}, {name} since 1970-01-01T00:00:00Z ({unit})")
+            }
         }
     }
 }
@@ -119,10 +145,16 @@ pub struct SensorSchema {
     pub(crate) site_tag: Arc<str>,
     /// The wire → line-protocol plan, or why this type uses the dynamic path.
     pub(crate) transcoder: Result<Arc<Transcoder>, Unsupported>,
+    /// What the type's mapping does that may surprise (the registry collects them).
+    pub(crate) warnings: Vec<SchemaWarning>,
+    /// The batch and sample descriptors (options included, source positions
+    /// not): equal fingerprints mean a reload changed nothing of the type.
+    pub(crate) fingerprint: Vec<u8>,
 }
 
 struct Ctx<'a> {
     message: &'a MessageDescriptor,
+    loc: &'a Locator,
 }
 
 impl Ctx<'_> {
@@ -130,7 +162,7 @@ impl Ctx<'_> {
         SchemaError::BadField {
             message: self.message.full_name().to_owned(),
             field: field.name().to_owned(),
-            file: self.message.parent_file().name().to_owned(),
+            location: self.loc.field(field),
             problem: problem.into(),
         }
     }
@@ -138,10 +170,29 @@ impl Ctx<'_> {
     fn msg_err(&self, problem: impl Into<String>) -> SchemaError {
         SchemaError::BadMapping {
             message: self.message.full_name().to_owned(),
-            file: self.message.parent_file().name().to_owned(),
+            location: self.loc.message(self.message),
             problem: problem.into(),
         }
     }
+}
+
+/// What a reload compares: the batch and sample messages, the enums their
+/// fields use, and the option-derived names.
+fn fingerprint(batch: &MessageDescriptor, sample: &MessageDescriptor, measurement: &str) -> Vec<u8> {
+    // The descriptor protos drop custom options (buf.validate rules, our
+    // annotations): those are compared through the options messages.
+    let mut out = measurement.as_bytes().to_vec();
+    for m in [batch, sample] {
+        out.extend(m.descriptor_proto().encode_to_vec());
+        out.extend(m.options().encode_to_vec());
+        for f in m.fields() {
+            out.extend(f.options().encode_to_vec());
+            if let Kind::Enum(e) = f.kind() {
+                out.extend(e.enum_descriptor_proto().encode_to_vec());
+            }
+        }
+    }
+    out
 }
 
 fn screaming_snake(camel: &str) -> String {
@@ -181,12 +232,13 @@ fn value_type(kind: &Kind) -> Option<ValueType> {
     })
 }
 
-fn time_unit_nanos(unit: &str) -> Option<i64> {
+/// Nanoseconds per unit, and the unit's canonical name (no unit: ms).
+fn time_unit_nanos(unit: &str) -> Option<(i64, &'static str)> {
     Some(match unit {
-        "" | "ms" => 1_000_000,
-        "s" => 1_000_000_000,
-        "us" => 1_000,
-        "ns" => 1,
+        "" | "ms" => (1_000_000, "ms"),
+        "s" => (1_000_000_000, "s"),
+        "us" => (1_000, "us"),
+        "ns" => (1, "ns"),
         _ => return None,
     })
 }
@@ -242,8 +294,9 @@ impl SensorSchema {
         description: &str,
         message: &MessageDescriptor,
         options: &OptionReader,
+        loc: &Locator,
     ) -> Result<Self, SchemaError> {
-        let ctx = Ctx { message };
+        let ctx = Ctx { message, loc };
         let mut device_id = None;
         let mut samples = None;
         let mut batch_tags = Vec::new();
@@ -288,7 +341,8 @@ impl SensorSchema {
         let Kind::Message(sample) = samples.kind() else {
             return Err(ctx.field_err(&samples, "the samples field must be of a message type"));
         };
-        let (time, columns) = Self::compile_sample(&sample, options)?;
+        let mut warnings = Vec::new();
+        let (time, columns) = Self::compile_sample(&sample, options, loc, &mut warnings)?;
 
         let mut names = BTreeSet::new();
         for c in batch_tags.iter().chain(&columns) {
@@ -299,13 +353,15 @@ impl SensorSchema {
                 )));
             }
         }
+        let measurement: Arc<str> = if measurement.is_empty() {
+            sensor_type.into()
+        } else {
+            measurement.into()
+        };
         let mut schema = Self {
             sensor_type: sensor_type.into(),
-            measurement: if measurement.is_empty() {
-                sensor_type.into()
-            } else {
-                measurement.into()
-            },
+            fingerprint: fingerprint(message, &sample, &measurement),
+            measurement,
             description: description.to_owned(),
             file: message.parent_file().name().to_owned(),
             message: message.clone(),
@@ -321,6 +377,7 @@ impl SensorSchema {
                 element: message.full_name().to_owned(),
                 problem: "not compiled yet".to_owned(),
             }),
+            warnings,
         };
         schema.transcoder = Transcoder::compile(&schema).map(Arc::new);
         Ok(schema)
@@ -329,8 +386,10 @@ impl SensorSchema {
     fn compile_sample(
         sample: &MessageDescriptor,
         options: &OptionReader,
+        loc: &Locator,
+        warnings: &mut Vec<SchemaWarning>,
     ) -> Result<(TimeSource, Vec<Column>), SchemaError> {
-        let ctx = Ctx { message: sample };
+        let ctx = Ctx { message: sample, loc };
         let mut time = None;
         let mut columns = Vec::new();
         for field in sample.fields() {
@@ -347,19 +406,46 @@ impl SensorSchema {
                         Kind::Message(m) if m.full_name() == "google.protobuf.Timestamp" => {
                             TimeSource::Timestamp { field: field.clone() }
                         }
-                        Kind::Int64 | Kind::Uint64 | Kind::Sint64 | Kind::Fixed64 | Kind::Sfixed64 => {
-                            let nanos_per_unit = time_unit_nanos(&opt.unit).ok_or_else(|| {
-                                ctx.field_err(&field, format!("time unit `{}` is not one of s, ms, us, ns", opt.unit))
+                        Kind::Int64
+                        | Kind::Uint64
+                        | Kind::Sint64
+                        | Kind::Fixed64
+                        | Kind::Sfixed64
+                        | Kind::Int32
+                        | Kind::Uint32
+                        | Kind::Sint32
+                        | Kind::Fixed32
+                        | Kind::Sfixed32 => {
+                            let (nanos_per_unit, unit) = time_unit_nanos(&opt.unit).ok_or_else(|| {
+                                ctx.field_err(
+                                    &field,
+                                    format!(
+                                        "time unit `{}` is not one of s, ms, us, ns; set (telegate.v1.field).unit = \"s\" (or ms, us, ns)",
+                                        opt.unit
+                                    ),
+                                )
                             })?;
+                            if opt.unit.is_empty() {
+                                warnings.push(SchemaWarning::new(
+                                    loc.field(&field),
+                                    format!(
+                                        "{}.{}: integer time without a unit is read as milliseconds",
+                                        sample.full_name(),
+                                        field.name()
+                                    ),
+                                    "say which unit the device counts in: [(telegate.v1.field).unit = \"s\"] (or \"ms\", \"us\", \"ns\")",
+                                ));
+                            }
                             TimeSource::Integer {
                                 field: field.clone(),
                                 nanos_per_unit,
+                                unit,
                             }
                         }
                         _ => {
                             return Err(ctx.field_err(
                                 &field,
-                                "the time field must be google.protobuf.Timestamp or a 64-bit integer",
+                                "the time field must be google.protobuf.Timestamp or an integer (int32, uint32, int64, uint64, sint*, fixed*, sfixed*) with (telegate.v1.field).unit",
                             ));
                         }
                     };

@@ -6,6 +6,8 @@
 use prost::Message as _;
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, MessageDescriptor, ReflectMessage as _, Value};
 
+use crate::mapping::{SensorSchema, TimeSource};
+
 /// The field's `buf.validate.field` rules, if it has any.
 pub fn rules(field: &FieldDescriptor) -> Option<DynamicMessage> {
     let ext = field.parent_pool().get_extension_by_name("buf.validate.field")?;
@@ -164,15 +166,48 @@ pub fn valid_value(field: &FieldDescriptor) -> Value {
     }
 }
 
-/// Set a google.protobuf.Timestamp field.
+/// Set a google.protobuf.Timestamp field (an integer field gets
+/// milliseconds, in its own kind; [`time_value`] knows the unit).
 pub fn timestamp(field: &FieldDescriptor, time_ns: i64) -> Value {
     let Kind::Message(desc) = field.kind() else {
-        return Value::I64(time_ns / 1_000_000);
+        return integer(&field.kind(), time_ns.div_euclid(1_000_000));
     };
     let mut ts = DynamicMessage::new(desc);
     ts.set_field_by_name("seconds", Value::I64(time_ns.div_euclid(1_000_000_000)));
     ts.set_field_by_name("nanos", Value::I32(time_ns.rem_euclid(1_000_000_000) as i32));
     Value::Message(ts)
+}
+
+/// `x` as a value of an integer kind, saturating at its bounds.
+fn integer(kind: &Kind, x: i64) -> Value {
+    match kind {
+        Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Value::I32(x.clamp(i32::MIN.into(), i32::MAX.into()) as i32),
+        Kind::Uint32 | Kind::Fixed32 => Value::U32(x.clamp(0, u32::MAX.into()) as u32),
+        Kind::Uint64 | Kind::Fixed64 => Value::U64(x.max(0) as u64),
+        _ => Value::I64(x),
+    }
+}
+
+/// The value of a schema's time field for `time_ns`: a Timestamp, or an
+/// integer of the field's kind counting its unit.
+pub fn time_value(time: &TimeSource, time_ns: i64) -> Value {
+    match time {
+        TimeSource::Timestamp { field } => timestamp(field, time_ns),
+        TimeSource::Integer {
+            field, nanos_per_unit, ..
+        } => integer(&field.kind(), time_ns.div_euclid((*nanos_per_unit).max(1))),
+    }
+}
+
+/// A sample of `schema` where every field holds a valid value, its time
+/// field (whatever its name, kind and unit) set to `time_ns`.
+pub fn valid_schema_sample(schema: &SensorSchema, time_ns: i64, seq: u64) -> DynamicMessage {
+    let mut s = valid_sample(&schema.sample, time_ns, seq);
+    let field = match &schema.time {
+        TimeSource::Timestamp { field } | TimeSource::Integer { field, .. } => field,
+    };
+    let _ = s.try_set_field(field, time_value(&schema.time, time_ns));
+    s
 }
 
 /// A sample where every field holds a valid value.
@@ -185,7 +220,8 @@ pub fn valid_sample(desc: &MessageDescriptor, time_ns: i64, seq: u64) -> Dynamic
             _ if field.is_list() => Value::List(vec![valid_value(&field), valid_value(&field)]),
             _ => valid_value(&field),
         };
-        s.set_field(&field, v);
+        // A field named like ours but of another type keeps its default.
+        let _ = s.try_set_field(&field, v);
     }
     s
 }

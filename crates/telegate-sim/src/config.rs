@@ -97,6 +97,17 @@ pub enum SimError {
     NoSensorTypes(String),
     #[error("bad_ratio is {ratio} but this registry supports no bad message class")]
     NoBadClasses { ratio: f64 },
+    #[error(
+        "sensor type `{sensor_type}` stamps samples in whole units of `{unit}` (samples[].{field}), but at {rate} messages/s each of its devices sends every {every_s:.3} s: two samples of one device would get the same time and the later would overwrite the earlier in InfluxDB. Fix: a rate of at most {max_rate} messages/s, or more devices"
+    )]
+    TimeTooCoarse {
+        sensor_type: String,
+        field: String,
+        unit: &'static str,
+        rate: f64,
+        every_s: f64,
+        max_rate: f64,
+    },
     #[error("cannot connect to the MQTT broker at {target}: {detail}")]
     Connect { target: String, detail: String },
     #[error("MQTT client failed: {0}")]

@@ -270,6 +270,19 @@ impl TypePlan {
         &self.schema.sensor_type
     }
 
+    /// An integer time field's unit in ns, its name and the field (`None`
+    /// for a Timestamp, which has nanosecond resolution).
+    pub(crate) fn time_unit(&self) -> Option<(i64, &'static str, String)> {
+        match &self.schema.time {
+            TimeSource::Integer {
+                field,
+                nanos_per_unit,
+                unit,
+            } if *nanos_per_unit > 1 => Some((*nanos_per_unit, *unit, field.name().to_owned())),
+            _ => None,
+        }
+    }
+
     pub(crate) fn field(&self, name: &str) -> Option<&SampleField> {
         self.index.get(name).and_then(|&i| self.fields.get(i))
     }
@@ -288,10 +301,15 @@ impl TypePlan {
     pub(crate) fn set_time(&self, msg: &mut DynamicMessage, ts_ns: i64) {
         let (field, v) = match &self.schema.time {
             TimeSource::Timestamp { field } => (field, sample::timestamp(field, ts_ns)),
-            TimeSource::Integer { field, nanos_per_unit } => {
+            TimeSource::Integer {
+                field, nanos_per_unit, ..
+            } => {
                 let raw = ts_ns.div_euclid((*nanos_per_unit).max(1));
                 let v = match field.kind() {
                     Kind::Uint64 | Kind::Fixed64 => Value::U64(u64::try_from(raw).unwrap_or(0)),
+                    // 32-bit times: seconds fit until 2106 (unsigned) or 2038 (signed).
+                    Kind::Uint32 | Kind::Fixed32 => Value::U32(u32::try_from(raw).unwrap_or(0)),
+                    Kind::Int32 | Kind::Sint32 | Kind::Sfixed32 => Value::I32(i32::try_from(raw).unwrap_or(0)),
                     _ => Value::I64(raw),
                 };
                 (field, v)

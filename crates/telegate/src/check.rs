@@ -4,16 +4,34 @@
 use std::fmt::Write as _;
 
 use telegate_model::TopicPattern;
-use telegate_schema::{ColumnRole, Registry, SensorSchema};
+use telegate_schema::{ColumnRole, Registry, SchemaError, SensorSchema};
 
 use crate::config::LoadedConfig;
 
-/// Load the registry the config names (a directory, or the built-in schemas).
+/// Load the registry the config names (a directory, beside the built-in
+/// schemas unless `schema.builtin = false`, or the built-in schemas alone).
 pub fn load_registry(loaded: &LoadedConfig) -> Result<Registry, telegate_schema::SchemaError> {
+    let schema = &loaded.config.schema;
     match loaded.schema_dir() {
-        Some(dir) => Registry::load(&dir, &loaded.config.schema.types),
-        None => Registry::builtin(&loaded.config.schema.types),
+        Some(dir) if schema.builtin => Registry::load_with_builtin(&dir, &schema.types),
+        Some(dir) => Registry::load(&dir, &schema.types),
+        None => Registry::builtin(&schema.types),
     }
+}
+
+/// A schema error as the CLI and the reload log show it: an error about the
+/// config names the config file and key; an error about a `.proto` file
+/// names that file and line itself.
+pub fn registry_error(loaded: &LoadedConfig, e: &SchemaError) -> String {
+    match e.config_key() {
+        Some(key) => format!("{}: key `{key}`: {e}", loaded.file),
+        None => e.to_string(),
+    }
+}
+
+/// [`load_registry`] with the error as [`registry_error`] words it.
+pub fn load_registry_or_explain(loaded: &LoadedConfig) -> Result<Registry, String> {
+    load_registry(loaded).map_err(|e| registry_error(loaded, &e))
 }
 
 fn describe(out: &mut String, pattern: &TopicPattern, s: &SensorSchema) {
@@ -28,7 +46,12 @@ fn describe(out: &mut String, pattern: &TopicPattern, s: &SensorSchema) {
     );
     let _ = writeln!(out, "  message:     {} ({})", s.message.full_name(), s.file);
     let _ = writeln!(out, "  measurement: {}", s.measurement);
-    let _ = writeln!(out, "  time:        samples[].{}", s.time.field_name());
+    let _ = writeln!(
+        out,
+        "  time:        samples[].{} ({})",
+        s.time.field_name(),
+        s.time.kind_and_unit()
+    );
     let _ = writeln!(out, "  tags:        {}", s.tag_keys().join(", "));
     let fields: Vec<String> = s
         .columns
@@ -76,6 +99,13 @@ pub fn report(loaded: &LoadedConfig, registry: &Registry) -> String {
     if let Ok(pattern) = TopicPattern::parse(&c.mqtt.topic_pattern) {
         for s in registry.schemas() {
             describe(&mut out, &pattern, s);
+        }
+    }
+    let warnings = registry.warnings();
+    if !warnings.is_empty() {
+        let _ = writeln!(out, "\n{} schema warnings:", warnings.len());
+        for w in warnings {
+            let _ = writeln!(out, "  {w}");
         }
     }
     out

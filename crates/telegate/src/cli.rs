@@ -55,11 +55,12 @@ pub enum Command {
         after_help = "Examples:\n  telegate check --config /etc/telegate/telegate.toml\n  telegate check --config site.toml --print-config   # effective config, secrets redacted"
     )]
     Check(CheckArgs),
-    /// List sensor types, or describe one: fields, units, tags, validation
-    /// rules and the line protocol it produces.
+    /// List sensor types, describe one (fields, units, tags, validation rules
+    /// and the line protocol it produces), or export the `.proto` files in
+    /// service for firmware builds.
     #[command(
         subcommand,
-        after_help = "Examples:\n  telegate schema list\n  telegate schema describe weighbridge --config site.toml"
+        after_help = "Examples:\n  telegate schema list\n  telegate schema describe weighbridge --config site.toml\n  telegate schema export site/proto   # the .proto files in service, for protoc or nanopb"
     )]
     Schema(SchemaCommand),
     /// Decode one payload as the gateway would: the message as JSON, the
@@ -197,6 +198,17 @@ pub enum SchemaCommand {
         /// The sensor type (the topic's {sensor_type}).
         #[arg(value_name = "TYPE")]
         sensor_type: String,
+        #[command(flatten)]
+        config: ConfigArg,
+    },
+    /// Write the `.proto` files in service (the schema directory's and the
+    /// built-in ones), `telegate/v1/options.proto` and
+    /// `buf/validate/validate.proto` under DIR, so firmware can be built with
+    /// protoc or nanopb from a binary install.
+    Export {
+        /// Where to write them (created if needed; files of the same name are overwritten).
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
         #[command(flatten)]
         config: ConfigArg,
     },

@@ -141,7 +141,7 @@ pub fn list(registry: &Registry) -> String {
 
 /// A valid example payload of the type, at [`EXAMPLE_TIME_NS`].
 pub fn example_payload(schema: &SensorSchema, device_id: &str) -> Vec<u8> {
-    let s = sample::valid_sample(&schema.sample, EXAMPLE_TIME_NS, 1);
+    let s = sample::valid_schema_sample(schema, EXAMPLE_TIME_NS, 1);
     sample::batch(&schema.message, device_id, vec![s])
 }
 
@@ -158,8 +158,9 @@ pub fn describe(registry: &Registry, pattern: &TopicPattern, schema: &SensorSche
     let _ = writeln!(out, "  measurement: {}", schema.measurement);
     let _ = writeln!(
         out,
-        "  time:        samples[].{} (the device's clock; must lie within limits.max_age in the past and limits.max_future ahead)",
-        schema.time.field_name()
+        "  time:        samples[].{} ({}; the device's clock; must lie within limits.max_age in the past and limits.max_future ahead)",
+        schema.time.field_name(),
+        schema.time.kind_and_unit()
     );
     let _ = writeln!(out, "\n  batch ({}):", schema.message.name());
     for f in schema.message.fields() {

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use telegate::check::{load_registry, report};
+use telegate::check::{load_registry_or_explain, report};
 use telegate::cli::{Cli, Command, DecodeArgs, SchemaCommand};
 use telegate::config::{Config, LogFormat};
 use telegate::inspect;
@@ -41,6 +41,7 @@ fn main() -> ExitCode {
         Command::Schema(SchemaCommand::Describe { sensor_type, config }) => {
             schema_describe(&sensor_type, config.config.as_deref())
         }
+        Command::Schema(SchemaCommand::Export { dir, config }) => schema_export(&dir, config.config.as_deref()),
         Command::Decode(args) => decode(&args),
         Command::Sim(args) => telegate::simulate::run(&args),
         Command::Demo(args) => telegate::demo::run(&args),
@@ -61,7 +62,7 @@ fn loaded_registry(
     path: Option<&std::path::Path>,
 ) -> anyhow::Result<(telegate::LoadedConfig, telegate_schema::Registry)> {
     let loaded = Config::load(path)?;
-    let registry = load_registry(&loaded).with_context(|| format!("{}: key `schema.dir`", loaded.file))?;
+    let registry = load_registry_or_explain(&loaded).map_err(anyhow::Error::msg)?;
     Ok((loaded, registry))
 }
 
@@ -130,6 +131,28 @@ fn schema_describe(sensor_type: &str, path: Option<&std::path::Path>) -> anyhow:
     Ok(ExitCode::SUCCESS)
 }
 
+fn schema_export(dir: &std::path::Path, path: Option<&std::path::Path>) -> anyhow::Result<ExitCode> {
+    let (_, registry) = loaded_registry(path)?;
+    let written = registry.export(dir)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "wrote {} files under {} (the schemas in service, with the files they import):",
+        written.len(),
+        dir.display()
+    )?;
+    for file in &written {
+        let shown = file.strip_prefix(dir).unwrap_or(file);
+        writeln!(out, "  {}", shown.display())?;
+    }
+    writeln!(
+        out,
+        "compile them with e.g. `protoc -I {0} --include_imports -o schemas.pb $(cd {0} && find . -name '*.proto')` (google/protobuf/*.proto come with protoc)",
+        dir.display()
+    )?;
+    Ok(ExitCode::SUCCESS)
+}
+
 fn decode(args: &DecodeArgs) -> anyhow::Result<ExitCode> {
     let (loaded, registry) = loaded_registry(args.config.config.as_deref())?;
     let pattern = TopicPattern::parse(&loaded.config.mqtt.topic_pattern)?;
@@ -166,7 +189,10 @@ fn decode(args: &DecodeArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run(loaded: telegate::LoadedConfig) -> anyhow::Result<ExitCode> {
-    let registry = Arc::new(load_registry(&loaded).with_context(|| format!("{}: key `schema.dir`", loaded.file))?);
+    let registry = Arc::new(load_registry_or_explain(&loaded).map_err(anyhow::Error::msg)?);
+    for w in registry.warnings() {
+        tracing::warn!(warning = %w, "schema warning");
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

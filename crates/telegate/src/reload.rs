@@ -9,7 +9,6 @@
 //! The decoder takes a snapshot ([`Active`]) per message, so a message in
 //! flight is decoded entirely with the registry it started with.
 
-use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -19,7 +18,7 @@ use telegate_schema::{Limits, Registry};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::check::load_registry;
+use crate::check::load_registry_or_explain;
 use crate::config::{Config, LoadedConfig};
 
 /// What the decoder decodes with: one consistent registry and limits.
@@ -183,12 +182,8 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
 /// Load config and registry afresh; the error text names file, key or line.
 fn load(path: Option<&Path>) -> Result<(LoadedConfig, Registry), String> {
     let loaded = Config::load(path).map_err(|e| e.to_string())?;
-    let registry = load_registry(&loaded).map_err(|e| format!("{}: key `schema.dir`: {e}", loaded.file))?;
+    let registry = load_registry_or_explain(&loaded)?;
     Ok((loaded, registry))
-}
-
-fn type_names(r: &Registry) -> BTreeSet<Arc<str>> {
-    r.schemas().map(|s| s.sensor_type.clone()).collect()
 }
 
 /// Editors write a file in several steps; wait for it to settle.
@@ -243,15 +238,19 @@ pub(crate) async fn watch_loop(
                 if !restart.is_empty() {
                     tracing::warn!(sections = ?restart, "config sections changed that take effect only after a restart");
                 }
-                let (before, after) = (type_names(&old.registry), type_names(&registry));
+                let changes = registry.changes_since(&old.registry);
                 let generation = old.generation + 1;
                 tracing::info!(
                     generation,
-                    sensor_types = after.len(),
-                    added = ?after.difference(&before).collect::<Vec<_>>(),
-                    removed = ?before.difference(&after).collect::<Vec<_>>(),
+                    sensor_types = registry.schemas().count(),
+                    added = ?changes.added,
+                    removed = ?changes.removed,
+                    changed = ?changes.changed,
                     "schemas reloaded"
                 );
+                for w in registry.warnings() {
+                    tracing::warn!(warning = %w, "schema warning");
+                }
                 let active = Arc::new(Active {
                     registry: Arc::new(registry),
                     limits: new_loaded.config.limits.clone(),

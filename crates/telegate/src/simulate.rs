@@ -11,7 +11,7 @@ use telegate_schema::Registry;
 use telegate_sim::{Fleet, FleetConfig, Limit, MessageKind, PublishProgress, PublishReport, PublishTarget};
 use tokio_util::sync::CancellationToken;
 
-use crate::check::load_registry;
+use crate::check::load_registry_or_explain;
 use crate::cli::{FleetArgs, SimArgs};
 use crate::config::{Config, LoadedConfig};
 
@@ -136,7 +136,7 @@ pub fn report_text(r: &PublishReport) -> String {
 }
 
 fn registry_of(loaded: &LoadedConfig) -> anyhow::Result<Registry> {
-    load_registry(loaded).with_context(|| format!("{}: key `schema.dir`", loaded.file))
+    load_registry_or_explain(loaded).map_err(anyhow::Error::msg)
 }
 
 /// `telegate sim`.

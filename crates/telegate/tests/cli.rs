@@ -94,6 +94,89 @@ fn check_reports_a_broken_schema_with_file_and_line() {
     assert!(err.contains("bad.proto:4:"), "{err}");
 }
 
+/// Issue 16: a seconds-clock type (uint32) beside the built-in types; its
+/// unit shown by check and describe; a warning printed by check with file,
+/// line and fix; `schema.builtin = false` serves the directory alone; an
+/// error in a .proto is not blamed on `schema.dir`; export writes the
+/// files in service and their imports.
+#[test]
+fn a_schema_dir_keeps_the_built_in_types_shows_units_and_warnings_and_exports() {
+    const PROBE: &str = r#"syntax = "proto3";
+package acme.v1;
+import "telegate/v1/options.proto";
+message ProbeBatch {
+  option (telegate.v1.sensor) = { type: "probe" };
+  string device_id = 1;
+  repeated ProbeSample samples = 2;
+}
+message ProbeSample {
+  uint32 time = 1 [(telegate.v1.field).unit = "s"];
+  double temp_c = 2;
+}
+message StrayBatch {
+  string device_id = 1;
+  repeated ProbeSample samples = 2;
+}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("proto/acme")).unwrap();
+    std::fs::write(dir.path().join("proto/acme/probe.proto"), PROBE).unwrap();
+    let path = dir.path().join("gw.toml");
+    std::fs::write(&path, "[schema]\ndir = \"proto\"\n").unwrap();
+    let cfg = path.to_str().unwrap();
+    let (ok, out, err) = telegate(&["check", "--config", cfg]);
+    assert!(ok, "{err}");
+    assert!(out.contains(": 9 sensor types"), "{out}");
+    assert!(out.contains("\nriver_level\n") && out.contains("\nprobe\n"), "{out}");
+    assert!(
+        out.contains("  time:        samples[].time (uint32, seconds since 1970-01-01T00:00:00Z (s))"),
+        "{out}"
+    );
+    let proto_file = dir.path().join("proto/acme/probe.proto");
+    assert!(
+        out.contains(&format!(
+            "1 schema warnings:\n  {}:13:1: warning: acme.v1.StrayBatch looks like a sensor batch",
+            proto_file.display()
+        )),
+        "{out}"
+    );
+    let (ok, out, err) = telegate(&["schema", "describe", "probe", "--config", cfg]);
+    assert!(ok, "{err}");
+    assert!(out.contains("samples[].time (uint32, seconds since"), "{out}");
+
+    // Only the directory's types.
+    std::fs::write(&path, "[schema]\ndir = \"proto\"\nbuiltin = false\n").unwrap();
+    let (ok, out, err) = telegate(&["schema", "list", "--config", cfg]);
+    assert!(ok, "{err}");
+    assert_eq!(out.lines().count(), 1, "{out}");
+
+    // Export: the files in service and the two imports, loadable alone.
+    let export = dir.path().join("export");
+    let (ok, out, err) = telegate(&["schema", "export", export.to_str().unwrap(), "--config", cfg]);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("acme/probe.proto") && out.contains("buf/validate/validate.proto"),
+        "{out}"
+    );
+    for f in [
+        "acme/probe.proto",
+        "telegate/v1/options.proto",
+        "buf/validate/validate.proto",
+    ] {
+        assert!(export.join(f).is_file(), "{f}: {out}");
+    }
+
+    // A broken file: its path and line, not the config key.
+    std::fs::write(&proto_file, PROBE.replace("double temp_c = 2;", "double temp_c = 2")).unwrap();
+    let (ok, _, err) = telegate(&["check", "--config", cfg]);
+    assert!(!ok);
+    assert!(
+        err.starts_with(&format!("error: {}:12:1:", proto_file.display())),
+        "{err}"
+    );
+    assert!(!err.contains("schema.dir"), "{err}");
+}
+
 #[test]
 fn help_explains_commands() {
     let (ok, out, _) = telegate(&["--help"]);

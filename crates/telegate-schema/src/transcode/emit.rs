@@ -125,6 +125,8 @@ fn sample_time(t: &Transcoder, i: usize, slots: &[Slot]) -> Result<i64, Rejectio
             let raw = match slot_value(slots, slot).map(|s| s.value) {
                 Some(Scalar::I64(x)) => i128::from(x),
                 Some(Scalar::U64(x)) => i128::from(x),
+                Some(Scalar::I32(x)) => i128::from(x),
+                Some(Scalar::U32(x)) => i128::from(x),
                 _ => return Err(missing()),
             };
             if raw == 0 {

@@ -75,6 +75,8 @@ impl Unsupported {
 #[derive(Debug)]
 pub struct Transcoder {
     batch_name: String,
+    /// For naming the field of a malformed payload (`wire_path`).
+    batch_desc: MessageDescriptor,
     batch: MessagePlan,
     sample: MessagePlan,
     device_slot: u16,
@@ -126,9 +128,10 @@ impl Transcoder {
     ) -> Result<usize, Rejection> {
         let s = &mut scratch.inner;
         parse::batch(self, payload, s).map_err(|e| {
+            let problem = crate::wire_path::locate(&self.batch_desc, payload).unwrap_or_else(|| e.to_string());
             Rejection::new(
                 RejectReason::MalformedProtobuf,
-                format!("not a valid {} ({} bytes): {e}", self.batch_name, payload.len()),
+                format!("not a valid {} ({} bytes): {problem}", self.batch_name, payload.len()),
             )
         })?;
         let s = &scratch.inner;

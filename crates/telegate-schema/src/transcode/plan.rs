@@ -427,6 +427,7 @@ pub(crate) fn compile(schema: &SensorSchema) -> Result<Transcoder, Unsupported> 
     sorted.sort_by(|&a, &b| tags[a].key.cmp(&tags[b].key));
     Ok(Transcoder {
         batch_name: schema.message.full_name().to_owned(),
+        batch_desc: schema.message.clone(),
         batch: batch_plan,
         sample: sample_plan,
         device_slot,

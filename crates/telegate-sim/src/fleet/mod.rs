@@ -95,6 +95,9 @@ struct Device {
     poor_coverage: bool,
     link: Link,
     buffer: VecDeque<DynamicMessage>,
+    /// The last sample's time in units of the type's time field: the next
+    /// sample is stamped at least one unit later.
+    last_time_unit: Option<i64>,
 }
 
 /// A simulated fleet; [`Fleet::next_message`] yields its traffic.
@@ -195,10 +198,25 @@ impl Fleet {
         msg
     }
 
-    /// One reading of device `idx` stamped `ts_ns`, advancing its models.
+    /// One reading of device `idx` stamped `ts_ns` (or, when an integer
+    /// time field in whole units would give it the previous sample's time,
+    /// one unit after that), advancing its models.
     fn reading(&mut self, idx: usize, ts_ns: i64) -> DynamicMessage {
         let model_ns = self.model_ns(ts_ns);
+        let unit_ns = self.plans[self.devices[idx].plan].time_unit().map_or(1, |(ns, ..)| ns);
         let dev = &mut self.devices[idx];
+        let mut unit = ts_ns.div_euclid(unit_ns);
+        if let Some(last) = dev.last_time_unit
+            && unit <= last
+        {
+            unit = last.saturating_add(1);
+        }
+        dev.last_time_unit = Some(unit);
+        let ts_ns = if unit_ns > 1 {
+            unit.saturating_mul(unit_ns)
+        } else {
+            ts_ns
+        };
         let site = &mut self.sites[dev.site];
         site.weather.advance_to(model_ns);
         let local = site.weather.local(model_ns);

@@ -95,7 +95,7 @@ impl Fleet {
     }
 
     /// Timestamp interval between a device's readings at its current share.
-    fn expected_interval_ns(&self, idx: usize) -> i64 {
+    pub(super) fn expected_interval_ns(&self, idx: usize) -> i64 {
         let weight = |d: &Device| 1.0 / d.model.cadence_s().max(1.0);
         let total: f64 = self.devices.iter().map(weight).sum();
         let share = weight(&self.devices[idx]) / total.max(1e-12);

@@ -215,6 +215,7 @@ impl Fleet {
                 poor_coverage,
                 link: Link::Online,
                 buffer: VecDeque::new(),
+                last_time_unit: None,
             });
         }
         let n_devices = devices.len() as u64;
@@ -230,7 +231,7 @@ impl Fleet {
         for class in BadClass::ALL {
             bad_fallback[class.index()] = devices.iter().position(|d| targets[d.plan].supports(class));
         }
-        Ok(Fleet {
+        let fleet = Fleet {
             step_ns: 1e9 / config.rate,
             config,
             params,
@@ -248,6 +249,35 @@ impl Fleet {
             bad_classes,
             bad_fallback,
             unknown_type,
-        })
+        };
+        fleet.check_time_resolution()?;
+        Ok(fleet)
+    }
+
+    /// Refuse a rate at which a device would send more than one sample per
+    /// unit of its type's time field (an integer time in seconds at several
+    /// messages per second per device): two samples of one series at one
+    /// time overwrite each other in InfluxDB. Occasional bursts above it are
+    /// spaced one unit apart instead (see `Fleet::reading`).
+    fn check_time_resolution(&self) -> Result<(), SimError> {
+        for (idx, dev) in self.devices.iter().enumerate() {
+            let plan = &self.plans[dev.plan];
+            let Some((unit_ns, unit, field)) = plan.time_unit() else {
+                continue;
+            };
+            let every_ns = self.expected_interval_ns(idx);
+            if every_ns < unit_ns {
+                let max_rate = self.config.rate * every_ns as f64 / unit_ns as f64;
+                return Err(SimError::TimeTooCoarse {
+                    sensor_type: plan.sensor_type().to_owned(),
+                    field,
+                    unit,
+                    rate: self.config.rate,
+                    every_s: every_ns as f64 / 1e9,
+                    max_rate: (max_rate * 1000.0).floor() / 1000.0,
+                });
+            }
+        }
+        Ok(())
     }
 }

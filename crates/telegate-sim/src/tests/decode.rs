@@ -167,8 +167,10 @@ fn an_integrator_type_gets_valid_random_walks() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("soil_probe.proto"), SOIL_PROBE).unwrap();
     let reg = Registry::load(dir.path(), &BTreeMap::new()).unwrap();
+    // Whole seconds: each of the 3 devices sends every 1.5 s at most.
     let cfg = FleetConfig {
         speed: 600.0,
+        rate: 2.0,
         ..config(3, 0.2)
     };
     let mut fleet = Fleet::new(&reg, cfg.clone()).unwrap();
@@ -207,4 +209,44 @@ fn an_integrator_type_gets_valid_random_walks() {
         "moisture walks: {} distinct values",
         moisture.len()
     );
+}
+
+/// Issue 16: at `--rate 20` a seconds-resolution type stamped several
+/// samples of one device with the same second (48 of 60 points
+/// overwritten). Such a rate is refused with the highest one that works,
+/// and below it no device ever repeats a time.
+#[test]
+fn a_seconds_resolution_type_never_gets_two_samples_at_one_time() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("soil_probe.proto"), SOIL_PROBE).unwrap();
+    let reg = Registry::load(dir.path(), &BTreeMap::new()).unwrap();
+    let too_fast = FleetConfig {
+        rate: 20.0,
+        ..config(4, 0.0)
+    };
+    let err = Fleet::new(&reg, too_fast).unwrap_err().to_string();
+    assert!(
+        err.contains("soil_probe") && err.contains("samples[].ts") && err.contains("at most 4 messages/s"),
+        "{err}"
+    );
+    let cfg = FleetConfig {
+        rate: 4.0,
+        ..config(4, 0.0)
+    };
+    let mut fleet = Fleet::new(&reg, cfg.clone()).unwrap();
+    let mut seen = BTreeSet::new();
+    let mut points = 0;
+    for msg in dry_run(&mut fleet, 400) {
+        for p in decode(&reg, &cfg, &msg).unwrap() {
+            assert_eq!(p.time_ns % 1_000_000_000, 0);
+            assert!(
+                seen.insert((msg.device_id.clone(), p.time_ns)),
+                "{} repeats {}",
+                msg.device_id,
+                p.time_ns
+            );
+            points += 1;
+        }
+    }
+    assert!(points >= 400, "{points}");
 }

@@ -176,7 +176,7 @@ fn kitchen_sink_matches_dynamic_path() {
 #[test]
 fn integer_time_types_match_dynamic_path() {
     let reg = extra();
-    for sensor_type in ["siren", "siren_us"] {
+    for sensor_type in ["siren", "siren_us", "siren_u32", "siren_sf32"] {
         let c = check(&reg, sensor_type, cases(3000));
         assert_covers(
             &c,

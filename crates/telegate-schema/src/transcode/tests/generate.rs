@@ -124,7 +124,9 @@ fn time_occurrences(schema: &SensorSchema, mood: Mood) -> BoxedStrategy<Vec<Vec<
                 .prop_map(move |vs| vs.iter().map(|v| occurrence(number, v)).collect())
                 .boxed()
         }
-        TimeSource::Integer { field, nanos_per_unit } => {
+        TimeSource::Integer {
+            field, nanos_per_unit, ..
+        } => {
             let (number, kind, unit) = (field.number(), field.kind(), *nanos_per_unit);
             let now = i128::from(NOW_NS / unit);
             let day = i128::from(86_400_000_000_000 / unit);
