@@ -421,3 +421,82 @@ async fn each_device_publishes_only_as_itself_with_client_certificates() -> anyh
     gw.stop().await;
     Ok(())
 }
+
+/// Feedback (docs/device-protocol.md, "Feedback for MQTT 3.1.1 devices")
+/// under the generated ACL: the gateway account may publish each device's
+/// dead-letter envelope and status; a device reads its own and never
+/// another device's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feedback_topics_follow_the_generated_acl() -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let dir = tempfile::tempdir()?;
+    let inventory = dir.path().join("devices.toml");
+    let pid_file = dir.path().join("mosquitto.pid");
+    std::fs::write(&inventory, format!("[broker]\npid_file = \"{}\"\n", pid_file.display()))?;
+    let gateway_password = password_of(&device_cmd(&inventory, &["account", "telegate", "--role", "gateway"])?)?;
+    let add = |id: &str| -> anyhow::Result<String> {
+        password_of(&device_cmd(
+            &inventory,
+            &["add", id, "--site", "site-a", "--types", "river_level"],
+        )?)
+    };
+    let rl1 = add("rl-1")?;
+    let rl2 = add("rl-2")?;
+    let access = Access {
+        password_file: dir.path().join("mosquitto/passwd"),
+        acl_file: dir.path().join("mosquitto/acl"),
+        pid_file,
+        device_tls: None,
+    };
+    let broker = Mosquitto::start_with_access(&access).await?;
+    let port = broker.port();
+    let influx = Influxd::start().await?;
+    let mut config = test_config("gw-feedback-acl", port, &influx.url());
+    config.mqtt.username = "telegate".into();
+    config.mqtt.password = Secret::new(&gateway_password);
+    config.feedback.dead_letter_envelope = true;
+    config.feedback.status = true;
+    config.feedback.status_interval = Duration::from_secs(1);
+    let gw = Gateway::start(config).await?;
+    gw.connected().await?;
+
+    let mut dev1 = connect("rl-1", port, Some(("rl-1", &rl1)), None)
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    let mut dev2 = connect("rl-2", port, Some(("rl-2", &rl2)), None)
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    dev1.subscribe("telegate/device/rl-1/#").await?;
+    dev1.subscribe("telegate/device/rl-2/#").await?;
+    let t0 = now_ms_ns() - 60_000_000_000;
+    assert_eq!(
+        dev2.publish(OTHER, b"\xff not protobuf".to_vec()).await?,
+        PubAckReason::Success
+    );
+    assert_eq!(
+        dev1.publish(OWN, reading(&gw.registry, t0, 0)).await?,
+        PubAckReason::Success
+    );
+    assert_eq!(
+        dev1.publish(OWN, b"\xff not protobuf".to_vec()).await?,
+        PubAckReason::Success
+    );
+    let mut topics = dev1.received(Duration::from_secs(4)).await;
+    topics.sort();
+    topics.dedup();
+    assert_eq!(
+        topics,
+        ["telegate/device/rl-1/dead-letter", "telegate/device/rl-1/status"],
+        "rl-1 received only its own feedback"
+    );
+    assert_eq!(
+        gw.stats.pipeline.feedback_errors.load(Relaxed),
+        0,
+        "nothing refused by the ACL"
+    );
+    // Two envelopes and at least one status per device.
+    assert!(gw.stats.pipeline.feedback_published.load(Relaxed) >= 4);
+    assert_stored_exactly(&influx, 1, Duration::from_secs(15)).await?;
+    gw.stop().await;
+    Ok(())
+}
