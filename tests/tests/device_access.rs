@@ -182,8 +182,18 @@ async fn gateway_as(client_id: &str, port: u16, influx: &Influxd, password: &str
 const OWN: &str = "telemetry/site-a/rl-1/river_level";
 const OTHER: &str = "telemetry/site-a/rl-2/river_level";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_device_publishes_only_as_itself_with_passwords() -> anyhow::Result<()> {
+/// An inventory with the `telegate` gateway account and password devices
+/// rl-1 and rl-2 (site-a, river_level), and the broker files it generated.
+struct PasswordInventory {
+    dir: tempfile::TempDir,
+    inventory: std::path::PathBuf,
+    access: Access,
+    gateway_password: String,
+    rl1: String,
+    rl2: String,
+}
+
+fn password_inventory() -> anyhow::Result<PasswordInventory> {
     let dir = tempfile::tempdir()?;
     let inventory = dir.path().join("devices.toml");
     let pid_file = dir.path().join("mosquitto.pid");
@@ -197,13 +207,32 @@ async fn each_device_publishes_only_as_itself_with_passwords() -> anyhow::Result
     };
     let rl1 = add("rl-1")?;
     let rl2 = add("rl-2")?;
-
     let access = Access {
         password_file: dir.path().join("mosquitto/passwd"),
         acl_file: dir.path().join("mosquitto/acl"),
-        pid_file: pid_file.clone(),
+        pid_file,
         device_tls: None,
     };
+    Ok(PasswordInventory {
+        dir,
+        inventory,
+        access,
+        gateway_password,
+        rl1,
+        rl2,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_device_publishes_only_as_itself_with_passwords() -> anyhow::Result<()> {
+    let PasswordInventory {
+        dir: _dir,
+        inventory,
+        access,
+        gateway_password,
+        rl1,
+        rl2,
+    } = password_inventory()?;
     let broker = Mosquitto::start_with_access(&access).await?;
     let port = broker.port();
     let influx = Influxd::start().await?;
@@ -302,7 +331,7 @@ async fn each_device_publishes_only_as_itself_with_passwords() -> anyhow::Result
     assert_stored_exactly(&influx, 4, Duration::from_secs(15)).await?;
     // The broker itself was never restarted.
     assert_eq!(
-        std::fs::read_to_string(&pid_file)?.trim(),
+        std::fs::read_to_string(&access.pid_file)?.trim(),
         broker.pid().unwrap_or(0).to_string()
     );
     gw.stop().await;
@@ -429,25 +458,14 @@ async fn each_device_publishes_only_as_itself_with_client_certificates() -> anyh
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn feedback_topics_follow_the_generated_acl() -> anyhow::Result<()> {
     use std::sync::atomic::Ordering::Relaxed;
-    let dir = tempfile::tempdir()?;
-    let inventory = dir.path().join("devices.toml");
-    let pid_file = dir.path().join("mosquitto.pid");
-    std::fs::write(&inventory, format!("[broker]\npid_file = \"{}\"\n", pid_file.display()))?;
-    let gateway_password = password_of(&device_cmd(&inventory, &["account", "telegate", "--role", "gateway"])?)?;
-    let add = |id: &str| -> anyhow::Result<String> {
-        password_of(&device_cmd(
-            &inventory,
-            &["add", id, "--site", "site-a", "--types", "river_level"],
-        )?)
-    };
-    let rl1 = add("rl-1")?;
-    let rl2 = add("rl-2")?;
-    let access = Access {
-        password_file: dir.path().join("mosquitto/passwd"),
-        acl_file: dir.path().join("mosquitto/acl"),
-        pid_file,
-        device_tls: None,
-    };
+    let PasswordInventory {
+        dir: _dir,
+        access,
+        gateway_password,
+        rl1,
+        rl2,
+        ..
+    } = password_inventory()?;
     let broker = Mosquitto::start_with_access(&access).await?;
     let port = broker.port();
     let influx = Influxd::start().await?;
