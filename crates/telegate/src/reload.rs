@@ -291,7 +291,13 @@ mod tests {
         new.feedback.status = true;
         assert_eq!(
             restart_only_changes(&old, &new),
-            ["schema.reload_interval", "admin", "log", "feedback", "alerts.rules_file"]
+            [
+                "schema.reload_interval",
+                "admin",
+                "log",
+                "feedback",
+                "alerts.rules_file"
+            ]
         );
     }
 }
