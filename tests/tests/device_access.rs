@@ -182,8 +182,18 @@ async fn gateway_as(client_id: &str, port: u16, influx: &Influxd, password: &str
 const OWN: &str = "telemetry/site-a/rl-1/river_level";
 const OTHER: &str = "telemetry/site-a/rl-2/river_level";
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_device_publishes_only_as_itself_with_passwords() -> anyhow::Result<()> {
+/// An inventory with the `telegate` gateway account and password devices
+/// rl-1 and rl-2 (site-a, river_level), and the broker files it generated.
+struct PasswordInventory {
+    dir: tempfile::TempDir,
+    inventory: std::path::PathBuf,
+    access: Access,
+    gateway_password: String,
+    rl1: String,
+    rl2: String,
+}
+
+fn password_inventory() -> anyhow::Result<PasswordInventory> {
     let dir = tempfile::tempdir()?;
     let inventory = dir.path().join("devices.toml");
     let pid_file = dir.path().join("mosquitto.pid");
@@ -197,13 +207,32 @@ async fn each_device_publishes_only_as_itself_with_passwords() -> anyhow::Result
     };
     let rl1 = add("rl-1")?;
     let rl2 = add("rl-2")?;
-
     let access = Access {
         password_file: dir.path().join("mosquitto/passwd"),
         acl_file: dir.path().join("mosquitto/acl"),
-        pid_file: pid_file.clone(),
+        pid_file,
         device_tls: None,
     };
+    Ok(PasswordInventory {
+        dir,
+        inventory,
+        access,
+        gateway_password,
+        rl1,
+        rl2,
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_device_publishes_only_as_itself_with_passwords() -> anyhow::Result<()> {
+    let PasswordInventory {
+        dir: _dir,
+        inventory,
+        access,
+        gateway_password,
+        rl1,
+        rl2,
+    } = password_inventory()?;
     let broker = Mosquitto::start_with_access(&access).await?;
     let port = broker.port();
     let influx = Influxd::start().await?;
@@ -302,7 +331,7 @@ async fn each_device_publishes_only_as_itself_with_passwords() -> anyhow::Result
     assert_stored_exactly(&influx, 4, Duration::from_secs(15)).await?;
     // The broker itself was never restarted.
     assert_eq!(
-        std::fs::read_to_string(&pid_file)?.trim(),
+        std::fs::read_to_string(&access.pid_file)?.trim(),
         broker.pid().unwrap_or(0).to_string()
     );
     gw.stop().await;
@@ -418,6 +447,74 @@ async fn each_device_publishes_only_as_itself_with_client_certificates() -> anyh
     let crl = std::fs::read_to_string(dir.path().join("pki/devices-ca.crl"))?;
     assert!(crl.starts_with("-----BEGIN X509 CRL-----"));
     drop((dev1, dev2));
+    gw.stop().await;
+    Ok(())
+}
+
+/// Feedback (docs/device-protocol.md, "Feedback for MQTT 3.1.1 devices")
+/// under the generated ACL: the gateway account may publish each device's
+/// dead-letter envelope and status; a device reads its own and never
+/// another device's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feedback_topics_follow_the_generated_acl() -> anyhow::Result<()> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let PasswordInventory {
+        dir: _dir,
+        access,
+        gateway_password,
+        rl1,
+        rl2,
+        ..
+    } = password_inventory()?;
+    let broker = Mosquitto::start_with_access(&access).await?;
+    let port = broker.port();
+    let influx = Influxd::start().await?;
+    let mut config = test_config("gw-feedback-acl", port, &influx.url());
+    config.mqtt.username = "telegate".into();
+    config.mqtt.password = Secret::new(&gateway_password);
+    config.feedback.dead_letter_envelope = true;
+    config.feedback.status = true;
+    config.feedback.status_interval = Duration::from_secs(1);
+    let gw = Gateway::start(config).await?;
+    gw.connected().await?;
+
+    let mut dev1 = connect("rl-1", port, Some(("rl-1", &rl1)), None)
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    let mut dev2 = connect("rl-2", port, Some(("rl-2", &rl2)), None)
+        .await?
+        .map_err(anyhow::Error::msg)?;
+    dev1.subscribe("telegate/device/rl-1/#").await?;
+    dev1.subscribe("telegate/device/rl-2/#").await?;
+    let t0 = now_ms_ns() - 60_000_000_000;
+    assert_eq!(
+        dev2.publish(OTHER, b"\xff not protobuf".to_vec()).await?,
+        PubAckReason::Success
+    );
+    assert_eq!(
+        dev1.publish(OWN, reading(&gw.registry, t0, 0)).await?,
+        PubAckReason::Success
+    );
+    assert_eq!(
+        dev1.publish(OWN, b"\xff not protobuf".to_vec()).await?,
+        PubAckReason::Success
+    );
+    let mut topics = dev1.received(Duration::from_secs(4)).await;
+    topics.sort();
+    topics.dedup();
+    assert_eq!(
+        topics,
+        ["telegate/device/rl-1/dead-letter", "telegate/device/rl-1/status"],
+        "rl-1 received only its own feedback"
+    );
+    assert_eq!(
+        gw.stats.pipeline.feedback_errors.load(Relaxed),
+        0,
+        "nothing refused by the ACL"
+    );
+    // Two envelopes and at least one status per device.
+    assert!(gw.stats.pipeline.feedback_published.load(Relaxed) >= 4);
+    assert_stored_exactly(&influx, 1, Duration::from_secs(15)).await?;
     gw.stop().await;
     Ok(())
 }

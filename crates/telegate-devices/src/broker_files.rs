@@ -3,8 +3,9 @@
 //! `acl_file`, which binds each identity to its own topics:
 //!
 //! - a device may publish only `{telemetry}/{site}/{id}/{type}` for its own
-//!   site and sensor types, and read only its own dead letters;
-//! - the gateway reads all telemetry and writes dead letters and alerts;
+//!   site and sensor types, and read only its own dead letters and its own
+//!   feedback topics (`{feedback_prefix}/{id}/#`);
+//! - the gateway reads all telemetry and writes dead letters, feedback and alerts;
 //! - an operator account reads alerts;
 //! - nobody else (and no anonymous client) may do anything: every rule sits
 //!   under a `user` line and there are no `pattern` lines.
@@ -49,6 +50,7 @@ pub fn acl_file(inv: &Inventory) -> String {
                 out.push_str(&format!("topic read {}/#\n", b.telemetry_prefix));
                 out.push_str(&format!("topic write {}/#\n", b.dead_letter_prefix));
                 out.push_str(&format!("topic write {}/#\n", b.alert_prefix));
+                out.push_str(&format!("topic write {}/#\n", b.feedback_prefix));
             }
             Role::Operator => out.push_str(&format!("topic read {}/#\n", b.alert_prefix)),
             Role::Simulator => out.push_str(&format!("topic write {}/#\n", b.telemetry_prefix)),
@@ -61,6 +63,7 @@ pub fn acl_file(inv: &Inventory) -> String {
             out.push_str(&format!("topic write {topic}\n"));
             out.push_str(&format!("topic read {}/{topic}\n", b.dead_letter_prefix));
         }
+        out.push_str(&format!("topic read {}/{}/#\n", b.feedback_prefix, d.id));
     }
     out
 }
@@ -220,16 +223,19 @@ mod tests {
         assert_eq!(
             acl.split("\nuser ").skip(1).collect::<Vec<_>>(),
             [
-                "telegate\ntopic read telemetry/#\ntopic write telegate/dead-letter/#\ntopic write telegate/alerts/#\n",
+                "telegate\ntopic read telemetry/#\ntopic write telegate/dead-letter/#\ntopic write telegate/alerts/#\n\
+                 topic write telegate/device/#\n",
                 "control-room\ntopic read telegate/alerts/#\n",
                 "rl-1\ntopic write telemetry/muong-te/rl-1/river_level\n\
                  topic read telegate/dead-letter/telemetry/muong-te/rl-1/river_level\n\
                  topic write telemetry/muong-te/rl-1/device_health\n\
-                 topic read telegate/dead-letter/telemetry/muong-te/rl-1/device_health\n",
+                 topic read telegate/dead-letter/telemetry/muong-te/rl-1/device_health\n\
+                 topic read telegate/device/rl-1/#\n",
                 "gate-1\ntopic write telemetry/muong-te/gate-1/river_level\n\
                  topic read telegate/dead-letter/telemetry/muong-te/gate-1/river_level\n\
                  topic write telemetry/muong-te/gate-1/device_health\n\
-                 topic read telegate/dead-letter/telemetry/muong-te/gate-1/device_health\n",
+                 topic read telegate/dead-letter/telemetry/muong-te/gate-1/device_health\n\
+                 topic read telegate/device/gate-1/#\n",
             ]
         );
         assert!(!acl.contains("pattern"), "no rule applies to unnamed clients");

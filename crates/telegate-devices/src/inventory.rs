@@ -48,6 +48,9 @@ pub struct BrokerFiles {
     pub dead_letter_prefix: String,
     /// `alerts.mqtt.topic_prefix` of the gateway.
     pub alert_prefix: String,
+    /// `feedback.prefix` of the gateway: it may write `{feedback_prefix}/#`,
+    /// each device read `{feedback_prefix}/{device_id}/#`.
+    pub feedback_prefix: String,
     /// The provisioning CA that signs device certificates (created by the
     /// first `telegate device add --certificate`), and its private key.
     pub ca_cert: String,
@@ -67,6 +70,7 @@ impl Default for BrokerFiles {
             telemetry_prefix: "telemetry".into(),
             dead_letter_prefix: "telegate/dead-letter".into(),
             alert_prefix: "telegate/alerts".into(),
+            feedback_prefix: "telegate/device".into(),
             ca_cert: "pki/devices-ca.pem".into(),
             ca_key: "pki/devices-ca.key".into(),
             crl_file: "pki/devices-ca.crl".into(),
@@ -217,6 +221,7 @@ impl Inventory {
             ("broker.telemetry_prefix", &b.telemetry_prefix),
             ("broker.dead_letter_prefix", &b.dead_letter_prefix),
             ("broker.alert_prefix", &b.alert_prefix),
+            ("broker.feedback_prefix", &b.feedback_prefix),
         ] {
             if value.is_empty() || value.contains(['+', '#', ' ']) || value.starts_with('/') || value.ends_with('/') {
                 return Err(Self::invalid(

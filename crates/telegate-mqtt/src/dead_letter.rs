@@ -212,6 +212,12 @@ impl DeadLetterPublisher {
         }
     }
 
+    /// Publish another message (a feedback copy) once on the dead-letter
+    /// connection and wait for its PUBACK; never retried.
+    pub async fn publish_once(&mut self, message: &Message) -> Delivery {
+        self.publisher.publish_one(message, self.timeout).await
+    }
+
     /// Say goodbye to the broker.
     pub async fn disconnect(self) {
         self.publisher.disconnect(Duration::from_secs(2)).await;

@@ -36,6 +36,7 @@ pub struct Config {
     pub log: LogConfig,
     pub alerts: AlertsConfig,
     pub quarantine: crate::quarantine::QuarantineConfig,
+    pub feedback: crate::feedback::FeedbackConfig,
 }
 
 /// `[admin]`: the HTTP listener for `/metrics`, `/healthz`, `/readyz` and

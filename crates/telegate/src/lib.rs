@@ -14,6 +14,7 @@ pub mod console;
 pub mod decommission;
 pub mod demo;
 pub mod devices;
+pub mod feedback;
 pub mod inspect;
 pub mod metrics;
 pub mod pipeline;

@@ -28,6 +28,8 @@ pub const NAMES: &[&str] = &[
     "telegate_dead_letters_published_total",
     "telegate_dead_letter_errors_total",
     "telegate_dead_letter_connects_total",
+    "telegate_feedback_published_total",
+    "telegate_feedback_errors_total",
     "telegate_quarantined_total",
     "telegate_quarantine_dropped_total",
     "telegate_quarantine_errors_total",
@@ -203,6 +205,20 @@ pub fn render(
         "counter",
         "Connections made by the dead-letter publisher (its own MQTT connection).",
         p.dead_letter_connects.load(Relaxed),
+    );
+    family(
+        o,
+        "telegate_feedback_published_total",
+        "counter",
+        "Feedback messages (dead-letter envelopes, device statuses) the broker acknowledged.",
+        p.feedback_published.load(Relaxed),
+    );
+    family(
+        o,
+        "telegate_feedback_errors_total",
+        "counter",
+        "Feedback messages the broker refused or that were too large (not retried).",
+        p.feedback_errors.load(Relaxed),
     );
     let q = &p.quarantine;
     family(

@@ -11,9 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use telegate_influx::{Batcher, FileSink, HttpWriter, Output, SharedQueue, WriteItem};
+use telegate_influx::{Batcher, FileSink, HttpWriter, Output, RefusedLines, SharedQueue, WriteItem};
 use telegate_model::TopicPattern;
-use telegate_mqtt::{MqttSource, Seq};
+use telegate_mqtt::{MqttSource, Publisher, Seq};
 use telegate_schema::Registry;
 use tokio::sync::{mpsc, watch};
 use tokio::task::AbortHandle;
@@ -23,9 +23,11 @@ use tokio_util::sync::CancellationToken;
 use crate::admin::{self, AdminState};
 use crate::alerting::{self, AlertHub, AlertReloader};
 use crate::config::{Config, LoadedConfig};
+use crate::feedback::envelope::Envelopes;
+use crate::feedback::status::{self, StatusBoard, newest_sample};
 use crate::quarantine::{Quarantine, RefusedOutput};
 use crate::reload::{Active, Reloader, watch_loop};
-use crate::stages::{DecodeStage, Sink, WriteToken, dead_letter_stage};
+use crate::stages::{DecodeStage, RefusedFeedback, Sink, WriteToken, dead_letter_stage};
 use crate::stats::{Stats, Summary};
 use crate::supervisor::{StageHealth, Stages};
 use telegate_wal::{Appender, Releaser, Wal};
@@ -134,6 +136,29 @@ async fn start_inner(
 ) -> anyhow::Result<Running> {
     let pattern = TopicPattern::parse(&config.mqtt.topic_pattern).context("mqtt.topic_pattern")?;
     let writer = output(config).await?;
+    let feedback = &config.feedback;
+    let board = feedback.status.then(|| {
+        Arc::new(StatusBoard::new(
+            feedback.clone(),
+            pattern.clone(),
+            config.mqtt.client_id.clone(),
+        ))
+    });
+    let status_publisher = match &board {
+        Some(_) => Some(
+            Publisher::new(&config.mqtt, format!("{}-status", config.mqtt.client_id))
+                .context("setting up the device-status connection")?,
+        ),
+        None => None,
+    };
+    let refused_feedback = RefusedFeedback {
+        envelopes: feedback.dead_letter_envelope.then(|| Envelopes {
+            config: feedback.clone(),
+            pattern: pattern.clone(),
+            gateway: config.mqtt.client_id.clone(),
+        }),
+        board: board.clone(),
+    };
     let (source, dead_letters) =
         MqttSource::new(&config.mqtt, config.subscription()).context("setting up the MQTT connection")?;
     let abort = CancellationToken::new();
@@ -259,12 +284,18 @@ async fn start_inner(
         acks: done_tx.clone(),
         abort: writer_abort.clone(),
         give_up: abort.clone(),
+        feedback: refused_feedback,
+        board: board.clone(),
     };
+    let status_on = board.is_some();
     match wal {
         // Ingest → write: the writers' completions are the source's acks.
         None => {
             let (write_tx, write_rx) = mpsc::channel(config.pipeline.write_queue);
-            stages.spawn("decoder", decode.run(env_rx, Sink::Writer(write_tx), refused_tx));
+            stages.spawn(
+                "decoder",
+                decode.run(env_rx, Sink::Writer(write_tx, status_on), refused_tx),
+            );
             write.spawn(&mut stages, write_rx, done_tx);
         }
         // Ingest → log → write: the appender's completions are the source's
@@ -278,12 +309,13 @@ async fn start_inner(
             // The tailer feeds the writer straight from the log.
             stages.spawn(
                 "wal tailer",
-                tailer.run(write_tx, |segment, record| WriteItem {
-                    lines: record.lines,
+                tailer.run(write_tx, move |segment, record| WriteItem {
                     token: WriteToken {
                         done: segment,
                         topic: record.topic,
+                        newest: if status_on { newest_sample(&record.lines) } else { None },
                     },
+                    lines: record.lines,
                 }),
             );
             stages.spawn("wal releaser", Releaser::new(wal).run(release_rx));
@@ -308,6 +340,18 @@ async fn start_inner(
         }
         None => (None, None),
     };
+    if let (Some(board), Some(publisher)) = (board, status_publisher) {
+        stages.spawn(
+            "device status publisher",
+            status::publish(
+                board,
+                publisher,
+                config.mqtt.connect_timeout.max(Duration::from_secs(1)),
+                stats.pipeline.clone(),
+                shutdown.clone(),
+            ),
+        );
+    }
     let kill = stages.abort_handles();
     let reporter = tokio::spawn(report(stats.clone(), config.pipeline.stats_interval, shutdown.clone()));
     let shutdown_order = Shutdown {
@@ -419,6 +463,10 @@ struct WriteGroup<'a> {
     abort: CancellationToken,
     /// Stops the dead-letter stage waiting for an unreachable broker at shutdown.
     give_up: CancellationToken,
+    /// Envelopes and the status board, for refused messages.
+    feedback: RefusedFeedback,
+    /// With `feedback.status`, stored messages are noted here before they complete.
+    board: Option<Arc<StatusBoard>>,
 }
 
 impl WriteGroup<'_> {
@@ -429,16 +477,17 @@ impl WriteGroup<'_> {
     {
         let (lines_tx, lines_rx) = mpsc::channel(self.config.pipeline.dead_letter_queue);
         let queue: SharedQueue<WriteToken<C>> = Arc::new(tokio::sync::Mutex::new(queue));
-        for _ in 0..self.config.influx.concurrency.max(1) {
-            let batcher = Batcher::new(
-                &self.config.influx,
-                self.writer.clone(),
-                self.stats.writer.clone(),
-                done.clone(),
-                lines_tx.clone(),
-                self.abort.clone(),
-            );
-            stages.spawn("influx writer", batcher.run_shared(queue.clone()));
+        match &self.board {
+            None => self.spawn_batchers(stages, &queue, &done, &lines_tx),
+            // The writers' completions pass the status board first.
+            Some(board) => {
+                let (stored_tx, stored_rx) = mpsc::channel::<WriteToken<C>>(self.config.pipeline.write_queue * 2);
+                self.spawn_batchers::<C, WriteToken<C>>(stages, &queue, &stored_tx, &lines_tx);
+                stages.spawn(
+                    "device status (stored)",
+                    status::note_stored(stored_rx, board.clone(), done.clone()),
+                );
+            }
         }
         drop(lines_tx);
         stages.spawn(
@@ -450,9 +499,36 @@ impl WriteGroup<'_> {
                 self.acks,
                 done,
                 self.stats.pipeline.clone(),
+                self.feedback,
                 self.give_up,
             ),
         );
+    }
+
+    /// `influx.concurrency` batchers taking turns on `queue`, each sending
+    /// what it stored to `done` and what the database refused to `refused`.
+    fn spawn_batchers<C, D>(
+        &self,
+        stages: &mut Stages,
+        queue: &SharedQueue<WriteToken<C>>,
+        done: &mpsc::Sender<D>,
+        refused: &mpsc::Sender<RefusedLines<WriteToken<C>>>,
+    ) where
+        C: Send + Sync + 'static,
+        D: Send + 'static,
+        WriteToken<C>: Into<D>,
+    {
+        for _ in 0..self.config.influx.concurrency.max(1) {
+            let batcher: Batcher<WriteToken<C>, D> = Batcher::new(
+                &self.config.influx,
+                self.writer.clone(),
+                self.stats.writer.clone(),
+                done.clone(),
+                refused.clone(),
+                self.abort.clone(),
+            );
+            stages.spawn("influx writer", batcher.run_shared(queue.clone()));
+        }
     }
 }
 

@@ -172,6 +172,9 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.log != new.log {
         keys.push("log");
     }
+    if old.feedback != new.feedback {
+        keys.push("feedback");
+    }
     // With alerting off there is no alert service to notice it being turned on.
     if old.alerts.rules_file.is_empty() && !new.alerts.rules_file.is_empty() {
         keys.push("alerts.rules_file");
@@ -284,9 +287,16 @@ mod tests {
         new.admin.token = telegate_model::Secret::new("rotated");
         new.log.format = crate::config::LogFormat::Json;
         new.alerts.rules_file = "alerts.toml".into();
+        new.feedback.status = true;
         assert_eq!(
             restart_only_changes(&old, &new),
-            ["schema.reload_interval", "admin", "log", "alerts.rules_file"]
+            [
+                "schema.reload_interval",
+                "admin",
+                "log",
+                "feedback",
+                "alerts.rules_file"
+            ]
         );
     }
 }

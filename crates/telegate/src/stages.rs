@@ -14,6 +14,8 @@ use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::alerting::AlertTap;
+use crate::feedback::envelope::Envelopes;
+use crate::feedback::status::{Newest, StatusBoard, newest_sample};
 use crate::quarantine::{Finished, RefusedOutput};
 use crate::reload::Active;
 use crate::stats::PipelineStats;
@@ -26,6 +28,9 @@ use crate::stats::PipelineStats;
 pub(crate) struct WriteToken<C> {
     pub(crate) done: C,
     pub(crate) topic: Bytes,
+    /// The message's newest sample, for the device status; found only when
+    /// `feedback.status` is on.
+    pub(crate) newest: Option<Newest>,
 }
 
 impl From<WriteToken<Seq>> for Seq {
@@ -44,7 +49,8 @@ impl From<WriteToken<SegmentId>> for SegmentId {
 /// (whose appender acknowledges them once fsynced).
 #[derive(Debug)]
 pub(crate) enum Sink {
-    Writer(mpsc::Sender<WriteItem<WriteToken<Seq>>>),
+    /// With `true`, each message's newest sample is found for the device status.
+    Writer(mpsc::Sender<WriteItem<WriteToken<Seq>>>, bool),
     Wal(mpsc::Sender<(Record, Seq)>),
 }
 
@@ -52,13 +58,19 @@ impl Sink {
     /// False when the next stage is gone.
     async fn send(&self, seq: Seq, topic: Bytes, lines: Bytes, points: usize) -> bool {
         match self {
-            Sink::Writer(tx) => tx
-                .send(WriteItem {
+            Sink::Writer(tx, status) => {
+                let newest = if *status { newest_sample(&lines) } else { None };
+                tx.send(WriteItem {
+                    token: WriteToken {
+                        done: seq,
+                        topic,
+                        newest,
+                    },
                     lines,
-                    token: WriteToken { done: seq, topic },
                 })
                 .await
-                .is_ok(),
+                .is_ok()
+            }
             Sink::Wal(tx) => {
                 let record = Record {
                     topic,
@@ -245,6 +257,11 @@ impl DecodeStage {
 /// the writer's completions (`written_done`: the source without the WAL, the
 /// WAL's releaser with it). The source's sender is dropped as soon as the
 /// decoder is finished, so shutdown does not wait on the writer.
+///
+/// With `feedback` on, a dead-lettered message is also published once as a
+/// `DeadLetterEnvelope` on its device's topic (never retried; the message is
+/// done either way), and every refusal is noted on the status board.
+#[allow(clippy::too_many_arguments)]
 pub(crate) async fn dead_letter_stage<C>(
     mut decoded: mpsc::Receiver<Refused>,
     mut written: mpsc::Receiver<RefusedLines<WriteToken<C>>>,
@@ -252,6 +269,7 @@ pub(crate) async fn dead_letter_stage<C>(
     acks: mpsc::Sender<Seq>,
     written_done: mpsc::Sender<C>,
     stats: Arc<PipelineStats>,
+    feedback: RefusedFeedback,
     give_up: CancellationToken,
 ) {
     let mut acks = Some(acks);
@@ -281,7 +299,6 @@ pub(crate) async fn dead_letter_stage<C>(
             },
         };
         let finished = output.finish(&letter, &give_up).await;
-        stats.dead_letter_connects.store(output.connects(), Relaxed);
         match finished {
             Finished::DeadLettered => stats.dead_letters_published.fetch_add(1, Relaxed),
             Finished::Quarantined => stats.dead_letter_errors.fetch_add(1, Relaxed),
@@ -289,6 +306,8 @@ pub(crate) async fn dead_letter_stage<C>(
             // message is redelivered (or replayed from the WAL) later.
             Finished::GaveUp => break,
         };
+        feedback.refused(&letter, finished, &mut output, &stats).await;
+        stats.dead_letter_connects.store(output.connects(), Relaxed);
         match done {
             Done::Ack(seq) => {
                 if let Some(acks) = &acks {
@@ -301,6 +320,53 @@ pub(crate) async fn dead_letter_stage<C>(
         }
     }
     output.disconnect().await;
+}
+
+/// What the dead-letter stage tells devices besides the dead letter.
+#[derive(Debug, Default)]
+pub(crate) struct RefusedFeedback {
+    /// `feedback.dead_letter_envelope`.
+    pub(crate) envelopes: Option<Envelopes>,
+    /// `feedback.status`.
+    pub(crate) board: Option<Arc<StatusBoard>>,
+}
+
+impl RefusedFeedback {
+    async fn refused(
+        &self,
+        letter: &DeadLetter,
+        finished: Finished,
+        output: &mut RefusedOutput,
+        stats: &PipelineStats,
+    ) {
+        let now = now_ns();
+        if let Some(board) = &self.board {
+            board.rejected(&letter.topic, letter.reason, &letter.detail, now);
+        }
+        let Some(envelopes) = &self.envelopes else {
+            return;
+        };
+        // Only after its dead letter: what the broker refused or dropped
+        // as a dead letter it would refuse or drop as an envelope too.
+        if finished != Finished::DeadLettered {
+            return;
+        }
+        let Some(message) = envelopes.message(letter, now) else {
+            return;
+        };
+        match output.publisher.publish_once(&message).await {
+            telegate_mqtt::Delivery::Acked => {
+                stats.feedback_published.fetch_add(1, Relaxed);
+            }
+            other => {
+                if stats.feedback_errors.fetch_add(1, Relaxed) == 0 {
+                    tracing::warn!(topic = %message.topic, outcome = ?other, "dead-letter envelope not published (not retried; the dead letter was; later failures are logged at debug)");
+                } else {
+                    tracing::debug!(topic = %message.topic, outcome = ?other, "dead-letter envelope not published");
+                }
+            }
+        }
+    }
 }
 
 /// What a published dead letter completes.

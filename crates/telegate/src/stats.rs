@@ -24,6 +24,10 @@ pub struct PipelineStats {
     pub dead_letter_errors: AtomicU64,
     /// Connections the dead-letter publisher made (its own connection).
     pub dead_letter_connects: AtomicU64,
+    /// Feedback messages (dead-letter envelopes, device statuses) the broker
+    /// acknowledged, and those it refused or that could not be sent.
+    pub feedback_published: AtomicU64,
+    pub feedback_errors: AtomicU64,
     /// Messages that could not be dead-lettered (see `quarantine.rs`).
     pub quarantine: Arc<crate::quarantine::QuarantineStats>,
 }

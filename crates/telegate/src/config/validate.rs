@@ -196,6 +196,22 @@ impl Config {
                 "allow at least 1 MiB (1048576) so a few whole messages fit; 67108864 is the default",
             ));
         }
+        let f = &self.feedback;
+        let prefix = f.prefix.trim_end_matches('/');
+        if (f.dead_letter_envelope || f.status) && !telegate_mqtt::mqtt_string::is_legal_topic(prefix) {
+            return Err(bad(
+                "feedback.prefix",
+                format!("`{}` is not a topic prefix", f.prefix),
+                "set a topic without wildcards, e.g. \"telegate/device\"",
+            ));
+        }
+        if f.status && f.status_interval < Duration::from_secs(1) {
+            return Err(bad(
+                "feedback.status_interval",
+                format!("{:?} is shorter than 1s", f.status_interval),
+                "set at least \"1s\"; \"60s\" keeps a metered link's cost low",
+            ));
+        }
         let w = &self.wal;
         if w.enabled && w.dir.is_empty() {
             return Err(bad(
