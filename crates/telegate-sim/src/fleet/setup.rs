@@ -248,6 +248,7 @@ impl Fleet {
             bad_classes,
             bad_fallback,
             unknown_type,
+            script: VecDeque::new(),
         })
     }
 }
