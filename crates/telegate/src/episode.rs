@@ -53,6 +53,9 @@ pub fn write_rules(path: &Path, interval: Option<Duration>) -> anyhow::Result<()
     std::fs::write(path, demo_rules(interval)?).with_context(|| format!("writing {}", path.display()))
 }
 
+/// How long the episode's gauges keep reporting after it.
+pub const GAUGES_AFTER: Duration = Duration::from_secs(3600);
+
 /// The episode's messages, stamped from `start_ns` over `duration`.
 pub fn messages(
     registry: &Registry,
@@ -61,7 +64,11 @@ pub fn messages(
     duration: Duration,
 ) -> anyhow::Result<Vec<SimMessage>> {
     let mut encoder = Encoder::new(registry, pattern).context("the episode's encoder")?;
-    let readings = demo_episode(&EpisodeConfig { start_ns, duration });
+    let readings = demo_episode(&EpisodeConfig {
+        start_ns,
+        duration,
+        tail: GAUGES_AFTER,
+    });
     Ok(readings
         .iter()
         .filter_map(|r| encoder.encode(std::slice::from_ref(r), r.time_ns))

@@ -8,7 +8,9 @@
 //! | `wb-101` at `ma-lu-thang`, lane `in-9` | trucks at 0.3 (68 %), 0.5 (118 % of the legal load: `overload` fires at its critical level) and 0.7 (64 %: resolved) |
 //!
 //! Readings are stamped in wall time (event time = now, as live devices
-//! do); both gauges report every `duration / 60`.
+//! do); both gauges report every `duration / 60`, and keep reporting their
+//! normal stage for `tail` after the episode (then they stop, and their
+//! deadman fires).
 
 use std::time::Duration;
 
@@ -21,6 +23,8 @@ pub struct EpisodeConfig {
     pub start_ns: i64,
     /// How long it plays (default 150 s).
     pub duration: Duration,
+    /// How long the two gauges go on reporting afterwards.
+    pub tail: Duration,
 }
 
 impl EpisodeConfig {
@@ -61,6 +65,20 @@ pub fn demo_episode(cfg: &EpisodeConfig) -> Vec<Reading> {
             );
         }
     }
+    let step = total / i64::from(steps);
+    let tail = i64::try_from(cfg.tail.as_nanos()).unwrap_or(i64::MAX);
+    let mut t = at(1.0) + step;
+    while t <= at(1.0).saturating_add(tail) {
+        for (device, site, stage) in [("rl-101", "muong-te", 285.7), ("rl-102", "ma-lu-thang", 207.2)] {
+            out.push(
+                Reading::new("river_level", device, site, t)
+                    .num("stage_m", stage)
+                    .choice("mode", "normal")
+                    .num("water_temp_c", 24.0),
+            );
+        }
+        t += step.max(1);
+    }
     for (f, load) in [(0.3, 68.0), (0.5, 118.0), (0.7, 64.0)] {
         out.push(
             Reading::new("weighbridge", "wb-101", "ma-lu-thang", at(f) + 1)
@@ -74,4 +92,39 @@ pub fn demo_episode(cfg: &EpisodeConfig) -> Vec<Reading> {
     }
     out.sort_by_key(|r| r.time_ns);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Val;
+
+    #[test]
+    fn the_river_crosses_every_level_and_the_gauge_falls_silent() {
+        let cfg = EpisodeConfig {
+            start_ns: 0,
+            duration: Duration::from_secs(60),
+            tail: Duration::from_secs(10),
+        };
+        let rs = demo_episode(&cfg);
+        let stages: Vec<f64> = rs
+            .iter()
+            .filter(|r| r.device_id == "rl-101")
+            .filter_map(|r| match r.values.first() {
+                Some((_, Val::Num(x))) => Some(*x),
+                _ => None,
+            })
+            .collect();
+        let top = stages.iter().copied().fold(f64::MIN, f64::max);
+        assert!(top >= 290.0 && stages.first() < Some(&287.0) && stages.last() < Some(&286.8));
+        let silent: Vec<i64> = rs
+            .iter()
+            .filter(|r| r.device_id == "rl-102")
+            .map(|r| r.time_ns)
+            .collect();
+        let longest = silent.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
+        assert!(longest >= 20_000_000_000, "silent for 35 % of a minute: {longest}");
+        assert!(rs.iter().any(|r| r.time_ns > 60_000_000_000), "the gauges go on");
+        assert_eq!(rs.iter().filter(|r| r.device_id == "wb-101").count(), 3);
+    }
 }
