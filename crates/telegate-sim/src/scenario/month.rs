@@ -26,6 +26,7 @@
 //! | dh-001 | dead for 3 h; a cloudy spell that runs the battery low |
 //! | aq-001 | nothing (any alert is spurious) |
 
+use crate::models::round_to;
 use crate::rng::{Draw, Rng, stream};
 
 use super::levels::OfficialLevels;
@@ -104,10 +105,6 @@ fn gap_at(times: &[i64], t: i64) -> i64 {
         (Some(a), Some(b)) => b - a,
         _ => 10 * MIN_NS,
     }
-}
-
-fn round_to(x: f64, step: f64) -> f64 {
-    (x / step).round() * step
 }
 
 fn device_tags(device: &str, site: &str) -> Vec<(String, String)> {
