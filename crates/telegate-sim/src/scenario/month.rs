@@ -20,7 +20,7 @@
 //! | rl-003 | flood to BĐ I at 25 cm/h; dead for 2.5 h (readings lost) |
 //! | rg-001 | burst: 62 mm in 1 h, 92 mm in 3 h, 117 mm in 24 h, during a 6 h coverage gap |
 //! | rg-002 | heavy day (150 mm in 12 h); later a storm of 115 mm in 3 h, 215 mm in 24 h |
-//! | ls-001 | soil past 85 % after both storms; tilt 0.03 °/h and 6 mm/day after the first |
+//! | ls-001 | dead for 2 h early on; soil past 85 % after both storms; tilt 0.03 °/h and 6 mm/day after the first |
 //! | wb-001 | four overloaded trucks (104-121 %) |
 //! | gb-001 | barrier stuck open 12 min with no vehicle; tamper switch for 4 min |
 //! | dh-001 | dead for 3 h; a cloudy spell that runs the battery low |
@@ -486,7 +486,11 @@ fn landslide(s: &mut Script, rain: &Rain, heavy_day: i64, severe: i64) {
                 .num("soil_saturation_pct", round_to(sat, 0.1)),
         );
     }
-    s.deliver(rs, None, None);
+    // No draw from the stream here: the other events keep their times.
+    let d = s.from + s.len / 20;
+    let dead = (d, d + 2 * H_NS);
+    let arrivals = s.deliver(rs, None, Some(dead));
+    s.silence("landslide", device, site, &arrivals, dead.0, 10 * MIN_NS);
     for (k, name) in ["caution", "fast tilt"].into_iter().enumerate() {
         let v = l.tilt_deg_per_h[k];
         s.crossings(
