@@ -1,11 +1,71 @@
 //! `telegate demo` (the README's first command) as a user runs it: the real
 //! binary with its embedded broker, simulated fleet and file sink, stopped
 //! with SIGINT (Ctrl-C). Nothing to install: no Mosquitto, no InfluxDB.
+//! Its scripted episode, shortened to 20 s, is checked over the console's
+//! API: the river's flood alarm fires through BĐ I, II and III and clears,
+//! the silent gauge's deadman fires and clears, the overloaded truck alarms.
 
-use std::process::{Command, Stdio};
+use std::collections::BTreeSet;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use anyhow::Context as _;
+use telegate_e2e::admin;
 use telegate_e2e::gateway::telegate_binary;
+
+/// (rule, device, change, level) of a transition the episode must produce.
+type Seen = (String, String, String, String);
+
+/// The console's address from the demo's banner.
+fn console_addr(log_path: &Path, child: &mut Child) -> anyhow::Result<SocketAddr> {
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(30) {
+        let log = std::fs::read_to_string(log_path)?;
+        if let Some(line) = log.lines().find(|l| l.trim_start().starts_with("console: http://")) {
+            let addr = line
+                .trim_start()
+                .trim_start_matches("console: http://")
+                .split('/')
+                .next()
+                .unwrap_or_default();
+            return addr.parse().with_context(|| format!("console line `{line}`"));
+        }
+        if let Some(status) = child.try_wait()? {
+            anyhow::bail!("demo exited early ({status}):\n{log}");
+        }
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    anyhow::bail!("no console line in the banner:\n{}", std::fs::read_to_string(log_path)?)
+}
+
+/// Poll `GET /api/alerts` (its `recent` transitions) until every expected
+/// transition has been seen; returns what is still missing.
+fn watch_episode(addr: SocketAddr, expected: &BTreeSet<Seen>, within: Duration) -> anyhow::Result<BTreeSet<Seen>> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let mut seen = BTreeSet::new();
+    let started = Instant::now();
+    while started.elapsed() < within {
+        let (status, body) = rt.block_on(admin::get(addr, "/api/alerts", None))?;
+        anyhow::ensure!(status == 200, "GET /api/alerts: {status} {body}");
+        let view: serde_json::Value = serde_json::from_str(&body)?;
+        for t in view["recent"].as_array().into_iter().flatten() {
+            let field = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_owned();
+            seen.insert((
+                field(&t["rule_id"]),
+                field(&t["series"]["device_id"]),
+                field(&t["change"]),
+                field(&t["level"]),
+            ));
+        }
+        if expected.is_subset(&seen) {
+            return Ok(BTreeSet::new());
+        }
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    Ok(expected.difference(&seen).cloned().collect())
+}
 
 /// `key=value` from the gateway's final summary line.
 fn summary_value(log: &str, key: &str) -> Option<u64> {
@@ -33,6 +93,8 @@ fn demo_ingests_through_the_embedded_broker_into_files_and_stops_on_sigint() -> 
             "0.1",
             "--seed",
             "3",
+            "--episode",
+            "20s",
         ])
         .arg("--data-dir")
         .arg(&data)
@@ -59,6 +121,34 @@ fn demo_ingests_through_the_embedded_broker_into_files_and_stops_on_sigint() -> 
         "only {lines} points after 30 s:\n{}",
         std::fs::read_to_string(&log_path)?
     );
+
+    // The scripted episode, seen by an operator through the console's API.
+    let addr = console_addr(&log_path, &mut child)?;
+    let expect = |rule: &str, device: &str, change: &str, level: &str| {
+        (rule.to_owned(), device.to_owned(), change.to_owned(), level.to_owned())
+    };
+    let expected: BTreeSet<Seen> = [
+        expect("flood-muong-te", "rl-101", "fired", "BĐ I"),
+        expect("flood-muong-te", "rl-101", "escalated", "BĐ II"),
+        expect("flood-muong-te", "rl-101", "escalated", "BĐ III"),
+        expect("flood-muong-te", "rl-101", "deescalated", "BĐ II"),
+        expect("flood-muong-te", "rl-101", "deescalated", "BĐ I"),
+        expect("flood-muong-te", "rl-101", "resolved", "BĐ I"),
+        expect("offline-river", "rl-102", "fired", "offline"),
+        expect("offline-river", "rl-102", "resolved", "offline"),
+        expect("overload", "wb-101", "fired", "over 110 %"),
+        expect("overload", "wb-101", "resolved", "over 110 %"),
+    ]
+    .into_iter()
+    .collect();
+    let missing = watch_episode(addr, &expected, Duration::from_secs(45))?;
+    if !missing.is_empty() {
+        let _ = child.kill();
+        anyhow::bail!(
+            "the episode's transitions never showed in /api/alerts: {missing:#?}\n{}",
+            std::fs::read_to_string(&log_path)?
+        );
+    }
 
     let pid = i32::try_from(child.id())?;
     let sent = Command::new("kill").args(["-INT", &pid.to_string()]).status()?;

@@ -59,6 +59,51 @@ impl AlertConfig {
     pub fn rule(&self, id: &str) -> Option<&Rule> {
         self.rules.iter().find(|r| r.id == id)
     }
+
+    /// Whether `rule` would keep a series for something with these tags:
+    /// for a rule reading points, a point of `measurement` with `tags` (plus
+    /// the device's labels) that its `match` selects; for a combined rule
+    /// (`measurement` = `None`), a group whose tags are exactly its
+    /// `group_by`. The replay harness uses it to tell which rules should
+    /// report an event.
+    pub fn selects(&self, rule: &Rule, measurement: Option<&str>, tags: &[(&str, &str)]) -> bool {
+        match (&rule.kind, measurement) {
+            (crate::rule::Kind::Combined { .. }, None) => match &rule.grouping {
+                crate::series::Grouping::Tags(names) => {
+                    names.len() == tags.len() && names.iter().all(|n| tags.iter().any(|(k, _)| k == n))
+                }
+                _ => false,
+            },
+            (crate::rule::Kind::Combined { .. }, Some(_)) | (_, None) => false,
+            (_, Some(m)) => {
+                if rule.selector.measurement.as_deref().is_some_and(|rm| rm != m) {
+                    return false;
+                }
+                let mut all: Vec<(&str, &str)> = tags.to_vec();
+                let device = tags.iter().find(|(k, _)| *k == "device_id").map(|(_, v)| *v);
+                if let Some(labels) = device.and_then(|d| self.labels.get(d)) {
+                    for (k, v) in labels {
+                        if !all.iter().any(|(tk, _)| tk == k) {
+                            all.push((k, v));
+                        }
+                    }
+                }
+                rule.selector.matches(&all)
+            }
+        }
+    }
+
+    /// How long `rule` waits on purpose before firing: its `for`, plus for
+    /// a combined rule the longest `for` of its components.
+    pub fn hold_ns(&self, rule: &Rule) -> i64 {
+        let components = match &rule.kind {
+            crate::rule::Kind::Combined { all_of } => {
+                all_of.iter().filter_map(|&i| self.rules.get(i)).map(|r| r.for_ns).max()
+            }
+            _ => None,
+        };
+        rule.for_ns + components.unwrap_or(0)
+    }
 }
 
 /// 1-based line of a byte offset.

@@ -249,4 +249,13 @@ impl Rule {
     pub fn level_names(&self) -> impl Iterator<Item = &str> {
         self.levels.iter().map(|l| l.name.as_str())
     }
+    /// `for`: how long the condition must hold (event time) before firing, ns.
+    pub fn for_ns(&self) -> i64 {
+        self.for_ns
+    }
+    /// `false` for a rule that only feeds combined rules (`notify = false`):
+    /// its transitions are not reported.
+    pub fn notifies(&self) -> bool {
+        self.notify
+    }
 }

@@ -23,6 +23,9 @@
 //! [`BadClass::expected_reason`]: the demo then shows every dead-letter
 //! reason.
 //!
+//! [`scenario`] scripts field episodes with their ground truth: a month for
+//! the alert replay harness, and the few minutes `telegate demo` plays.
+//!
 //! [`publish`] sends the stream to an MQTT broker at the configured rate.
 //! The library never prints: progress goes through a callback.
 
@@ -36,6 +39,7 @@ mod models;
 mod params;
 mod publish;
 mod rng;
+pub mod scenario;
 mod weather;
 
 pub use bad::BadClass;

@@ -92,6 +92,45 @@ pub enum Command {
         after_help = "Examples:\n  telegate device account telegate --role gateway           # the gateway's own broker account\n  telegate device add rl-mt-1 --site muong-te --types river_level,device_health --installed 2026-11-02 --lat 22.39 --lon 102.78\n  telegate device add gate-1 --site ma-lu-thang --types lane_counter --certificate --out pki/devices\n  telegate device list\n  telegate device rotate rl-mt-1                            # new password; the old one stops working\n  telegate device revoke rl-mt-1\n  telegate device sync                                      # after editing devices.toml by hand\n  telegate device decommission rl-007 --config /etc/telegate/telegate.toml   # the gateway forgets it, its deadman clears"
     )]
     Device(DeviceCommand),
+    /// Alert rules offline: replay a scripted month through the engine and
+    /// score the rules against its ground truth.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  telegate alerts replay --rules config/alerts.example.toml\n  telegate alerts replay --rules alerts.toml --days 10 --seed 7 --json"
+    )]
+    Alerts(AlertsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AlertsCommand {
+    /// Run the rules over a simulated rainy-season period for every example
+    /// site (river floods through BĐ I-III, rain bursts over the Decision
+    /// 18/2021 thresholds, slope movement, overloaded trucks, tamper, silent
+    /// devices, coverage gaps with late batches) in fast-forward event time,
+    /// and print per rule: events missed, spurious alerts, flaps and
+    /// detection delay (docs/alerts.md, "Replay"). Exits 1 when a target is
+    /// missed (an event missed, a flap, more than one spurious alert per site
+    /// per 30 days, or a detection later than one reporting interval).
+    Replay(ReplayArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ReplayArgs {
+    /// The rules file to judge.
+    #[arg(long, value_name = "FILE")]
+    pub rules: PathBuf,
+    /// Days to simulate (at least 6).
+    #[arg(long, default_value_t = 30)]
+    pub days: u32,
+    /// Seed of the scenario's times, amplitudes and noise.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print the report as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+    /// Schemas to decode with (default: the built-in ones).
+    #[command(flatten)]
+    pub config: ConfigArg,
 }
 
 /// `--inventory` as every `device` subcommand takes it.
@@ -308,4 +347,9 @@ pub struct DemoArgs {
     /// Stop after this long (default: until Ctrl-C).
     #[arg(long, value_parser = humantime::parse_duration)]
     pub duration: Option<std::time::Duration>,
+    /// How long the scripted episode takes (a river through BĐ I → II → III
+    /// and back, a gauge going silent, an overloaded truck); "0s": no
+    /// episode, and the example rules' deadman cadences unchanged.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "150s")]
+    pub episode: std::time::Duration,
 }

@@ -20,10 +20,24 @@ use crate::config::{Config, EMBEDDED_DEFAULT};
 use crate::simulate::{ProgressLine, fleet_config, now_ns, report_text};
 use crate::stats::{Stats, Summary};
 
+/// The demo's rules, in its data dir.
+pub const RULES_FILE: &str = "alerts.toml";
+/// The demo's alert state, in its data dir (removed at start: every demo
+/// begins with no alert firing).
+pub const STATE_FILE: &str = "alerts-state.json";
+
 /// The gateway's config for the demo: the built-in defaults, pointed at the
 /// embedded broker, with its data under `data_dir`.
+///
+/// Alerting runs the rules in `data_dir/alerts.toml` (written by
+/// [`crate::episode::write_rules`]) with its state in
+/// `data_dir/alerts-state.json`; transitions go to the console and the
+/// broker (`telegate/alerts/#`), not into the line-protocol files.
 pub fn demo_config(port: u16, data_dir: &Path, influx_url: Option<&str>) -> anyhow::Result<Config> {
     let mut c = Config::parse(EMBEDDED_DEFAULT, "<demo>")?;
+    c.alerts.rules_file = data_dir.join(RULES_FILE).display().to_string();
+    c.alerts.state_file = data_dir.join(STATE_FILE).display().to_string();
+    c.alerts.influx.enabled = false;
     c.mqtt.host = "127.0.0.1".into();
     c.mqtt.port = port;
     c.mqtt.client_id = "telegate-demo".into();
@@ -105,10 +119,26 @@ async fn wait_for_stop_signal() {
 /// `telegate demo`.
 pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let broker = broker::start(args.port).context("starting the embedded MQTT broker")?;
+    let episode = (!args.episode.is_zero()).then_some(args.episode);
+    let interval = episode.map(|d| d / 60);
+    crate::episode::write_rules(&args.data_dir.join(RULES_FILE), interval)?;
+    match std::fs::remove_file(args.data_dir.join(STATE_FILE)) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            return Err(e).context("removing the previous demo's alert state");
+        }
+        _ => {}
+    }
     let config = demo_config(broker.addr.port(), &args.data_dir, args.influx_url.as_deref())?;
     let registry = Arc::new(Registry::builtin(&config.schema.types).context("built-in schemas")?);
     let fleet_cfg = fleet_config(&args.fleet, &config, now_ns(), 0.02)?;
-    let fleet = Fleet::new(&registry, fleet_cfg).context("simulated fleet")?;
+    let pattern = fleet_cfg.topic_pattern.clone();
+    let start_ns = fleet_cfg.start_ns;
+    let mut fleet = Fleet::new(&registry, fleet_cfg).context("simulated fleet")?;
+    if let Some(duration) = episode {
+        // A few seconds in, so the console is open before the river rises.
+        let begin = start_ns.saturating_add(3_000_000_000);
+        fleet.play(crate::episode::messages(&registry, pattern, begin, duration)?);
+    }
     let mut err = std::io::stderr().lock();
     writeln!(err, "telegate demo")?;
     writeln!(
@@ -133,6 +163,20 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         writeln!(err, "  output:  InfluxDB {} database telegate_demo", config.influx.url)?;
     }
     writeln!(err, "  WAL:     {}", config.wal.dir)?;
+    writeln!(
+        err,
+        "  alerts:  the example rules (config/alerts.example.toml) in {}",
+        config.alerts.rules_file
+    )?;
+    match (episode, interval) {
+        (Some(d), Some(i)) => writeln!(
+            err,
+            "  episode: over {}: river rl-101 at muong-te rises through BĐ I → II → III and back,\n           gauge rl-102 goes silent and returns, truck on wb-101 at 118 % of its legal load\n           (deadman cadences set to the episode's {} ms reporting interval)",
+            humantime::format_duration(d),
+            i.as_millis()
+        )?,
+        _ => writeln!(err, "  episode: none (--episode 0s)")?,
+    }
     writeln!(err, "  stop:    Ctrl-C\n")?;
     drop(err);
 
@@ -147,7 +191,7 @@ pub fn run(args: &DemoArgs) -> anyhow::Result<ExitCode> {
         if let Some(addr) = running.admin_addr {
             let _ = writeln!(
                 std::io::stderr(),
-                "  admin:   http://{addr}/metrics  http://{addr}/readyz\n"
+                "  console: http://{addr}/   (alerts firing, recent transitions, devices; API /api/alerts, /api/devices)\n  admin:   http://{addr}/metrics  http://{addr}/readyz\n"
             );
         }
         // Start the fleet once the gateway's subscription is in place: a

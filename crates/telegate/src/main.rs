@@ -5,7 +5,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::Parser as _;
 use telegate::check::{load_registry_or_explain, report};
-use telegate::cli::{Cli, Command, DecodeArgs, SchemaCommand};
+use telegate::cli::{AlertsCommand, Cli, Command, DecodeArgs, SchemaCommand};
 use telegate::config::{Config, LogFormat};
 use telegate::inspect;
 use telegate_model::TopicPattern;
@@ -48,6 +48,8 @@ fn main() -> ExitCode {
         Command::Device(cmd) => {
             telegate::devices::run(cmd, |path| Ok(loaded_registry(path)?.1)).map(|()| ExitCode::SUCCESS)
         }
+        Command::Alerts(AlertsCommand::Replay(args)) => loaded_registry(args.config.config.as_deref())
+            .and_then(|(_, registry)| telegate::replay::run(&args, &registry)),
     };
     match result {
         Ok(code) => code,

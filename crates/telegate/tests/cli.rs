@@ -307,7 +307,7 @@ fn schema_describe_shows_fields_units_rules_and_example_line() {
         "{out}"
     );
     assert!(
-        out.contains(",axle_config=\"rigid_2_axle\",speed_kmh=60 1767225600000000000\n"),
+        out.contains(",axle_config=\"rigid_2_axle\",speed_kmh=60,load_pct=250 1767225600000000000\n"),
         "{out}"
     );
     let (ok, _, err) = telegate(&["schema", "describe", "tide_gauge"]);

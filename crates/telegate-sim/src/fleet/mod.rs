@@ -120,6 +120,8 @@ pub struct Fleet {
     /// For each class, a device whose type can carry it.
     bad_fallback: [Option<usize>; 8],
     unknown_type: String,
+    /// Scripted messages ([`Fleet::play`]), sent when their time comes.
+    script: VecDeque<SimMessage>,
 }
 
 impl std::fmt::Debug for Fleet {
@@ -183,11 +185,25 @@ impl Fleet {
         self.config.start_ns.saturating_add(since as i64)
     }
 
+    /// Also send `messages` (a scripted episode, see
+    /// [`demo_episode`](crate::scenario::demo_episode)): each one takes the
+    /// place of the fleet's message in the first slot at or after its
+    /// `at_ns`.
+    pub fn play(&mut self, messages: Vec<SimMessage>) {
+        self.script.extend(messages);
+        self.script.make_contiguous().sort_by_key(|m| m.at_ns);
+    }
+
     /// The next message. Deterministic for a given registry and config.
     pub fn next_message(&mut self) -> SimMessage {
         let n = self.n;
         self.n += 1;
         let at = self.at_ns(n);
+        if self.script.front().is_some_and(|m| m.at_ns <= at)
+            && let Some(scripted) = self.script.pop_front()
+        {
+            return scripted;
+        }
         self.log_and_wake(at);
         let idx = self.pick(at);
         let msg = match self.take_bad() {

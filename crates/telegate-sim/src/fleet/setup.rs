@@ -249,6 +249,7 @@ impl Fleet {
             bad_classes,
             bad_fallback,
             unknown_type,
+            script: VecDeque::new(),
         };
         fleet.check_time_resolution()?;
         Ok(fleet)

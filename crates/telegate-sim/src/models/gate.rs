@@ -26,6 +26,7 @@ pub(super) const WEIGHBRIDGE_FIELDS: &[&str] = &[
     "gross_t",
     "axle_config",
     "speed_kmh",
+    "load_pct",
 ];
 pub(super) const BARRIER_FIELDS: &[&str] = &[
     "lane",
@@ -178,6 +179,7 @@ impl Weighbridge {
         w.choice("axle_config", config);
         let speed = if self.in_motion { rng.uniform(3.0, 8.0) } else { 0.0 };
         w.num("speed_kmh", round_to(speed, 0.1));
+        w.num("load_pct", round_to(load * 100.0, 0.1));
     }
 }
 
