@@ -59,6 +59,9 @@ impl StageHealth {
     }
 }
 
+/// How long a stage that merely ended waits before it is recorded as dead.
+const ECHO_GRACE: std::time::Duration = std::time::Duration::from_millis(50);
+
 struct Stage {
     name: &'static str,
     watcher: JoinHandle<()>,
@@ -122,7 +125,14 @@ impl Stages {
             let why = match task.await {
                 Ok(outcome) => match outcome.failure() {
                     Some(e) => Some(format!("failed: {e}")),
-                    None if !stopping.is_cancelled() => Some("ended before shutdown".into()),
+                    None if !stopping.is_cancelled() => {
+                        // Most likely the echo of a death upstream (its
+                        // input closed, e.g. the writer after the tailer):
+                        // let the cause be recorded first, so `/readyz`
+                        // names it and not the echo.
+                        tokio::time::sleep(ECHO_GRACE).await;
+                        Some("ended before shutdown".into())
+                    }
                     None => None,
                 },
                 Err(e) => Some(panic_message(e)),
