@@ -30,7 +30,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use telegate_e2e::admin::value;
-use telegate_e2e::bench::{GatewayProcess, database_ceiling, messages, publish_acked};
+use telegate_e2e::bench::{GatewayProcess, database_ceiling, messages, publish_acked, release_binary};
 use telegate_e2e::cpu::wait_quiet;
 use telegate_e2e::servers::{Influxd, Mosquitto};
 use telegate_schema::Registry;
@@ -91,8 +91,9 @@ async fn telegate_drain(
     msgs: &[(String, bytes::Bytes)],
     points: u64,
     db: &str,
+    binary: std::path::PathBuf,
 ) -> anyhow::Result<Drain> {
-    let mut gw = GatewayProcess::start(broker.port(), &influx.url(), db).await?;
+    let mut gw = GatewayProcess::start_binary(binary, broker.port(), &influx.url(), db).await?;
     gw.stop()?;
     publish_acked(broker.port(), msgs, db).await?;
     wait_quiet(influx).await?;
@@ -153,18 +154,38 @@ async fn main() -> anyhow::Result<()> {
     influx.execute("DROP DATABASE ceiling").await?;
     let b = b_points / samples as f64;
     println!("(b) database ceiling: {b_points:.0} points/s = {b:.0} readings/s");
-    let c = telegate_drain(&broker, &influx, &msgs, points, &format!("backlog{samples}")).await?;
+    // BENCH_COMPARE=bin1,bin2 [BENCH_ROUNDS=k]: (c) for each build in turn,
+    // k rounds, against the same ceilings: an A/B on a box whose load varies.
+    let binaries: Vec<std::path::PathBuf> = match std::env::var("BENCH_COMPARE") {
+        Ok(list) => list.split(',').map(std::path::PathBuf::from).collect(),
+        Err(_) => vec![release_binary()?],
+    };
+    let rounds: usize = std::env::var("BENCH_ROUNDS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(1);
     let ceiling = a.min(b);
-    println!(
-        "(c) telegate: {:.0} readings/s = {:.0} % of min(a, b) ({:.0} % of a, {:.0} % of b); CPU {:.2} µs per reading ({:.1} s); peak RSS {:.1} MiB; read pauses {:.0}",
-        c.rate,
-        100.0 * c.rate / ceiling,
-        100.0 * c.rate / a,
-        100.0 * c.rate / b,
-        1e6 * c.cpu_secs / n as f64,
-        c.cpu_secs,
-        c.rss as f64 / 1048576.0,
-        c.pauses
-    );
+    for round in 0..rounds {
+        for (i, binary) in binaries.iter().enumerate() {
+            let db = format!("backlog{samples}_{round}_{i}");
+            let c = telegate_drain(&broker, &influx, &msgs, points, &db, binary.clone()).await?;
+            let label = if binaries.len() > 1 {
+                format!(" [{}]", binary.display())
+            } else {
+                String::new()
+            };
+            println!(
+                "(c) telegate{label}: {:.0} readings/s = {:.0} % of min(a, b) ({:.0} % of a, {:.0} % of b); CPU {:.2} µs per reading ({:.1} s); peak RSS {:.1} MiB; read pauses {:.0}",
+                c.rate,
+                100.0 * c.rate / ceiling,
+                100.0 * c.rate / a,
+                100.0 * c.rate / b,
+                1e6 * c.cpu_secs / n as f64,
+                c.cpu_secs,
+                c.rss as f64 / 1048576.0,
+                c.pauses
+            );
+        }
+    }
     Ok(())
 }

@@ -173,9 +173,17 @@ pub async fn database_ceiling(influx: &Influxd, registry: &Registry, msgs: &[(St
 pub struct GatewayProcess {
     child: std::process::Child,
     dir: tempfile::TempDir,
+    binary: PathBuf,
 }
 
+/// The release gateway beside the bench, or the one `BENCH_GATEWAY` names
+/// (to compare two builds in alternating runs on the same box).
 pub fn release_binary() -> anyhow::Result<PathBuf> {
+    if let Some(bin) = std::env::var_os("BENCH_GATEWAY") {
+        let bin = PathBuf::from(bin);
+        anyhow::ensure!(bin.exists(), "BENCH_GATEWAY={} does not exist", bin.display());
+        return Ok(bin);
+    }
     let exe = std::env::current_exe()?;
     let bin = exe
         .parent()
@@ -194,6 +202,11 @@ impl GatewayProcess {
     /// Start and wait until subscribed. The client id is `bench-{db}`, so a
     /// later start with the same `db` resumes the same broker session.
     pub async fn start(broker: u16, influx: &str, db: &str) -> anyhow::Result<Self> {
+        Self::start_binary(release_binary()?, broker, influx, db).await
+    }
+
+    /// [`start`](Self::start) with a given gateway binary (to compare builds).
+    pub async fn start_binary(binary: PathBuf, broker: u16, influx: &str, db: &str) -> anyhow::Result<Self> {
         let dir = tempfile::tempdir()?;
         let cfg = dir.path().join("telegate.toml");
         // Defaults unless tuning by hand: BENCH_MQTT / BENCH_INFLUX / BENCH_WAL
@@ -209,14 +222,14 @@ impl GatewayProcess {
                 wal_dir = dir.path().join("wal").display()
             ),
         )?;
-        let child = Self::spawn(dir.path()).await?;
-        Ok(Self { child, dir })
+        let child = Self::spawn(&binary, dir.path()).await?;
+        Ok(Self { child, dir, binary })
     }
 
-    async fn spawn(dir: &Path) -> anyhow::Result<std::process::Child> {
+    async fn spawn(binary: &Path, dir: &Path) -> anyhow::Result<std::process::Child> {
         let log_path = dir.join("telegate.log");
         let log = std::fs::File::create(&log_path)?;
-        let child = std::process::Command::new(release_binary()?)
+        let child = std::process::Command::new(binary)
             .args(["run", "--config"])
             .arg(dir.join("telegate.toml"))
             .env("RUST_LOG", "info")
@@ -247,7 +260,7 @@ impl GatewayProcess {
     /// Start again with the same config, WAL dir and client id (after
     /// [`stop`](Self::stop)); returns once subscribed.
     pub async fn start_again(&mut self) -> anyhow::Result<()> {
-        self.child = Self::spawn(self.dir.path()).await?;
+        self.child = Self::spawn(&self.binary, self.dir.path()).await?;
         Ok(())
     }
 

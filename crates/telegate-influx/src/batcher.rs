@@ -192,14 +192,17 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
             () = self.abort.cancelled() => None,
         };
         self.add(first?);
-        let deadline = Instant::now() + self.linger;
+        // One timer per batch, not one per item: a timer registered anew on
+        // every message cost a wake-up of the timer driver each.
+        let linger = sleep_until(Instant::now() + self.linger);
+        tokio::pin!(linger);
         while self.points < self.batch_size {
             tokio::select! {
                 item = rx.recv() => match item {
                     Some(item) => self.add(item),
                     None => return Some(true),
                 },
-                () = sleep_until(deadline) => break,
+                () = &mut linger => break,
             }
         }
         Some(false)

@@ -122,7 +122,10 @@ impl Publisher {
             .set_keep_alive(cfg.keep_alive)
             .set_clean_start(true)
             .set_connection_timeout(cfg.connect_timeout.as_secs().max(1))
-            .set_max_packet_size(Some(cfg.max_packet_size));
+            .set_max_packet_size(Some(cfg.max_packet_size))
+            // A batch of queued publishes goes out in one write
+            // (vendor/rumqttc/TELEGATE-PATCH.md).
+            .set_max_request_batch(MAX_BATCH);
         if !cfg.username.is_empty() {
             options.set_credentials(cfg.username.clone(), cfg.password.expose());
         }

@@ -4,6 +4,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use bytes::Bytes;
+use futures_util::FutureExt as _;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Packet, SubscribeReasonCode};
 use rumqttc::v5::{AsyncClient, Event, EventLoop, MqttOptions};
@@ -83,7 +84,10 @@ impl MqttSource {
             .set_connection_timeout(cfg.connect_timeout.as_secs().max(1))
             .set_session_expiry_interval(Some(u32::try_from(cfg.session_expiry.as_secs()).unwrap_or(u32::MAX)))
             .set_receive_maximum(Some(cfg.receive_maximum.max(1)))
-            .set_max_packet_size(Some(cfg.max_packet_size));
+            .set_max_packet_size(Some(cfg.max_packet_size))
+            // Every PUBACK already released goes out in one write, not one
+            // system call each (vendor/rumqttc/TELEGATE-PATCH.md).
+            .set_max_request_batch(usize::from(cfg.receive_maximum.max(1)));
         if !cfg.username.is_empty() {
             opts.set_credentials(cfg.username.clone(), cfg.password.expose());
         }
@@ -132,23 +136,24 @@ impl MqttSource {
         shutdown: CancellationToken,
         abort: CancellationToken,
     ) {
-        let mut tx = Some(tx);
-        let mut overflow: VecDeque<Envelope> = VecDeque::new();
-        // The holding queue reached `hold_max`: the socket is left unread.
-        let mut paused = false;
+        let mut intake = Intake {
+            tx: Some(tx),
+            overflow: VecDeque::new(),
+            paused: false,
+            hold_max: self.hold_max,
+        };
         let mut tracker = AckTracker::default();
         let mut failures = 0u32;
         let mut subscribed_once = false;
         let stats = self.stats.clone();
         loop {
-            tokio::select! {
+            let event = tokio::select! {
                 biased;
                 () = abort.cancelled() => return,
-                () = shutdown.cancelled(), if tx.is_some() => {
+                () = shutdown.cancelled(), if intake.tx.is_some() => {
                     tracing::info!(unacked = tracker.len(), "MQTT source: intake stopped, draining");
-                    tx = None;
-                    overflow.clear();
-                    paused = false;
+                    intake.close();
+                    continue;
                 }
                 seq = done.recv() => match seq {
                     Some(seq) => {
@@ -157,22 +162,39 @@ impl MqttSource {
                             tracker.complete(seq);
                         }
                         self.release(&mut tracker);
+                        continue;
                     }
                     None => break,
                 },
-                open = room(tx.as_ref()), if !overflow.is_empty() => {
-                    if open {
-                        forward_overflow(tx.as_ref(), &mut overflow);
-                    } else {
-                        tx = None;
-                        overflow.clear();
-                    }
-                    // Resume reading once half the queue has gone on, not
-                    // at the first free slot: fewer, longer reads.
-                    paused &= overflow.len() > self.hold_max / 2;
-                    stats.held.store(overflow.len() as u64, Relaxed);
+                open = room(intake.tx.as_ref()), if !intake.overflow.is_empty() => {
+                    intake.room(open);
+                    stats.held.store(intake.overflow.len() as u64, Relaxed);
+                    continue;
                 }
-                event = self.eventloop.poll(), if !paused => match event {
+                event = self.eventloop.poll(), if !intake.paused => event,
+            };
+            // What rumqttc already holds (it reads up to ten packets per
+            // socket read) is handled here, without a round of the select
+            // and its futures per message.
+            let mut event = Some(event);
+            let mut burst = 0;
+            while let Some(ev) = event.take() {
+                match ev {
+                    Ok(Event::Incoming(Packet::Publish(p))) => {
+                        stats.received.fetch_add(1, Relaxed);
+                        if intake.tx.is_some() {
+                            let seq = tracker.push(&p);
+                            if intake.offer(Envelope {
+                                seq,
+                                topic: p.topic,
+                                payload: p.payload,
+                            }) {
+                                stats.read_pauses.fetch_add(1, Relaxed);
+                            }
+                            stats.held.store(intake.overflow.len() as u64, Relaxed);
+                            stats.unacked.store(tracker.len() as u64, Relaxed);
+                        }
+                    }
                     Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                         failures = 0;
                         stats.connects.fetch_add(1, Relaxed);
@@ -193,30 +215,11 @@ impl MqttSource {
                                     stats.subscribed.store(true, Relaxed);
                                     tracing::info!(filter = %self.subscription, ?qos, "subscribed");
                                 }
-                                other => tracing::error!(filter = %self.subscription, code = ?other, "broker refused the subscription"),
+                                other => {
+                                    tracing::error!(filter = %self.subscription, code = ?other, "broker refused the subscription")
+                                }
                             }
                         }
-                    }
-                    Ok(Event::Incoming(Packet::Publish(p))) => {
-                        stats.received.fetch_add(1, Relaxed);
-                        let Some(sender) = tx.as_ref() else { continue };
-                        let seq = tracker.push(&p);
-                        let env = Envelope { seq, topic: p.topic, payload: p.payload };
-                        if overflow.is_empty() {
-                            match sender.try_send(env) {
-                                Ok(()) => {}
-                                Err(mpsc::error::TrySendError::Full(env)) => overflow.push_back(env),
-                                Err(mpsc::error::TrySendError::Closed(_)) => tx = None,
-                            }
-                        } else {
-                            overflow.push_back(env);
-                        }
-                        if overflow.len() >= self.hold_max {
-                            paused = true;
-                            stats.read_pauses.fetch_add(1, Relaxed);
-                        }
-                        stats.held.store(overflow.len() as u64, Relaxed);
-                        stats.unacked.store(tracker.len() as u64, Relaxed);
                     }
                     Ok(Event::Incoming(Packet::Disconnect(d))) => {
                         tracing::warn!(reason = ?d.reason_code, "broker sent DISCONNECT");
@@ -240,8 +243,13 @@ impl MqttSource {
                             () = tokio::time::sleep(delay) => {}
                             () = abort.cancelled() => return,
                         }
+                        break;
                     }
-                },
+                }
+                burst += 1;
+                if burst < BURST && !intake.paused && !shutdown.is_cancelled() && !abort.is_cancelled() {
+                    event = self.eventloop.poll().now_or_never();
+                }
             }
         }
         self.release(&mut tracker);
@@ -280,24 +288,70 @@ impl MqttSource {
     }
 }
 
+/// Events handled in one go before the loop looks at completions, shutdown
+/// and the decoder's room again: short enough that acks are not held back.
+const BURST: usize = 64;
+
+/// The way into the decoder: its channel, and the holding queue for what
+/// does not fit (bounded by `hold_max`; when full, the socket is not read).
+struct Intake {
+    /// `None` once intake has stopped (shutdown, or the decoder is gone).
+    tx: Option<mpsc::Sender<Envelope>>,
+    overflow: VecDeque<Envelope>,
+    /// The holding queue reached `hold_max`: the socket is left unread.
+    paused: bool,
+    hold_max: usize,
+}
+
+impl Intake {
+    /// Hand a message on, or hold it. True when this filled the holding
+    /// queue, so reading pauses.
+    fn offer(&mut self, env: Envelope) -> bool {
+        let Some(sender) = self.tx.as_ref() else { return false };
+        if self.overflow.is_empty() {
+            match sender.try_send(env) {
+                Ok(()) => {}
+                Err(mpsc::error::TrySendError::Full(env)) => self.overflow.push_back(env),
+                Err(mpsc::error::TrySendError::Closed(_)) => self.close(),
+            }
+        } else {
+            self.overflow.push_back(env);
+        }
+        if self.overflow.len() >= self.hold_max && !self.paused {
+            self.paused = true;
+            return true;
+        }
+        false
+    }
+
+    /// The decoder's channel has room (`open`) or is gone.
+    fn room(&mut self, open: bool) {
+        match self.tx.as_ref() {
+            Some(tx) if open => forward(tx, &mut self.overflow),
+            _ => self.close(),
+        }
+        // Give back what a burst grew.
+        if self.overflow.is_empty() && self.overflow.capacity() > 4096 {
+            self.overflow.shrink_to_fit();
+        }
+        // Resume reading once half the queue has gone on, not at the first
+        // free slot: fewer, longer reads.
+        self.paused &= self.overflow.len() > self.hold_max / 2;
+    }
+
+    fn close(&mut self) {
+        self.tx = None;
+        self.overflow.clear();
+        self.paused = false;
+    }
+}
+
 /// Resolves once the decoder's channel has room (true) or is closed
 /// (false); never without a channel.
 async fn room(tx: Option<&mpsc::Sender<Envelope>>) -> bool {
     match tx {
         Some(tx) => tx.reserve().await.is_ok(),
         None => std::future::pending().await,
-    }
-}
-
-fn forward_overflow(tx: Option<&mpsc::Sender<Envelope>>, overflow: &mut VecDeque<Envelope>) {
-    let Some(tx) = tx else {
-        overflow.clear();
-        return;
-    };
-    forward(tx, overflow);
-    // Give back what a burst grew.
-    if overflow.is_empty() && overflow.capacity() > 4096 {
-        overflow.shrink_to_fit();
     }
 }
 

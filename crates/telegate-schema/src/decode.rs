@@ -207,12 +207,9 @@ impl SensorSchema {
                 if raw == 0 {
                     return Err(missing());
                 }
-                rejections::influx_time(
-                    i,
-                    self.time.field_name(),
-                    raw * i128::from(*nanos_per_unit),
-                    &raw.to_string(),
-                )
+                rejections::influx_time(i, self.time.field_name(), raw * i128::from(*nanos_per_unit), || {
+                    raw.to_string()
+                })
             }
         }
     }

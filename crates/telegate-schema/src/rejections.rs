@@ -108,18 +108,21 @@ pub(crate) fn timestamp_ns(sample: usize, time_field: &str, seconds: i64, nanos:
         ));
     }
     let ns = i128::from(seconds) * 1_000_000_000 + i128::from(nanos);
-    influx_time(sample, time_field, ns, &what(""))
+    influx_time(sample, time_field, ns, || what(""))
 }
 
-/// `ns` if InfluxDB can store it, else the rejection (`what` names the raw value).
-pub(crate) fn influx_time(sample: usize, time_field: &str, ns: i128, what: &str) -> Result<i64, Rejection> {
-    if ns < i128::from(INFLUX_MIN_NS) {
-        return Err(unrepresentable_time(sample, time_field, what, true));
+/// `ns` if InfluxDB can store it, else the rejection (`what` names the raw
+/// value; called only then, so an accepted sample formats nothing).
+pub(crate) fn influx_time(
+    sample: usize,
+    time_field: &str,
+    ns: i128,
+    what: impl FnOnce() -> String,
+) -> Result<i64, Rejection> {
+    match i64::try_from(ns) {
+        Ok(ns) if (INFLUX_MIN_NS..=INFLUX_MAX_NS).contains(&ns) => Ok(ns),
+        _ => Err(unrepresentable_time(sample, time_field, &what(), ns < 0)),
     }
-    if ns > i128::from(INFLUX_MAX_NS) {
-        return Err(unrepresentable_time(sample, time_field, what, false));
-    }
-    i64::try_from(ns).map_err(|_| unrepresentable_time(sample, time_field, what, ns < 0))
 }
 
 /// The accepted time window, or the rejection for a time outside it.

@@ -161,7 +161,10 @@ pub async fn publish(
         .set_connection_timeout(CONNECT_TIMEOUT.as_secs())
         .set_max_packet_size(Some(MAX_PACKET_BYTES))
         .set_request_channel_capacity(REQUEST_CHANNEL)
-        .set_outgoing_inflight_upper_limit(MAX_INFLIGHT);
+        .set_outgoing_inflight_upper_limit(MAX_INFLIGHT)
+        // Queued publishes go out in one write, not one system call each
+        // (vendor/rumqttc/TELEGATE-PATCH.md).
+        .set_max_request_batch(usize::from(MAX_INFLIGHT));
     if let Some(user) = &target.username {
         opts.set_credentials(user.clone(), target.password.clone().unwrap_or_default());
     }

@@ -67,7 +67,10 @@ impl Appender {
             self.buf.clear();
             record.encode_frame(&mut self.buf);
             tokens.push(token);
-            let deadline = Instant::now() + self.linger;
+            // One timer per group, not one per record (each new timer can
+            // cost a wake-up of the timer driver).
+            let linger = sleep_until(Instant::now() + self.linger);
+            tokio::pin!(linger);
             let mut closed = false;
             while self.buf.len() < self.commit_bytes {
                 tokio::select! {
@@ -78,7 +81,7 @@ impl Appender {
                         }
                         None => { closed = true; break; }
                     },
-                    () = sleep_until(deadline) => break,
+                    () = &mut linger => break,
                 }
             }
             self.wait_for_budget().await;
@@ -86,9 +89,21 @@ impl Appender {
             let stats = self.wal.stats_ref();
             stats.appended.fetch_add(tokens.len() as u64, Relaxed);
             stats.commits.fetch_add(1, Relaxed);
-            for token in tokens.drain(..) {
-                if acked.send(token).await.is_err() {
-                    closed = true;
+            // The group's tokens go on with one permit request per chunk,
+            // not one per token.
+            let chunk = acked.max_capacity().max(1);
+            while !tokens.is_empty() {
+                let n = tokens.len().min(chunk);
+                match acked.reserve_many(n).await {
+                    Ok(permits) => {
+                        for (permit, token) in permits.zip(tokens.drain(..n)) {
+                            permit.send(token);
+                        }
+                    }
+                    Err(_) => {
+                        tokens.clear();
+                        closed = true;
+                    }
                 }
             }
             if self.len >= self.wal.segment_bytes {

@@ -132,7 +132,7 @@ fn sample_time(t: &Transcoder, i: usize, slots: &[Slot]) -> Result<i64, Rejectio
             if raw == 0 {
                 return Err(missing());
             }
-            rejections::influx_time(i, &t.time_field, raw * i128::from(nanos_per_unit), &raw.to_string())
+            rejections::influx_time(i, &t.time_field, raw * i128::from(nanos_per_unit), || raw.to_string())
         }
     }
 }
