@@ -56,13 +56,13 @@ impl WriteError {
         }
     }
 
-    /// `Retry-After` in seconds, when the server sent one.
+    /// `Retry-After` in seconds, when the server sent one, capped at
+    /// [`telegate_model::retry::MAX_RETRY_AFTER`].
     pub fn retry_after(&self) -> Option<Duration> {
         let WriteError::Http { headers, .. } = self else {
             return None;
         };
-        let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-        v.trim().parse::<u64>().ok().map(Duration::from_secs)
+        telegate_model::retry::parse_retry_after(headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?)
     }
 
     /// A hint for the operator on errors that need one.

@@ -170,7 +170,7 @@ fn decode(args: &DecodeArgs) -> anyhow::Result<ExitCode> {
     let (payload, format) = inspect::read_payload(&raw, args.format).map_err(anyhow::Error::msg)?;
     let now_ns = match &args.at {
         Some(t) => telegate::simulate::parse_time(t).with_context(|| format!("--at `{t}`"))?,
-        None => telegate::simulate::now_ns(),
+        None => telegate_model::now_ns(),
     };
     let input = inspect::DecodeInput {
         sensor_type: &args.sensor_type,

@@ -20,6 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use telegate_alert::{AlertState, Engine, Transition};
 use telegate_influx::parse_line;
+use telegate_model::now_ns;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
@@ -29,7 +30,6 @@ use super::outputs::Outputs;
 use super::payload::Delivery;
 use super::stats::AlertStats;
 use super::watch::{SETTLE, Watched};
-use crate::stages::now_ns;
 
 /// Messages taken from the queue per round before transitions are handed on.
 const ROUND: usize = 256;

@@ -14,7 +14,7 @@ use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Backoff, pause, settled, worth_logging};
+use super::{pause, settled, worth_logging};
 use crate::alerting::config::MqttOutputConfig;
 use crate::alerting::payload::{Delivery, mqtt_topic, state_name};
 use crate::alerting::stats::{AlertStats, OutputKind};
@@ -44,7 +44,7 @@ pub(crate) async fn run(
     stats: Arc<AlertStats>,
 ) {
     let out = stats.output(OutputKind::Mqtt);
-    let mut backoff = Backoff::new(cfg.retry());
+    let mut backoff = cfg.retry().backoff();
     // While the broker is unreachable, idle polls wait until then.
     let mut down_until: Option<Instant> = None;
     loop {
