@@ -13,7 +13,8 @@ use bytes::Bytes;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-use telegate_influx::{HttpWriter, InfluxConfig, Output, encode_points};
+use telegate_influx::{HttpWriter, InfluxConfig, Output};
+use telegate_lp::encode_points;
 use telegate_model::TopicPattern;
 use telegate_schema::{Limits, Registry};
 

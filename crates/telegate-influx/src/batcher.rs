@@ -3,7 +3,6 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use bytes::Bytes;
-use telegate_model::Point;
 use telegate_model::retry::backoff;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep, sleep_until};
@@ -11,7 +10,6 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::InfluxConfig;
 use crate::error::WriteError;
-use crate::line_protocol::encode_point;
 use crate::output::Output;
 
 /// The write queue shared by concurrent batchers.
@@ -24,16 +22,6 @@ pub type SharedQueue<T> = Arc<tokio::sync::Mutex<mpsc::Receiver<WriteItem<T>>>>;
 pub struct WriteItem<T> {
     pub lines: Bytes,
     pub token: T,
-}
-
-/// Encode `points` as one message's lines. On error nothing is returned: a
-/// point line protocol cannot carry makes the whole message unwritable.
-pub fn encode_points(points: &[Point]) -> Result<Bytes, crate::error::EncodeError> {
-    let mut out = Vec::with_capacity(points.len() * 160);
-    for p in points {
-        encode_point(p, &mut out)?;
-    }
-    Ok(Bytes::from(out))
 }
 
 /// Lines of one message that the database refused for good (a 400 such as a

@@ -3,19 +3,6 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use thiserror::Error;
 
-/// A point that cannot be expressed in line protocol.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum EncodeError {
-    #[error("{what} is empty")]
-    EmptyName { what: &'static str },
-    #[error("point of `{measurement}` has no fields")]
-    NoFields { measurement: String },
-    #[error("a name or tag value ends with a backslash, which line protocol cannot carry")]
-    TrailingBackslash,
-    #[error("field `{field}` is NaN or infinite; InfluxDB cannot store it")]
-    NonFinite { field: String },
-}
-
 /// A failed write. HTTP answers keep status, body and headers so the caller
 /// can honour `Retry-After` and show InfluxDB's own message.
 #[derive(Debug, Error)]

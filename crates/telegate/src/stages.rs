@@ -4,7 +4,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use bytes::{Bytes, BytesMut};
-use telegate_influx::{RefusedLines, WriteItem, encode_points};
+use telegate_influx::{RefusedLines, WriteItem};
+use telegate_lp::encode_points;
 use telegate_model::{RejectReason, Rejection, TopicPattern, now_ns};
 use telegate_mqtt::{DeadLetter, Envelope, Seq};
 use telegate_schema::{Limits, Registry, TranscodeScratch};

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use telegate_alert::{AlertState, Engine, Transition};
-use telegate_influx::parse_line;
+use telegate_lp::parse_line;
 use telegate_model::now_ns;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;

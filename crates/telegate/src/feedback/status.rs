@@ -14,7 +14,7 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use telegate_influx::parse_lines;
+use telegate_lp::parse_lines;
 use telegate_model::{FieldValue, TopicPattern, now_ns};
 use telegate_mqtt::dead_letter::MAX_DETAIL_BYTES;
 use telegate_mqtt::mqtt_string::legal_string;

@@ -9,7 +9,8 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use telegate_influx::{Output, encode_point};
+use telegate_influx::Output;
+use telegate_lp::encode_point;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
