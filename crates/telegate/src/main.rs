@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use telegate::check::{load_registry_or_explain, report};
+use telegate::check::report;
 use telegate::cli::{AlertsCommand, Cli, Command, DecodeArgs, SchemaCommand};
 use telegate::config::{Config, LogFormat};
 use telegate::inspect;
+use telegate::registry::load_registry_or_explain;
 use telegate_model::TopicPattern;
 use tokio_util::sync::CancellationToken;
 

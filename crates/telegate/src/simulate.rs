@@ -11,9 +11,9 @@ use telegate_schema::Registry;
 use telegate_sim::{Fleet, FleetConfig, Limit, MessageKind, PublishProgress, PublishReport, PublishTarget};
 use tokio_util::sync::CancellationToken;
 
-use crate::check::load_registry_or_explain;
 use crate::cli::{FleetArgs, SimArgs};
 use crate::config::{Config, LoadedConfig};
+use crate::registry::load_registry_or_explain;
 
 /// An RFC 3339 time (`2026-01-01T00:00:00Z`) in Unix nanoseconds.
 pub fn parse_time(text: &str) -> anyhow::Result<i64> {
