@@ -3,6 +3,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use bytes::Bytes;
+use telegate_model::ErrorChain;
 use telegate_model::retry::backoff;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep, sleep_until};
@@ -243,7 +244,7 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
                         .retry_after()
                         .unwrap_or_else(|| backoff(self.retry_initial, self.retry_max, attempt));
                     if attempt == 0 || attempt.is_power_of_two() {
-                        tracing::warn!(error = %e, hint = e.hint().unwrap_or(""), attempt = attempt + 1, retry_in = ?delay, points, "InfluxDB write failed; retrying");
+                        tracing::warn!(error = %ErrorChain(&e), hint = e.hint().unwrap_or(""), attempt = attempt + 1, retry_in = ?delay, points, "InfluxDB write failed; retrying");
                     }
                     attempt = attempt.saturating_add(1);
                     // Unreachable (not an answer such as 503 or 429, whose
@@ -284,12 +285,12 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
                 Err(Failed::Aborted) => return false,
                 Err(Failed::Refused(e)) => {
                     self.stats.batches_refused.fetch_add(1, Relaxed);
-                    tracing::warn!(error = %e, points = n, "InfluxDB refused the batch; isolating the refused lines");
+                    tracing::warn!(error = %ErrorChain(&e), points = n, "InfluxDB refused the batch; isolating the refused lines");
                     self.split_lines();
                     let mut ranges = vec![(0, n, e)];
                     while let Some((from, to, e)) = ranges.pop() {
                         if to - from == 1 {
-                            bad.push((from, e.to_string()));
+                            bad.push((from, ErrorChain(&e).to_string()));
                             continue;
                         }
                         let mid = from + (to - from) / 2;

@@ -6,7 +6,7 @@ use flate2::Compression;
 use flate2::write::GzEncoder;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
-use telegate_model::error_chain;
+use telegate_model::ErrorChain;
 
 use crate::config::{ApiVersion, InfluxConfig};
 use crate::error::WriteError;
@@ -80,10 +80,7 @@ impl HttpWriter {
         };
         let auth = auth
             .map(|a| {
-                let mut v = HeaderValue::from_str(&a).map_err(|_| WriteError::Transport {
-                    url: url.clone(),
-                    message: "credentials contain characters not allowed in an HTTP header".into(),
-                })?;
+                let mut v = HeaderValue::from_str(&a).map_err(|_| WriteError::Credentials { url: url.clone() })?;
                 v.set_sensitive(true);
                 Ok(v)
             })
@@ -92,27 +89,26 @@ impl HttpWriter {
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(std::time::Duration::from_secs(5)));
         if !cfg.ca_file.is_empty() {
-            let pem = std::fs::read(&cfg.ca_file).map_err(|e| WriteError::Transport {
-                url: url.clone(),
-                message: format!("reading influx.ca_file {}: {e}", cfg.ca_file),
+            let pem = std::fs::read(&cfg.ca_file).map_err(|source| WriteError::ReadCaFile {
+                path: cfg.ca_file.clone(),
+                source,
             })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| WriteError::Transport {
-                url: url.clone(),
-                message: format!("influx.ca_file {} is not a PEM certificate bundle: {e}", cfg.ca_file),
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| WriteError::BadCaFile {
+                path: cfg.ca_file.clone(),
+                source,
             })?;
             if certs.is_empty() {
-                return Err(WriteError::Transport {
-                    url: url.clone(),
-                    message: format!("influx.ca_file {} holds no certificate", cfg.ca_file),
+                return Err(WriteError::EmptyCaFile {
+                    path: cfg.ca_file.clone(),
                 });
             }
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let client = builder.build().map_err(|e| WriteError::Transport {
+        let client = builder.build().map_err(|source| WriteError::Client {
             url: url.clone(),
-            message: e.to_string(),
+            source,
         })?;
         Ok(Self {
             client,
@@ -137,9 +133,9 @@ impl HttpWriter {
             .timeout(std::time::Duration::from_secs(2))
             .send()
             .await
-            .map_err(|e| WriteError::Transport {
+            .map_err(|source| WriteError::Transport {
                 url: self.ping.clone(),
-                message: error_chain(&e),
+                source,
             })?;
         let status = resp.status();
         if status.is_success() {
@@ -166,9 +162,9 @@ impl HttpWriter {
         if let Some(auth) = &self.auth {
             req = req.header(AUTHORIZATION, auth.clone());
         }
-        let resp = req.send().await.map_err(|e| WriteError::Transport {
+        let resp = req.send().await.map_err(|source| WriteError::Transport {
             url: url.clone(),
-            message: error_chain(&e),
+            source,
         })?;
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
@@ -205,7 +201,7 @@ impl HttpWriter {
                 self.post(lines).await
             }
             Err(e) => {
-                tracing::warn!(error = %e, "the database is missing and re-creating it failed");
+                tracing::warn!(error = %ErrorChain(&e), "the database is missing and re-creating it failed");
                 Err(e)
             }
         }
@@ -229,9 +225,9 @@ impl HttpWriter {
             lines.to_vec()
         };
         let resp = req.body(body).send().await;
-        let resp = resp.map_err(|e| WriteError::Transport {
+        let resp = resp.map_err(|source| WriteError::Transport {
             url: self.url.clone(),
-            message: error_chain(&e),
+            source,
         })?;
         let status = resp.status();
         if status.is_success() {

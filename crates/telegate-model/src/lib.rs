@@ -9,7 +9,7 @@
 //!
 //! Beside the types, the few helpers every stage needs the same way:
 //! [`retry`] (backoff with jitter, the `Retry-After` cap), [`now_ns`] and
-//! [`error_chain`].
+//! [`ErrorChain`] (an error with its causes, for the edge that prints it).
 
 mod clock;
 mod error_chain;
@@ -20,7 +20,7 @@ mod secret;
 mod topic;
 
 pub use clock::now_ns;
-pub use error_chain::error_chain;
+pub use error_chain::{ErrorChain, error_chain};
 pub use point::{FieldValue, Point};
 pub use rejection::{RejectReason, Rejection};
 pub use secret::{REDACTED, Secret};

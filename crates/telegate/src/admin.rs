@@ -166,7 +166,7 @@ async fn readyz(State(state): State<AdminState>) -> Response {
         Some(_) => {}
         None => {
             if let Err(e) = state.output.ping().await {
-                problems.push(format!("influx: {e}"));
+                problems.push(format!("influx: {}", telegate_model::ErrorChain(&e)));
             }
         }
     }

@@ -229,7 +229,7 @@ impl Evaluator {
             Ok(_) => {}
             Err(e) => {
                 self.stats.reload_failures.fetch_add(1, Relaxed);
-                tracing::error!(error = %e, "alert outputs not reloaded; the outputs in service stay in service");
+                tracing::error!(error = %telegate_model::ErrorChain(&e), "alert outputs not reloaded; the outputs in service stay in service");
             }
         }
     }

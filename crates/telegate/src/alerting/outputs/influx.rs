@@ -11,6 +11,7 @@ use std::sync::atomic::Ordering::Relaxed;
 
 use telegate_influx::Output;
 use telegate_lp::encode_point;
+use telegate_model::ErrorChain;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -77,7 +78,7 @@ pub(crate) async fn run(
                 }
                 Err(e) if !e.is_retryable() => {
                     out.errors.fetch_add(1, Relaxed);
-                    tracing::error!(error = %e, transitions = n, "alert output influx: the database refused the alert points; dropped");
+                    tracing::error!(error = %ErrorChain(&e), transitions = n, "alert output influx: the database refused the alert points; dropped");
                     settled(out, n, false);
                     break;
                 }
@@ -85,7 +86,7 @@ pub(crate) async fn run(
                     out.errors.fetch_add(1, Relaxed);
                     let delay = e.retry_after().unwrap_or_else(|| backoff.next_delay());
                     if worth_logging(backoff.failures().max(1)) {
-                        tracing::warn!(error = %e, hint = e.hint().unwrap_or(""), transitions = n, retry_in = ?delay, "alert output influx: write failed; will retry");
+                        tracing::warn!(error = %ErrorChain(&e), hint = e.hint().unwrap_or(""), transitions = n, retry_in = ?delay, "alert output influx: write failed; will retry");
                     }
                     if !pause(delay, &give_up).await {
                         tracing::error!(

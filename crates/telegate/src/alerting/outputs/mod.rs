@@ -33,10 +33,16 @@ use super::stats::{AlertStats, OutputKind, OutputStats};
 /// cannot be built).
 #[derive(Debug, Error)]
 pub enum OutputError {
-    #[error("alerts.mqtt: {0}")]
+    #[error("alerts.mqtt")]
     Mqtt(#[from] telegate_mqtt::MqttError),
-    #[error("alerts.webhook.url = {url:?}: {message}")]
-    Webhook { url: String, message: String },
+    #[error("alerts.webhook.url = {url:?}: cannot build the HTTP client")]
+    WebhookClient {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("alerts.webhook.url = {url:?}: the token contains characters not allowed in an HTTP header")]
+    WebhookToken { url: String },
 }
 
 /// What outputs share with the rest of the gateway and cannot change

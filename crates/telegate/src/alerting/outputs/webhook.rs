@@ -51,22 +51,21 @@ fn excerpt(body: &str) -> String {
 
 impl Webhook {
     pub(crate) fn new(cfg: &WebhookConfig) -> Result<Webhook, OutputError> {
-        let bad = |message: String| OutputError::Webhook {
-            url: cfg.url.clone(),
-            message,
-        };
         telegate_influx::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(5)))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| bad(e.to_string()))?;
+            .map_err(|source| OutputError::WebhookClient {
+                url: cfg.url.clone(),
+                source,
+            })?;
         let auth = if cfg.token.is_empty() {
             None
         } else {
             let mut v = HeaderValue::from_str(&format!("Bearer {}", cfg.token.expose()))
-                .map_err(|_| bad("the token contains characters not allowed in an HTTP header".into()))?;
+                .map_err(|_| OutputError::WebhookToken { url: cfg.url.clone() })?;
             v.set_sensitive(true);
             Some(v)
         };
