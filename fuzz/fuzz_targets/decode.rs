@@ -49,7 +49,7 @@ fuzz_target!(|data: &[u8]| {
         (Ok(None), _) => {} // no transcoder for this type: only the dynamic path ran
         (Ok(Some(n)), Ok(())) => {
             assert_eq!(n, points.len(), "{sensor_type}: point counts differ");
-            let dynamic = telegate_influx::encode_points(&points).expect("accepted points encode");
+            let dynamic = telegate_lp::encode_points(&points).expect("accepted points encode");
             assert_eq!(&lines[..], &dynamic[..], "{sensor_type}: lines differ");
         }
         (Err(t), Err(d)) => assert_eq!(t.reason, d.reason, "{sensor_type}: {t} vs {d}"),

@@ -7,13 +7,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::SeqCst};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-use telegate_influx::{HttpWriter, InfluxConfig, Output, encode_points};
+use telegate_influx::{HttpWriter, InfluxConfig, Output};
+use telegate_lp::encode_points;
 use telegate_model::TopicPattern;
 use telegate_schema::{Limits, Registry};
 
@@ -23,12 +24,7 @@ use crate::payloads::{batch, valid_sample};
 
 pub const DEVICES: u64 = 100;
 
-pub fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
-}
+pub use telegate_model::now_ns;
 
 /// `n` river-level messages of `samples` samples each, spread over 100
 /// devices, every sample at its own time (so no point overwrites another).

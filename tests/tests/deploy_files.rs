@@ -15,7 +15,7 @@ use std::time::Duration;
 use regex::Regex;
 use serde_json::Value;
 use telegate::Config;
-use telegate::check::load_registry;
+use telegate::registry::load_registry;
 use telegate_e2e::deploy::{ALERTS_FIELDS, ALERTS_MEASUREMENT, ALERTS_TAGS, metric_of};
 use telegate_e2e::repo_dir;
 use telegate_influx::ApiVersion;

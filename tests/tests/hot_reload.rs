@@ -12,7 +12,7 @@ use std::time::Duration;
 use common::now_ms_ns;
 use prost_reflect::Value;
 use telegate::Config;
-use telegate::check::load_registry;
+use telegate::registry::load_registry;
 use telegate_e2e::client::Publisher;
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::servers::{Influxd, Mosquitto};

@@ -3,7 +3,7 @@
 //!
 //! Parsing is two-stage: serde reads the text into plain `Raw*` structs
 //! (`deny_unknown_fields` everywhere, so a misspelt key is an error with its
-//! line and the expected keys), then [`crate::validate`] checks the meaning
+//! line and the expected keys), then [`crate::build`] checks the meaning
 //! kind by kind and builds rules the engine can run without further checks.
 
 use std::collections::{BTreeMap, HashMap};
@@ -38,7 +38,7 @@ impl AlertConfig {
                 message: format!("{} (in `{source}`)", e.message().trim()),
             }
         })?;
-        crate::validate::build(raw, text, &path)
+        crate::build::build(raw, text, &path)
     }
 
     /// Read and validate a rules file.
@@ -136,7 +136,7 @@ pub(crate) struct RawDefaults {
 }
 
 /// One `[[rule]]` table: the union of every kind's keys; which apply to
-/// which kind is checked in `validate`, so the error can say so.
+/// which kind is checked in `build`, so the error can say so.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawRule {

@@ -112,6 +112,7 @@ by name, everything else is dropped. [`Engine::reload`] does the same in
 place.
 "#]
 
+mod build;
 mod combined;
 mod config;
 mod deadman;
@@ -120,8 +121,6 @@ mod engine;
 mod error;
 mod evaluate;
 mod flap;
-mod kind_check;
-mod level_check;
 mod levels;
 mod machine;
 mod rule;
@@ -130,7 +129,6 @@ mod snapshot;
 mod state;
 mod template;
 mod transition;
-mod validate;
 mod window;
 
 #[cfg(test)]

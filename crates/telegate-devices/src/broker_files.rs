@@ -161,9 +161,10 @@ fn run_in(dir: Option<&Path>, program: &str, args: &[&str]) -> Result<(), Device
     if let Some(dir) = dir {
         cmd.current_dir(dir);
     }
-    let out = cmd
-        .output()
-        .map_err(|e| DeviceError::Reload(format!("running {program}: {e}")))?;
+    let out = cmd.output().map_err(|source| DeviceError::ReloadCommand {
+        program: program.to_owned(),
+        source,
+    })?;
     if out.status.success() {
         Ok(())
     } else {

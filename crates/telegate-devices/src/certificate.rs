@@ -35,10 +35,10 @@ pub struct Issued {
     pub serial: String,
 }
 
-fn cert_error(subject: &str, e: impl std::fmt::Display) -> DeviceError {
+fn cert_error(subject: &str, source: rcgen::Error) -> DeviceError {
     DeviceError::Certificate {
         subject: subject.into(),
-        message: e.to_string(),
+        source,
     }
 }
 
@@ -124,7 +124,10 @@ impl Ca {
                 .step_by(2)
                 .map(|i| s.get(i..i + 2).and_then(|h| u8::from_str_radix(h, 16).ok()))
                 .collect::<Option<Vec<u8>>>()
-                .ok_or_else(|| cert_error(CA_NAME, format!("serial {s:?} is not hex")))?;
+                .ok_or_else(|| DeviceError::BadSerial {
+                    subject: CA_NAME.into(),
+                    serial: s.to_string(),
+                })?;
             revoked.push(RevokedCertParams {
                 serial_number: SerialNumber::from(bytes),
                 revocation_time: date_time_ymd(y, m, d),

@@ -17,8 +17,19 @@ pub enum DeviceError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: not a device inventory: {message}")]
-    Parse { path: PathBuf, message: String },
+    #[error("{path}: not a device inventory")]
+    Parse {
+        path: PathBuf,
+        #[source]
+        source: toml::de::Error,
+    },
+    /// The inventory cannot be written as TOML (a value TOML cannot hold).
+    #[error("{path}: not a device inventory")]
+    Encode {
+        path: PathBuf,
+        #[source]
+        source: toml::ser::Error,
+    },
     #[error("{path}: key `{key}`: {problem} (fix: {fix})")]
     Invalid {
         path: PathBuf,
@@ -34,8 +45,21 @@ pub enum DeviceError {
     Revoked { id: String, path: PathBuf },
     #[error("the operating system's random number generator failed")]
     Random,
-    #[error("certificate for `{subject}`: {message}")]
-    Certificate { subject: String, message: String },
+    #[error("certificate for `{subject}`")]
+    Certificate {
+        subject: String,
+        #[source]
+        source: rcgen::Error,
+    },
+    /// A serial in the inventory that is not hex (so cannot be revoked).
+    #[error("certificate for `{subject}`: serial {serial:?} is not hex")]
+    BadSerial { subject: String, serial: String },
     #[error("asking the broker to reload its access files: {0}")]
     Reload(String),
+    #[error("asking the broker to reload its access files: running {program}")]
+    ReloadCommand {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
 }

@@ -182,9 +182,9 @@ impl Inventory {
                 });
             }
         };
-        let inventory: Self = toml::from_str(&text).map_err(|e| DeviceError::Parse {
+        let inventory: Self = toml::from_str(&text).map_err(|source| DeviceError::Parse {
             path: path.to_owned(),
-            message: e.to_string(),
+            source,
         })?;
         inventory.validate(path)?;
         Ok(inventory)
@@ -193,9 +193,9 @@ impl Inventory {
     /// Write atomically (a temp file renamed over the old one).
     pub fn save(&self, path: &Path) -> Result<(), DeviceError> {
         self.validate(path)?;
-        let body = toml::to_string(self).map_err(|e| DeviceError::Parse {
+        let body = toml::to_string(self).map_err(|source| DeviceError::Encode {
             path: path.to_owned(),
-            message: e.to_string(),
+            source,
         })?;
         let text = format!(
             "# telegate device inventory: the source of the broker's password and ACL files.\n\

@@ -3,14 +3,14 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use bytes::Bytes;
-use telegate_model::Point;
+use telegate_model::ErrorChain;
+use telegate_model::retry::backoff;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep, sleep_until};
 use tokio_util::sync::CancellationToken;
 
 use crate::config::InfluxConfig;
 use crate::error::WriteError;
-use crate::line_protocol::encode_point;
 use crate::output::Output;
 
 /// The write queue shared by concurrent batchers.
@@ -23,16 +23,6 @@ pub type SharedQueue<T> = Arc<tokio::sync::Mutex<mpsc::Receiver<WriteItem<T>>>>;
 pub struct WriteItem<T> {
     pub lines: Bytes,
     pub token: T,
-}
-
-/// Encode `points` as one message's lines. On error nothing is returned: a
-/// point line protocol cannot carry makes the whole message unwritable.
-pub fn encode_points(points: &[Point]) -> Result<Bytes, crate::error::EncodeError> {
-    let mut out = Vec::with_capacity(points.len() * 160);
-    for p in points {
-        encode_point(p, &mut out)?;
-    }
-    Ok(Bytes::from(out))
 }
 
 /// Lines of one message that the database refused for good (a 400 such as a
@@ -101,20 +91,10 @@ pub struct Batcher<T, D = T> {
     tokens: Vec<T>,
 }
 
-/// Longest `Retry-After` honoured, so a bogus header cannot park the writer for days.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
-
 /// While the database cannot be reached at all, a batcher waiting out its
 /// backoff pings it this often and retries as soon as it answers: a long
 /// backoff (`retry_max`, 30 s by default) never delays recovery.
 const PROBE_INTERVAL: Duration = Duration::from_secs(1);
-
-fn backoff(initial: Duration, max: Duration, attempt: u32) -> Duration {
-    let exp = initial.saturating_mul(1u32 << attempt.min(20)).min(max);
-    // Full jitter on the upper half: spreads retries of many gateways apart.
-    let half = exp / 2;
-    half + half.mul_f64(fastrand::f64())
-}
 
 /// The write was refused for good, or the batcher was told to abort.
 enum Failed {
@@ -265,10 +245,9 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
                     self.stats.retries.fetch_add(1, Relaxed);
                     let delay = e
                         .retry_after()
-                        .map(|d| d.min(MAX_RETRY_AFTER))
                         .unwrap_or_else(|| backoff(self.retry_initial, self.retry_max, attempt));
                     if attempt == 0 || attempt.is_power_of_two() {
-                        tracing::warn!(error = %e, hint = e.hint().unwrap_or(""), attempt = attempt + 1, retry_in = ?delay, points, "InfluxDB write failed; retrying");
+                        tracing::warn!(error = %ErrorChain(&e), hint = e.hint().unwrap_or(""), attempt = attempt + 1, retry_in = ?delay, points, "InfluxDB write failed; retrying");
                     }
                     attempt = attempt.saturating_add(1);
                     // Unreachable (not an answer such as 503 or 429, whose
@@ -309,12 +288,12 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
                 Err(Failed::Aborted) => return false,
                 Err(Failed::Refused(e)) => {
                     self.stats.batches_refused.fetch_add(1, Relaxed);
-                    tracing::warn!(error = %e, points = n, "InfluxDB refused the batch; isolating the refused lines");
+                    tracing::warn!(error = %ErrorChain(&e), points = n, "InfluxDB refused the batch; isolating the refused lines");
                     self.split_lines();
                     let mut ranges = vec![(0, n, e)];
                     while let Some((from, to, e)) = ranges.pop() {
                         if to - from == 1 {
-                            bad.push((from, e.to_string()));
+                            bad.push((from, ErrorChain(&e).to_string()));
                             continue;
                         }
                         let mid = from + (to - from) / 2;
@@ -401,15 +380,5 @@ mod tests {
         b.split_lines();
         assert_eq!(b.spans, [(8, 0), (16, 0), (24, 1), (32, 3)]);
         assert_eq!(&b.lines[b.line_range(1, 3)], b"b v=2 2\nc v=3 3\n");
-    }
-
-    #[test]
-    fn backoff_grows_and_is_capped() {
-        let (i, m) = (Duration::from_millis(100), Duration::from_secs(5));
-        for attempt in 0..40 {
-            let d = backoff(i, m, attempt);
-            let exp = i.saturating_mul(1 << attempt.min(20)).min(m);
-            assert!(d >= exp / 2 && d <= exp, "attempt {attempt}: {d:?} vs {exp:?}");
-        }
     }
 }

@@ -3,19 +3,6 @@ use std::time::Duration;
 use reqwest::header::HeaderMap;
 use thiserror::Error;
 
-/// A point that cannot be expressed in line protocol.
-#[derive(Debug, Error, Clone, PartialEq, Eq)]
-pub enum EncodeError {
-    #[error("{what} is empty")]
-    EmptyName { what: &'static str },
-    #[error("point of `{measurement}` has no fields")]
-    NoFields { measurement: String },
-    #[error("a name or tag value ends with a backslash, which line protocol cannot carry")]
-    TrailingBackslash,
-    #[error("field `{field}` is NaN or infinite; InfluxDB cannot store it")]
-    NonFinite { field: String },
-}
-
 /// A failed write. HTTP answers keep status, body and headers so the caller
 /// can honour `Retry-After` and show InfluxDB's own message.
 #[derive(Debug, Error)]
@@ -27,11 +14,54 @@ pub enum WriteError {
         body: String,
         headers: Box<HeaderMap>,
     },
-    #[error("cannot reach {url}: {message}")]
-    Transport { url: String, message: String },
-    #[error("writing {path}: {message}")]
-    File { path: String, message: String },
-    #[error("compressing the request body: {0}")]
+    /// No answer: connection refused, timeout, TLS. The cause is the
+    /// source; print the error with `telegate_model::ErrorChain`.
+    #[error("cannot reach {url}")]
+    Transport {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    /// `influx.username`/`password` or `influx.token` cannot be sent in a header.
+    #[error("{url}: credentials contain characters not allowed in an HTTP header")]
+    Credentials { url: String },
+    #[error("reading influx.ca_file {path}")]
+    ReadCaFile {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("influx.ca_file {path} is not a PEM certificate bundle")]
+    BadCaFile {
+        path: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("influx.ca_file {path} holds no certificate")]
+    EmptyCaFile { path: String },
+    /// The HTTP client cannot be built (e.g. no TLS backend).
+    #[error("building the HTTP client for {url}")]
+    Client {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("writing {path}")]
+    File {
+        path: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file sink's blocking task panicked or was cancelled.
+    #[error("writing {path}: writer task failed")]
+    FileTask {
+        path: String,
+        #[source]
+        source: tokio::task::JoinError,
+    },
+    #[error("writing {path}: a previous write panicked")]
+    FilePoisoned { path: String },
+    #[error("compressing the request body")]
     Compress(#[source] std::io::Error),
 }
 
@@ -44,8 +74,18 @@ impl WriteError {
         match self {
             WriteError::Http { status, .. } => !matches!(status, 400 | 413 | 422),
             // A full or read-only disk can be fixed without losing the batch.
-            WriteError::Transport { .. } | WriteError::File { .. } => true,
-            WriteError::Compress(_) => false,
+            WriteError::Transport { .. }
+            | WriteError::File { .. }
+            | WriteError::FileTask { .. }
+            | WriteError::FilePoisoned { .. } => true,
+            // Start-up errors (never met by a write) and a body that cannot
+            // be compressed: the same again would fail the same way.
+            WriteError::Credentials { .. }
+            | WriteError::ReadCaFile { .. }
+            | WriteError::BadCaFile { .. }
+            | WriteError::EmptyCaFile { .. }
+            | WriteError::Client { .. }
+            | WriteError::Compress(_) => false,
         }
     }
 
@@ -56,13 +96,13 @@ impl WriteError {
         }
     }
 
-    /// `Retry-After` in seconds, when the server sent one.
+    /// `Retry-After` in seconds, when the server sent one, capped at
+    /// [`telegate_model::retry::MAX_RETRY_AFTER`].
     pub fn retry_after(&self) -> Option<Duration> {
         let WriteError::Http { headers, .. } = self else {
             return None;
         };
-        let v = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?;
-        v.trim().parse::<u64>().ok().map(Duration::from_secs)
+        telegate_model::retry::parse_retry_after(headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?)
     }
 
     /// A hint for the operator on errors that need one.

@@ -57,10 +57,10 @@ pub struct FileSink {
     state: Arc<Mutex<State>>,
 }
 
-fn io_error(path: &Path, e: &std::io::Error) -> WriteError {
+fn io_error(path: &Path, source: std::io::Error) -> WriteError {
     WriteError::File {
         path: path.display().to_string(),
-        message: e.to_string(),
+        source,
     }
 }
 
@@ -81,15 +81,15 @@ fn rotated(dir: &Path) -> std::io::Result<Vec<u64>> {
 impl FileSink {
     /// Create the directory and open (append to) the current file.
     pub fn open(dir: &Path, cfg: &FileSinkConfig) -> Result<Self, WriteError> {
-        std::fs::create_dir_all(dir).map_err(|e| io_error(dir, &e))?;
+        std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         let path = dir.join(CURRENT_FILE);
         let file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&path)
-            .map_err(|e| io_error(&path, &e))?;
+            .map_err(|e| io_error(&path, e))?;
         let written = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let next_index = rotated(dir).map_err(|e| io_error(dir, &e))?.last().map_or(1, |n| n + 1);
+        let next_index = rotated(dir).map_err(|e| io_error(dir, e))?.last().map_or(1, |n| n + 1);
         Ok(Self {
             dir: dir.to_path_buf(),
             rotate_bytes: cfg.rotate_bytes.max(1),
@@ -113,24 +113,23 @@ impl FileSink {
         let lines = lines.to_vec();
         tokio::task::spawn_blocking(move || sink.write_blocking(&lines))
             .await
-            .map_err(|e| WriteError::File {
+            .map_err(|source| WriteError::FileTask {
                 path: self.dir.display().to_string(),
-                message: format!("writer task failed: {e}"),
+                source,
             })?
     }
 
     /// The synchronous write, for callers outside a runtime.
     pub fn write_blocking(&self, lines: &[u8]) -> Result<(), WriteError> {
-        let mut state = self.state.lock().map_err(|_| WriteError::File {
+        let mut state = self.state.lock().map_err(|_| WriteError::FilePoisoned {
             path: self.dir.display().to_string(),
-            message: "a previous write panicked".into(),
         })?;
         if state.written > 0 && state.written + lines.len() as u64 > self.rotate_bytes {
             self.rotate(&mut state)?;
         }
         let path = self.dir.join(CURRENT_FILE);
-        state.file.write_all(lines).map_err(|e| io_error(&path, &e))?;
-        state.file.flush().map_err(|e| io_error(&path, &e))?;
+        state.file.write_all(lines).map_err(|e| io_error(&path, e))?;
+        state.file.flush().map_err(|e| io_error(&path, e))?;
         state.written += lines.len() as u64;
         Ok(())
     }
@@ -138,15 +137,15 @@ impl FileSink {
     fn rotate(&self, state: &mut State) -> Result<(), WriteError> {
         let current = self.dir.join(CURRENT_FILE);
         let target = self.dir.join(format!("points-{:06}.lp", state.next_index));
-        std::fs::rename(&current, &target).map_err(|e| io_error(&current, &e))?;
+        std::fs::rename(&current, &target).map_err(|e| io_error(&current, e))?;
         state.next_index += 1;
         state.file = OpenOptions::new()
             .create(true)
             .append(true)
             .open(&current)
-            .map_err(|e| io_error(&current, &e))?;
+            .map_err(|e| io_error(&current, e))?;
         state.written = 0;
-        let old = rotated(&self.dir).map_err(|e| io_error(&self.dir, &e))?;
+        let old = rotated(&self.dir).map_err(|e| io_error(&self.dir, e))?;
         let excess = old.len().saturating_sub(self.keep_files);
         for n in &old[..excess] {
             let p = self.dir.join(format!("points-{n:06}.lp"));

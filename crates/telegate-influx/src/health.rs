@@ -13,6 +13,8 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::{Duration, Instant};
 
+use telegate_model::ErrorChain;
+
 use crate::error::WriteError;
 
 /// Outcomes of the writes to one output. Shared by every batcher task and
@@ -51,8 +53,8 @@ impl WriteHealth {
             Err(e) if e.is_retryable() => {
                 state.failing_since.get_or_insert_with(Instant::now);
                 state.last_failure = match e.hint() {
-                    Some(hint) => format!("{e} ({hint})"),
-                    None => e.to_string(),
+                    Some(hint) => format!("{} ({hint})", ErrorChain(e)),
+                    None => ErrorChain(e).to_string(),
                 };
             }
             Err(_) => {}

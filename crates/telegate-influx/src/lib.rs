@@ -1,8 +1,8 @@
-//! Writing points to InfluxDB: our own line-protocol encoder and a small HTTP
-//! writer for both write APIs.
+//! Writing line protocol to InfluxDB: a small HTTP writer for both write
+//! APIs, the batcher stage, and the file sink. The lines arrive encoded
+//! (`telegate-lp` owns line protocol); this crate only moves bytes.
 //!
-//! [`encode_point`] appends one escaped line to a caller-owned buffer, so a
-//! batch is built without per-point allocation. [`HttpWriter`] posts a batch
+//! [`HttpWriter`] posts a batch
 //! (gzip-compressed) to `/api/v2/write` (InfluxDB 2.x/3.x/Cloud, and
 //! VictoriaMetrics) or `/write` (InfluxDB 1.x) and returns every non-2xx
 //! answer as a [`WriteError`] that keeps status, body and headers, so the
@@ -17,17 +17,14 @@ mod error;
 mod file_sink;
 mod health;
 mod histogram;
-mod line_protocol;
 mod output;
 mod writer;
 
-pub use batcher::{Batcher, RefusedLines, SharedQueue, WriteItem, WriterStats, encode_points};
+pub use batcher::{Batcher, RefusedLines, SharedQueue, WriteItem, WriterStats};
 pub use config::{ApiVersion, InfluxConfig};
-pub use error::{EncodeError, WriteError};
+pub use error::WriteError;
 pub use file_sink::{CURRENT_FILE, FileSink, FileSinkConfig};
 pub use health::{Failing, WriteHealth};
 pub use histogram::{BUCKETS, Histogram, HistogramSnapshot};
-pub use line_protocol::{ParseError, measurement_of, parse_line, parse_lines};
-pub use line_protocol::{encode_point, escape_key, escape_measurement, escape_string_value, escape_tag_value};
 pub use output::Output;
 pub use writer::{HttpWriter, install_crypto_provider};

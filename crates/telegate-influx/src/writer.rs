@@ -1,8 +1,12 @@
 use std::io::Write as _;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use flate2::Compression;
 use flate2::write::GzEncoder;
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::header::{AUTHORIZATION, CONTENT_ENCODING, CONTENT_TYPE, HeaderValue};
+use telegate_model::ErrorChain;
 
 use crate::config::{ApiVersion, InfluxConfig};
 use crate::error::WriteError;
@@ -29,35 +33,18 @@ pub fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// Percent-encode a query parameter value (RFC 3986 unreserved characters kept).
+/// Everything but RFC 3986's unreserved characters (`A-Z a-z 0-9 - _ . ~`)
+/// is percent-encoded in a query parameter value.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// Percent-encode a query parameter value onto `out`.
 fn encode_param(out: &mut String, s: &str) {
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
+    out.extend(utf8_percent_encode(s, QUERY_VALUE));
 }
 
+/// RFC 7617 Basic credentials: `Basic base64(user:password)`.
 fn basic_auth(user: &str, password: &str) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let input = format!("{user}:{password}");
-    let mut out = String::from("Basic ");
-    for chunk in input.as_bytes().chunks(3) {
-        let n = chunk
-            .iter()
-            .enumerate()
-            .fold(0u32, |acc, (i, &b)| acc | (u32::from(b) << (16 - 8 * i)));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
 }
 
 impl HttpWriter {
@@ -93,10 +80,7 @@ impl HttpWriter {
         };
         let auth = auth
             .map(|a| {
-                let mut v = HeaderValue::from_str(&a).map_err(|_| WriteError::Transport {
-                    url: url.clone(),
-                    message: "credentials contain characters not allowed in an HTTP header".into(),
-                })?;
+                let mut v = HeaderValue::from_str(&a).map_err(|_| WriteError::Credentials { url: url.clone() })?;
                 v.set_sensitive(true);
                 Ok(v)
             })
@@ -105,27 +89,26 @@ impl HttpWriter {
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(std::time::Duration::from_secs(5)));
         if !cfg.ca_file.is_empty() {
-            let pem = std::fs::read(&cfg.ca_file).map_err(|e| WriteError::Transport {
-                url: url.clone(),
-                message: format!("reading influx.ca_file {}: {e}", cfg.ca_file),
+            let pem = std::fs::read(&cfg.ca_file).map_err(|source| WriteError::ReadCaFile {
+                path: cfg.ca_file.clone(),
+                source,
             })?;
-            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| WriteError::Transport {
-                url: url.clone(),
-                message: format!("influx.ca_file {} is not a PEM certificate bundle: {e}", cfg.ca_file),
+            let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|source| WriteError::BadCaFile {
+                path: cfg.ca_file.clone(),
+                source,
             })?;
             if certs.is_empty() {
-                return Err(WriteError::Transport {
-                    url: url.clone(),
-                    message: format!("influx.ca_file {} holds no certificate", cfg.ca_file),
+                return Err(WriteError::EmptyCaFile {
+                    path: cfg.ca_file.clone(),
                 });
             }
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
         }
-        let client = builder.build().map_err(|e| WriteError::Transport {
+        let client = builder.build().map_err(|source| WriteError::Client {
             url: url.clone(),
-            message: e.to_string(),
+            source,
         })?;
         Ok(Self {
             client,
@@ -150,9 +133,9 @@ impl HttpWriter {
             .timeout(std::time::Duration::from_secs(2))
             .send()
             .await
-            .map_err(|e| WriteError::Transport {
+            .map_err(|source| WriteError::Transport {
                 url: self.ping.clone(),
-                message: error_chain(&e),
+                source,
             })?;
         let status = resp.status();
         if status.is_success() {
@@ -179,9 +162,9 @@ impl HttpWriter {
         if let Some(auth) = &self.auth {
             req = req.header(AUTHORIZATION, auth.clone());
         }
-        let resp = req.send().await.map_err(|e| WriteError::Transport {
+        let resp = req.send().await.map_err(|source| WriteError::Transport {
             url: url.clone(),
-            message: error_chain(&e),
+            source,
         })?;
         let status = resp.status();
         let text = resp.text().await.unwrap_or_default();
@@ -218,7 +201,7 @@ impl HttpWriter {
                 self.post(lines).await
             }
             Err(e) => {
-                tracing::warn!(error = %e, "the database is missing and re-creating it failed");
+                tracing::warn!(error = %ErrorChain(&e), "the database is missing and re-creating it failed");
                 Err(e)
             }
         }
@@ -242,9 +225,9 @@ impl HttpWriter {
             lines.to_vec()
         };
         let resp = req.body(body).send().await;
-        let resp = resp.map_err(|e| WriteError::Transport {
+        let resp = resp.map_err(|source| WriteError::Transport {
             url: self.url.clone(),
-            message: error_chain(&e),
+            source,
         })?;
         let status = resp.status();
         if status.is_success() {
@@ -262,17 +245,6 @@ impl HttpWriter {
             headers,
         })
     }
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
 }
 
 #[cfg(test)]

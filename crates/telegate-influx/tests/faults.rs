@@ -6,7 +6,8 @@ use std::io::Read as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use telegate_influx::{ApiVersion, Batcher, HttpWriter, InfluxConfig, WriteItem, WriterStats, encode_points};
+use telegate_influx::{ApiVersion, Batcher, HttpWriter, InfluxConfig, WriteItem, WriterStats};
+use telegate_lp::encode_points;
 use telegate_model::{FieldValue, Point};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
 use tokio::net::TcpListener;

@@ -6,12 +6,21 @@
 //! [`Point`]s (one per sample) or a [`Rejection`] whose [`RejectReason`] feeds
 //! a per-reason counter and the dead-letter output; the writer stage encodes
 //! points as InfluxDB line protocol.
+//!
+//! Beside the types, the few helpers every stage needs the same way:
+//! [`retry`] (backoff with jitter, the `Retry-After` cap), [`now_ns`] and
+//! [`ErrorChain`] (an error with its causes, for the edge that prints it).
 
+mod clock;
+mod error_chain;
 mod point;
 mod rejection;
+pub mod retry;
 mod secret;
 mod topic;
 
+pub use clock::now_ns;
+pub use error_chain::{ErrorChain, error_chain};
 pub use point::{FieldValue, Point};
 pub use rejection::{RejectReason, Rejection};
 pub use secret::{REDACTED, Secret};

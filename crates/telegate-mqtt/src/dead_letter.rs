@@ -198,7 +198,7 @@ impl DeadLetterPublisher {
                     });
                 }
                 Delivery::NotSent { error } => {
-                    let delay = crate::source::backoff(self.reconnect_min, self.reconnect_max, failures);
+                    let delay = telegate_model::retry::backoff(self.reconnect_min, self.reconnect_max, failures);
                     if failures == 0 || failures.is_power_of_two() {
                         tracing::warn!(%error, retry_in = ?delay, "dead-letter connection failed");
                     }

@@ -3,11 +3,29 @@ use thiserror::Error;
 #[derive(Debug, Error)]
 pub enum MqttError {
     /// The client's event loop is gone (shutdown) or refused the request.
-    #[error("publishing to `{topic}`: {message}")]
-    Publish { topic: String, message: String },
+    #[error("publishing to `{topic}`")]
+    Publish {
+        topic: String,
+        /// Boxed: the client hands back the whole request, payload included.
+        #[source]
+        source: Box<rumqttc::v5::ClientError>,
+    },
+    /// More messages than one confirmed batch may hold.
+    #[error("publishing to `{topic}`: {count} messages at once; at most {max}")]
+    TooMany { topic: String, count: usize, max: usize },
+    /// A packet larger than the broker accepts (its CONNACK's maximum packet size).
+    #[error("publishing to `{topic}`: {size}-byte packet; the limit is {limit} bytes")]
+    TooLarge { topic: String, size: usize, limit: usize },
+    /// Told to give up while publishing.
+    #[error("publishing to `{topic}`: shutting down")]
+    ShuttingDown { topic: String },
     /// The publisher's own connection failed (see [`crate::Publisher`]).
-    #[error("MQTT broker {broker}: {message}")]
-    Connection { broker: String, message: String },
+    #[error("MQTT broker {broker}")]
+    Connection {
+        broker: String,
+        #[source]
+        source: rumqttc::v5::ConnectionError,
+    },
     /// Published, but not every PUBACK came back in time.
     #[error("MQTT broker {broker}: {waiting} publishes not acknowledged within {timeout:?}")]
     Unconfirmed {
@@ -26,17 +44,29 @@ pub enum MqttError {
 /// `[mqtt.tls]` cannot be turned into a client configuration.
 #[derive(Debug, Error)]
 pub enum TlsError {
-    #[error("{key} = {file:?}: {message}")]
+    /// The file cannot be read or holds no valid PEM.
+    #[error("{key} = {file:?}")]
     Pem {
         key: &'static str,
         file: String,
-        message: String,
+        #[source]
+        source: rustls::pki_types::pem::Error,
     },
-    #[error("mqtt.tls: the client certificate {cert_file:?} and key {key_file:?} do not work together: {message}")]
+    #[error("{key} = {file:?}: no PEM certificate in the file")]
+    NoCertificate { key: &'static str, file: String },
+    /// A CA certificate rustls cannot use as a trust anchor.
+    #[error("mqtt.tls.ca_file = {file:?}")]
+    BadCa {
+        file: String,
+        #[source]
+        source: rustls::Error,
+    },
+    #[error("mqtt.tls: the client certificate {cert_file:?} and key {key_file:?} do not work together")]
     ClientCert {
         cert_file: String,
         key_file: String,
-        message: String,
+        #[source]
+        source: rustls::Error,
     },
     #[error(
         "mqtt.tls.cert_file and mqtt.tls.key_file must be set together (mutual TLS needs both), or both left empty"

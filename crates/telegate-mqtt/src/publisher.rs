@@ -256,10 +256,10 @@ impl Publisher {
         self.connected = false;
     }
 
-    fn connection_error(&self, e: impl std::fmt::Display) -> MqttError {
+    fn connection_error(&self, source: rumqttc::v5::ConnectionError) -> MqttError {
         MqttError::Connection {
             broker: self.broker.clone(),
-            message: e.to_string(),
+            source,
         }
     }
 
@@ -277,18 +277,20 @@ impl Publisher {
 
     async fn publish_inner(&mut self, messages: &[Message], timeout: Duration) -> Result<(), MqttError> {
         if messages.len() > MAX_BATCH {
-            return Err(MqttError::Publish {
+            return Err(MqttError::TooMany {
                 topic: messages[0].topic.clone(),
-                message: format!("{} messages at once; at most {MAX_BATCH}", messages.len()),
+                count: messages.len(),
+                max: MAX_BATCH,
             });
         }
         for m in messages {
             let m = m.legalised();
             let size = m.packet_size();
             if size > self.max_packet() {
-                return Err(MqttError::Publish {
+                return Err(MqttError::TooLarge {
                     topic: m.topic.clone(),
-                    message: format!("{size}-byte packet; the limit is {} bytes", self.max_packet()),
+                    size,
+                    limit: self.max_packet(),
                 });
             }
             self.client
@@ -299,9 +301,9 @@ impl Publisher {
                     m.payload.clone(),
                     m.properties(),
                 )
-                .map_err(|e| MqttError::Publish {
+                .map_err(|source| MqttError::Publish {
                     topic: m.topic.clone(),
-                    message: e.to_string(),
+                    source: Box::new(source),
                 })?;
         }
         let deadline = tokio::time::Instant::now() + timeout;

@@ -67,12 +67,6 @@ impl std::fmt::Debug for MqttSource {
     }
 }
 
-pub(crate) fn backoff(min: Duration, max: Duration, failures: u32) -> Duration {
-    let exp = min.saturating_mul(1u32 << failures.min(16)).min(max);
-    let half = exp / 2;
-    half + half.mul_f64(fastrand::f64())
-}
-
 impl MqttSource {
     /// Build the client. Nothing connects until [`MqttSource::run`] polls;
     /// only reading the TLS files can fail here.
@@ -234,7 +228,7 @@ impl MqttSource {
                     Err(e) => {
                         stats.connected.store(false, Relaxed);
                         stats.connection_errors.fetch_add(1, Relaxed);
-                        let delay = backoff(self.reconnect_min, self.reconnect_max, failures);
+                        let delay = telegate_model::retry::backoff(self.reconnect_min, self.reconnect_max, failures);
                         if failures == 0 || failures.is_power_of_two() {
                             tracing::warn!(error = %e, retry_in = ?delay, attempt = failures + 1, "MQTT connection failed");
                         }

@@ -28,10 +28,9 @@ pub fn client_config(cfg: &MqttTlsConfig) -> Result<Arc<ClientConfig>, TlsError>
     } else {
         let certs = read_certs("mqtt.tls.ca_file", &cfg.ca_file)?;
         for cert in certs {
-            roots.add(cert).map_err(|e| TlsError::Pem {
-                key: "mqtt.tls.ca_file",
+            roots.add(cert).map_err(|source| TlsError::BadCa {
                 file: cfg.ca_file.clone(),
-                message: e.to_string(),
+                source,
             })?;
         }
     }
@@ -40,17 +39,17 @@ pub fn client_config(cfg: &MqttTlsConfig) -> Result<Arc<ClientConfig>, TlsError>
         (true, true) => builder.with_no_client_auth(),
         (false, false) => {
             let chain = read_certs("mqtt.tls.cert_file", &cfg.cert_file)?;
-            let key = PrivateKeyDer::from_pem_file(&cfg.key_file).map_err(|e| TlsError::Pem {
+            let key = PrivateKeyDer::from_pem_file(&cfg.key_file).map_err(|source| TlsError::Pem {
                 key: "mqtt.tls.key_file",
                 file: cfg.key_file.clone(),
-                message: e.to_string(),
+                source,
             })?;
             builder
                 .with_client_auth_cert(chain, key)
-                .map_err(|e| TlsError::ClientCert {
+                .map_err(|source| TlsError::ClientCert {
                     cert_file: cfg.cert_file.clone(),
                     key_file: cfg.key_file.clone(),
-                    message: e.to_string(),
+                    source,
                 })?
         }
         _ => return Err(TlsError::HalfClientAuth),
@@ -61,16 +60,15 @@ pub fn client_config(cfg: &MqttTlsConfig) -> Result<Arc<ClientConfig>, TlsError>
 fn read_certs(key: &'static str, file: &str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
     let certs = CertificateDer::pem_file_iter(file)
         .and_then(|it| it.collect::<Result<Vec<_>, _>>())
-        .map_err(|e| TlsError::Pem {
+        .map_err(|source| TlsError::Pem {
             key,
             file: file.to_owned(),
-            message: e.to_string(),
+            source,
         })?;
     if certs.is_empty() {
-        return Err(TlsError::Pem {
+        return Err(TlsError::NoCertificate {
             key,
             file: file.to_owned(),
-            message: "no PEM certificate in the file".into(),
         });
     }
     Ok(certs)

@@ -3,7 +3,7 @@
 //!
 //! - `decode_encode/…`, the dynamic path: `Registry::decode` (protobuf →
 //!   `DynamicMessage`, device-id and finiteness checks, `buf.validate`, time
-//!   window, mapping to points) then `telegate_influx::encode_points`;
+//!   window, mapping to points) then `telegate_lp::encode_points`;
 //! - `transcode/…`, the compiled transcoder: `Registry::transcode`, wire
 //!   bytes → line protocol in a reused buffer, the same checks and output.
 //!
@@ -25,7 +25,7 @@ use std::time::Duration;
 use criterion::{
     BenchmarkGroup, BenchmarkId, Criterion, Throughput, criterion_group, criterion_main, measurement::WallTime,
 };
-use telegate_influx::encode_points;
+use telegate_lp::encode_points;
 use telegate_model::TopicFields;
 use telegate_schema::{Limits, Registry, SensorSchema, TranscodeScratch, sample};
 

@@ -26,7 +26,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Instant;
 
-use telegate_influx::encode_points;
+use telegate_lp::encode_points;
 use telegate_model::TopicFields;
 use telegate_schema::{Limits, Registry, TranscodeScratch, sample};
 

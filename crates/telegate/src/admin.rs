@@ -108,23 +108,7 @@ async fn require_token(State(token): State<Arc<Secret>>, headers: HeaderMap, req
 /// is: browsers' `encodeURIComponent` encodes it, and base64 tokens sent raw
 /// contain it.)
 fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = b.get(i + 1..i + 3).and_then(|h| std::str::from_utf8(h).ok());
-        match (b[i], hex.and_then(|h| u8::from_str_radix(h, 16).ok())) {
-            (b'%', Some(v)) => {
-                out.push(v);
-                i += 3;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 /// Compare without an early exit, so response timing does not reveal how
@@ -182,7 +166,7 @@ async fn readyz(State(state): State<AdminState>) -> Response {
         Some(_) => {}
         None => {
             if let Err(e) = state.output.ping().await {
-                problems.push(format!("influx: {e}"));
+                problems.push(format!("influx: {}", telegate_model::ErrorChain(&e)));
             }
         }
     }

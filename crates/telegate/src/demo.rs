@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use telegate_influx::{ApiVersion, CURRENT_FILE};
+use telegate_model::now_ns;
 use telegate_schema::Registry;
 use telegate_sim::{Fleet, Limit, PublishTarget};
 use tokio_util::sync::CancellationToken;
@@ -17,7 +18,7 @@ use tokio_util::sync::CancellationToken;
 use crate::broker;
 use crate::cli::DemoArgs;
 use crate::config::{Config, EMBEDDED_DEFAULT};
-use crate::simulate::{ProgressLine, fleet_config, now_ns, report_text};
+use crate::simulate::{ProgressLine, fleet_config, report_text};
 use crate::stats::{Stats, Summary};
 
 /// The demo's rules, in its data dir.

@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use prost_reflect::{DynamicMessage, FieldDescriptor, Kind, Value};
-use telegate_influx::encode_points;
+use telegate_lp::encode_points;
 use telegate_model::{Point, Rejection, TopicFields, TopicPattern};
 use telegate_schema::{ColumnRole, Limits, Registry, SensorSchema, sample};
 

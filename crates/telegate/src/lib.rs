@@ -2,7 +2,7 @@
 //!
 //! `main.rs` only parses the command line; everything it runs lives here so
 //! tests drive the same code in-process with their own shutdown token:
-//! [`config::Config::load`] → [`check::load_registry`] → [`pipeline::start`].
+//! [`config::Config::load`] → [`registry::load_registry`] → [`pipeline::start`].
 
 pub mod admin;
 pub mod alerting;
@@ -20,6 +20,7 @@ pub mod inspect;
 pub mod metrics;
 pub mod pipeline;
 pub mod quarantine;
+pub mod registry;
 pub mod reload;
 pub mod replay;
 pub mod simulate;

@@ -4,10 +4,11 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use telegate::check::{load_registry_or_explain, report};
+use telegate::check::report;
 use telegate::cli::{AlertsCommand, Cli, Command, DecodeArgs, SchemaCommand};
 use telegate::config::{Config, LogFormat};
 use telegate::inspect;
+use telegate::registry::load_registry_or_explain;
 use telegate_model::TopicPattern;
 use tokio_util::sync::CancellationToken;
 
@@ -170,7 +171,7 @@ fn decode(args: &DecodeArgs) -> anyhow::Result<ExitCode> {
     let (payload, format) = inspect::read_payload(&raw, args.format).map_err(anyhow::Error::msg)?;
     let now_ns = match &args.at {
         Some(t) => telegate::simulate::parse_time(t).with_context(|| format!("--at `{t}`"))?,
-        None => telegate::simulate::now_ns(),
+        None => telegate_model::now_ns(),
     };
     let input = inspect::DecodeInput {
         sensor_type: &args.sensor_type,

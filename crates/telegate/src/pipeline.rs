@@ -123,7 +123,7 @@ async fn output(config: &Config) -> anyhow::Result<Output> {
     let writer = Output::from(HttpWriter::new(&config.influx).context("building the InfluxDB client")?);
     // A no-op unless influx.create_database = true (v1).
     if let Err(e) = writer.create_database().await {
-        tracing::warn!(error = %e, "could not create the InfluxDB database; writes will retry until it exists");
+        tracing::warn!(error = %telegate_model::ErrorChain(&e), "could not create the InfluxDB database; writes will retry until it exists");
     }
     Ok(writer)
 }

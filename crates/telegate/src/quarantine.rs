@@ -18,10 +18,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use telegate_model::now_ns;
 use telegate_mqtt::{DeadLetter, DeadLetterPublisher, Outcome};
 use tokio_util::sync::CancellationToken;
-
-use crate::stages::now_ns;
 
 /// `[quarantine]`: messages that could not even be dead-lettered.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]

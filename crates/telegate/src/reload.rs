@@ -18,8 +18,8 @@ use telegate_schema::{Limits, Registry};
 use tokio::sync::{Notify, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::check::load_registry_or_explain;
 use crate::config::{Config, LoadedConfig};
+use crate::registry::load_registry_or_explain;
 
 /// What the decoder decodes with: one consistent registry and limits.
 #[derive(Debug)]

@@ -3,25 +3,17 @@
 
 use std::io::{IsTerminal as _, Write as _};
 use std::process::ExitCode;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use telegate_model::TopicPattern;
+use telegate_model::{TopicPattern, now_ns};
 use telegate_schema::Registry;
 use telegate_sim::{Fleet, FleetConfig, Limit, MessageKind, PublishProgress, PublishReport, PublishTarget};
 use tokio_util::sync::CancellationToken;
 
-use crate::check::load_registry_or_explain;
 use crate::cli::{FleetArgs, SimArgs};
 use crate::config::{Config, LoadedConfig};
-
-/// Wall clock in Unix nanoseconds.
-pub fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
+use crate::registry::load_registry_or_explain;
 
 /// An RFC 3339 time (`2026-01-01T00:00:00Z`) in Unix nanoseconds.
 pub fn parse_time(text: &str) -> anyhow::Result<i64> {

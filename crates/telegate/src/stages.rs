@@ -2,11 +2,11 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::{Bytes, BytesMut};
-use telegate_influx::{RefusedLines, WriteItem, encode_points};
-use telegate_model::{RejectReason, Rejection, TopicPattern};
+use telegate_influx::{RefusedLines, WriteItem};
+use telegate_lp::encode_points;
+use telegate_model::{RejectReason, Rejection, TopicPattern, now_ns};
 use telegate_mqtt::{DeadLetter, Envelope, Seq};
 use telegate_schema::{Limits, Registry, TranscodeScratch};
 use telegate_wal::{Record, SegmentId};
@@ -88,13 +88,6 @@ impl Sink {
 pub(crate) struct Refused {
     pub(crate) envelope: Envelope,
     pub(crate) rejection: Rejection,
-}
-
-pub(crate) fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
 }
 
 /// Messages the decoder takes from its channel at once (fewer wake-ups and

@@ -81,7 +81,7 @@ fn section(registry: &Registry, s: &SensorSchema) -> String {
     registry
         .decode(&origin, &payload, EXAMPLE_TIME_NS, &Limits::default(), &mut points)
         .unwrap_or_else(|r| panic!("{}: the example is rejected: {r:?}", s.sensor_type));
-    let lines = telegate_influx::encode_points(&points).unwrap();
+    let lines = telegate_lp::encode_points(&points).unwrap();
     let _ = writeln!(
         out,
         "\nDevice `{DEVICE}`, one sample at 2026-01-01T00:00:00Z with every value in the middle of its range ({} bytes):\n",

@@ -5,10 +5,10 @@
 //! the order the dynamic path builds its tag vector). Only then is anything
 //! written, so a refused sample leaves `out` as it was.
 
+use telegate_lp as lp;
 use telegate_model::{Rejection, TopicFields};
 
 use super::Transcoder;
-use super::lines::{self, escape_key};
 use super::parse::{Item, Scratch};
 use super::plan::{EnumName, Scalar, Slot, TagSource, Target, TimePlan, ValuePlan};
 use crate::decode::Window;
@@ -39,13 +39,13 @@ impl TagText<'_> {
     fn write(&self, out: &mut Vec<u8>) {
         match self {
             TagText::Empty => {}
-            TagText::Raw(b) => escape_key(out, b),
+            TagText::Raw(b) => lp::escape_tag_value(out, b),
             TagText::Name(n) => out.extend_from_slice(&n.tag),
-            TagText::Int(v) => lines::push_i64(out, *v),
-            TagText::UInt(v) => lines::push_u64(out, *v),
+            TagText::Int(v) => lp::push_i64(out, *v),
+            TagText::UInt(v) => lp::push_u64(out, *v),
             TagText::Bool(b) => out.extend_from_slice(if *b { b"true" } else { b"false" }),
-            TagText::F32(x) => lines::push_f32(out, *x),
-            TagText::F64(x) => lines::push_f64(out, *x),
+            TagText::F32(x) => lp::push_f32(out, *x),
+            TagText::F64(x) => lp::push_f64(out, *x),
         }
     }
 }
@@ -224,7 +224,7 @@ pub(crate) fn sample(
                     // `name_1`…: the suffix needs no escaping.
                     out.extend_from_slice(&v.key);
                     out.push(b'_');
-                    lines::push_u64(out, j as u64 + 1);
+                    lp::push_u64(out, j as u64 + 1);
                     out.push(b'=');
                     field_value(v, value, payload, out);
                 }
@@ -232,39 +232,39 @@ pub(crate) fn sample(
         }
     }
     out.push(b' ');
-    lines::push_i64(out, time_ns);
+    lp::push_i64(out, time_ns);
     out.push(b'\n');
     Ok(())
 }
 
 fn field_value(v: &ValuePlan, value: Scalar, payload: &[u8], out: &mut Vec<u8>) {
     match value {
-        Scalar::F64(x) => lines::push_f64(out, x),
-        Scalar::F32(x) => lines::push_f64(out, f64::from(x)),
+        Scalar::F64(x) => lp::push_f64(out, x),
+        Scalar::F32(x) => lp::push_f64(out, f64::from(x)),
         Scalar::I32(x) => {
-            lines::push_i64(out, i64::from(x));
+            lp::push_i64(out, i64::from(x));
             out.push(b'i');
         }
         Scalar::I64(x) => {
-            lines::push_i64(out, x);
+            lp::push_i64(out, x);
             out.push(b'i');
         }
         Scalar::U32(x) => {
-            lines::push_u64(out, u64::from(x));
+            lp::push_u64(out, u64::from(x));
             out.push(b'i');
         }
         // Checked against i64::MAX before anything was written.
         Scalar::U64(x) => {
-            lines::push_u64(out, x);
+            lp::push_u64(out, x);
             out.push(b'i');
         }
         Scalar::Bool(b) => out.extend_from_slice(if b { b"true" } else { b"false" }),
-        Scalar::Str(a, b) => lines::push_string_value(out, payload.get(a as usize..b as usize).unwrap_or_default()),
+        Scalar::Str(a, b) => lp::push_string_value(out, payload.get(a as usize..b as usize).unwrap_or_default()),
         Scalar::Enum(n) => match v.names.as_ref().and_then(|names| names.get(n)) {
             Some(name) => out.extend_from_slice(&name.field),
             None => {
                 out.push(b'"');
-                lines::push_i64(out, i64::from(n));
+                lp::push_i64(out, i64::from(n));
                 out.push(b'"');
             }
         },

@@ -8,7 +8,8 @@
 //! same work from the wire bytes: it reads every field into reused slots
 //! (`parse`), runs the schema's `buf.validate` rules compiled into direct
 //! checks (`rules`, `validate`), and writes each sample's line into the
-//! caller's buffer (`emit`, `lines`) with names escaped once at load time.
+//! caller's buffer (`emit`, with `telegate-lp`'s escaping and number
+//! formatting) with names escaped once at load time.
 //!
 //! It must be indistinguishable from the dynamic path: the same lines byte
 //! for byte, and for every refused payload the same [`RejectReason`] after
@@ -22,7 +23,6 @@
 //! [`RejectReason`]: telegate_model::RejectReason
 
 mod emit;
-mod lines;
 mod parse;
 mod pattern;
 mod plan;

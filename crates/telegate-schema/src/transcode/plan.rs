@@ -14,8 +14,8 @@ use std::sync::Arc;
 
 use prost_protovalidate_types::MessageConstraintsExt as _;
 use prost_reflect::{FieldDescriptor, Kind, MessageDescriptor, Syntax};
+use telegate_lp as lp;
 
-use super::lines;
 use super::rules::{self, Check};
 pub(crate) use super::scalar::{Scalar, ScalarKind, Slot};
 use super::wire::TOP_LEVEL_BUDGET;
@@ -118,9 +118,9 @@ impl EnumNames {
             .iter()
             .map(|(&n, raw)| {
                 let mut tag = Vec::new();
-                lines::escape_key(&mut tag, raw.as_bytes());
+                lp::escape_tag_value(&mut tag, raw.as_bytes());
                 let mut field = Vec::new();
-                lines::push_string_value(&mut field, raw.as_bytes());
+                lp::push_string_value(&mut field, raw.as_bytes());
                 let name = EnumName {
                     raw: raw.clone(),
                     tag: tag.into(),
@@ -411,7 +411,7 @@ pub(crate) fn compile(schema: &SensorSchema) -> Result<Transcoder, Unsupported> 
                 target: target_of(&sample_targets, col, &schema.sample)?,
                 presence: col.field.supports_presence() && !col.field.is_list(),
                 is_enum: matches!(col.value_type, ValueType::Enum(_)),
-                key: escaped(&col.name, "field key", &schema.sample, lines::escape_key)?,
+                key: escaped(&col.name, "field key", &schema.sample, lp::escape_key)?,
                 names: names_of(col),
                 field: col.field.name().into(),
             }),
@@ -419,7 +419,7 @@ pub(crate) fn compile(schema: &SensorSchema) -> Result<Transcoder, Unsupported> 
     }
     for tag in &mut tags {
         let mut prefix = vec![b','];
-        prefix.extend_from_slice(&escaped(&tag.key, "tag key", &schema.message, lines::escape_key)?);
+        prefix.extend_from_slice(&escaped(&tag.key, "tag key", &schema.message, lp::escape_key)?);
         prefix.push(b'=');
         tag.prefix = prefix.into();
     }
@@ -441,7 +441,7 @@ pub(crate) fn compile(schema: &SensorSchema) -> Result<Transcoder, Unsupported> 
             &schema.measurement,
             "measurement",
             &schema.message,
-            lines::escape_measurement,
+            lp::escape_measurement,
         )?,
         tags,
         tag_order: sorted,

@@ -60,6 +60,13 @@ pub struct Retry {
     pub retry_max: Duration,
 }
 
+impl Retry {
+    /// A fresh backoff for one output (capped, jittered: `telegate_model::retry`).
+    pub(crate) fn backoff(&self) -> telegate_model::retry::Backoff {
+        telegate_model::retry::Backoff::new(self.retry_initial, self.retry_max)
+    }
+}
+
 /// `[alerts.mqtt]`: every transition as JSON to
 /// `{topic_prefix}/{site}/{device_id}/{rule_id}`, QoS 1, on a connection of
 /// its own to the `[mqtt]` broker.

@@ -186,7 +186,7 @@ mod tests {
     #[test]
     fn point_has_documented_tags_and_fields() {
         let mut line = Vec::new();
-        telegate_influx::encode_point(&influx_point(&transition()), &mut line).unwrap();
+        telegate_lp::encode_point(&influx_point(&transition()), &mut line).unwrap();
         assert_eq!(
             String::from_utf8(line).unwrap(),
             "alerts,change=escalated,device_id=rl-001,level=BĐ\\ II,measurement=river_level,rule=flood-muong-te,\

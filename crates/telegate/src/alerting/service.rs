@@ -19,7 +19,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use telegate_alert::{AlertState, Engine, Transition};
-use telegate_influx::parse_line;
+use telegate_lp::parse_line;
+use telegate_model::now_ns;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
@@ -29,7 +30,6 @@ use super::outputs::Outputs;
 use super::payload::Delivery;
 use super::stats::AlertStats;
 use super::watch::{SETTLE, Watched};
-use crate::stages::now_ns;
 
 /// Messages taken from the queue per round before transitions are handed on.
 const ROUND: usize = 256;
@@ -229,7 +229,7 @@ impl Evaluator {
             Ok(_) => {}
             Err(e) => {
                 self.stats.reload_failures.fetch_add(1, Relaxed);
-                tracing::error!(error = %e, "alert outputs not reloaded; the outputs in service stay in service");
+                tracing::error!(error = %telegate_model::ErrorChain(&e), "alert outputs not reloaded; the outputs in service stay in service");
             }
         }
     }

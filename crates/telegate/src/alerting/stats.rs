@@ -3,13 +3,13 @@
 //! Everything an operator needs to see that alerting keeps up: what was
 //! evaluated, what changed, what was skipped because a queue was full (the
 //! evaluator's or an output's), and what each output delivered or failed.
+//! Each family is declared once in the `families!` list below.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
-use crate::metrics::{ExtraMetrics, label_value, write_header};
+use crate::metrics::{ExtraMetrics, Rows, families};
 
 /// The outputs, as metric labels.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,104 +88,55 @@ impl AlertStats {
     }
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str, value: u64) {
-    write_header(out, name, kind, help);
-    let _ = writeln!(out, "{name} {value}");
+/// One row per queue: the evaluator's, then each output's.
+fn by_queue(
+    s: &AlertStats,
+    evaluator: u64,
+    get: impl Fn(&OutputStats) -> u64,
+) -> Rows<impl Iterator<Item = ([&'static str; 1], u64)>> {
+    let outputs = OutputKind::ALL
+        .into_iter()
+        .map(move |k| ([k.label()], get(s.output(k))));
+    Rows(std::iter::once((["evaluator"], evaluator)).chain(outputs))
 }
 
-fn by_output(out: &mut String, stats: &AlertStats, name: &str, help: &str, get: impl Fn(&OutputStats) -> u64) {
-    write_header(out, name, "counter", help);
-    for kind in OutputKind::ALL {
-        let _ = writeln!(out, "{name}{{output=\"{}\"}} {}", kind.label(), get(stats.output(kind)));
-    }
+/// One row per output.
+fn by_output(
+    s: &AlertStats,
+    get: impl Fn(&OutputStats) -> u64,
+) -> Rows<impl Iterator<Item = ([&'static str; 1], u64)>> {
+    Rows(
+        OutputKind::ALL
+            .into_iter()
+            .map(move |k| ([k.label()], get(s.output(k)))),
+    )
+}
+
+families! {
+    /// The alert path's families, appended to `/metrics` when alerting is on.
+    pub const NAMES;
+    fn render_alerts(s: &AlertStats);
+    counter "telegate_alert_evaluated_total" "Points evaluated by the alert rules."
+        => s.evaluated.load(Relaxed);
+    counter "telegate_alert_transitions_total" ["rule", "to"] "Alert transitions, by rule and the state entered."
+        => Rows(s.transitions().into_iter().map(|((rule, to), n)| ([rule, to.to_owned()], n)));
+    counter "telegate_alert_queue_dropped_total" ["queue"] "Skipped because a queue was full: messages not evaluated (queue=\"evaluator\") or transitions not sent (queue=output)."
+        => by_queue(s, s.queue_dropped.load(Relaxed), |o| o.dropped.load(Relaxed));
+    gauge "telegate_alert_queue_depth" ["queue"] "Waiting in an alert queue: messages for the evaluator, transitions for an output."
+        => by_queue(s, s.queue_depth.load(Relaxed), |o| o.depth.load(Relaxed));
+    gauge "telegate_alert_firing" "Alerts firing now."
+        => s.firing.load(Relaxed);
+    counter "telegate_alert_output_errors_total" ["output"] "Failed delivery attempts of alert transitions, by output (each retry counts)."
+        => by_output(s, |o| o.errors.load(Relaxed));
+    counter "telegate_alert_delivered_total" ["output"] "Alert transitions delivered, by output."
+        => by_output(s, |o| o.delivered.load(Relaxed));
+    counter "telegate_alert_reload_failures_total" "Alert rules or [alerts] reloads refused (the rules in service stay in service)."
+        => s.reload_failures.load(Relaxed);
 }
 
 impl ExtraMetrics for AlertStats {
     fn render(&self, out: &mut String) {
-        family(
-            out,
-            "telegate_alert_evaluated_total",
-            "counter",
-            "Points evaluated by the alert rules.",
-            self.evaluated.load(Relaxed),
-        );
-        write_header(
-            out,
-            "telegate_alert_transitions_total",
-            "counter",
-            "Alert transitions, by rule and the state entered.",
-        );
-        for ((rule, to), n) in self.transitions() {
-            out.push_str("telegate_alert_transitions_total{rule=\"");
-            label_value(out, &rule);
-            let _ = writeln!(out, "\",to=\"{to}\"}} {n}");
-        }
-        write_header(
-            out,
-            "telegate_alert_queue_dropped_total",
-            "counter",
-            "Skipped because a queue was full: messages not evaluated (queue=\"evaluator\") or transitions not sent (queue=output).",
-        );
-        let _ = writeln!(
-            out,
-            "telegate_alert_queue_dropped_total{{queue=\"evaluator\"}} {}",
-            self.queue_dropped.load(Relaxed)
-        );
-        for kind in OutputKind::ALL {
-            let _ = writeln!(
-                out,
-                "telegate_alert_queue_dropped_total{{queue=\"{}\"}} {}",
-                kind.label(),
-                self.output(kind).dropped.load(Relaxed)
-            );
-        }
-        write_header(
-            out,
-            "telegate_alert_queue_depth",
-            "gauge",
-            "Waiting in an alert queue: messages for the evaluator, transitions for an output.",
-        );
-        let _ = writeln!(
-            out,
-            "telegate_alert_queue_depth{{queue=\"evaluator\"}} {}",
-            self.queue_depth.load(Relaxed)
-        );
-        for kind in OutputKind::ALL {
-            let _ = writeln!(
-                out,
-                "telegate_alert_queue_depth{{queue=\"{}\"}} {}",
-                kind.label(),
-                self.output(kind).depth.load(Relaxed)
-            );
-        }
-        family(
-            out,
-            "telegate_alert_firing",
-            "gauge",
-            "Alerts firing now.",
-            self.firing.load(Relaxed),
-        );
-        by_output(
-            out,
-            self,
-            "telegate_alert_output_errors_total",
-            "Failed delivery attempts of alert transitions, by output (each retry counts).",
-            |o| o.errors.load(Relaxed),
-        );
-        by_output(
-            out,
-            self,
-            "telegate_alert_delivered_total",
-            "Alert transitions delivered, by output.",
-            |o| o.delivered.load(Relaxed),
-        );
-        family(
-            out,
-            "telegate_alert_reload_failures_total",
-            "counter",
-            "Alert rules or [alerts] reloads refused (the rules in service stay in service).",
-            self.reload_failures.load(Relaxed),
-        );
+        render_alerts(out, self);
     }
 }
 

@@ -44,6 +44,7 @@ use axum::response::{IntoResponse, Json, Response};
 use axum::routing::{delete, get};
 use futures_util::stream::{self, Stream};
 use serde::Serialize;
+use telegate_model::now_ns;
 use tokio::sync::broadcast::error::RecvError;
 use tokio_util::sync::CancellationToken;
 
@@ -137,12 +138,6 @@ fn page(content_type: &'static str, body: &'static str) -> Response {
 /// Live data is never cached (by the browser or anything in between).
 fn no_store<T: Serialize>(body: T) -> Response {
     ([(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()
-}
-
-fn now_ns() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
 }
 
 async fn alerts(State(st): State<ApiState>) -> Response {

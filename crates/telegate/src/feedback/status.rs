@@ -14,8 +14,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use telegate_influx::parse_lines;
-use telegate_model::{FieldValue, TopicPattern};
+use telegate_lp::parse_lines;
+use telegate_model::{FieldValue, TopicPattern, now_ns};
 use telegate_mqtt::dead_letter::MAX_DETAIL_BYTES;
 use telegate_mqtt::mqtt_string::legal_string;
 use telegate_mqtt::{Delivery, Message, Publisher};
@@ -26,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::FeedbackConfig;
 use super::envelope::{MAX_GATEWAY_BYTES, device_of};
 use super::wire::Writer;
-use crate::stages::{WriteToken, now_ns};
+use crate::stages::WriteToken;
 use crate::stats::PipelineStats;
 
 /// Most devices one gateway keeps a status for; later ones get none (logged

@@ -92,7 +92,7 @@ pub(super) fn dynamic(reg: &Registry, origin: &TopicFields<'_>, payload: &[u8], 
     if let Err(r) = reg.decode(origin, payload, NOW_NS, limits, &mut points) {
         return Outcome::Refused(r);
     }
-    match telegate_influx::encode_points(&points) {
+    match telegate_lp::encode_points(&points) {
         Ok(lines) => Outcome::Lines {
             points: points.len(),
             lines: String::from_utf8_lossy(&lines).into_owned(),

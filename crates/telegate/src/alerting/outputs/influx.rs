@@ -8,21 +8,20 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
-use std::time::Duration;
 
-use telegate_influx::{Output, encode_point};
+use telegate_influx::Output;
+use telegate_lp::encode_point;
+use telegate_model::ErrorChain;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Backoff, pause, settled, worth_logging};
+use super::{pause, settled, worth_logging};
 use crate::alerting::config::InfluxOutputConfig;
 use crate::alerting::payload::{Delivery, influx_point};
 use crate::alerting::stats::{AlertStats, OutputKind};
 
 /// Transitions written per request at most.
 const BATCH: usize = 500;
-/// Longest `Retry-After` obeyed.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 pub(crate) async fn run(
     sink: Output,
@@ -32,7 +31,7 @@ pub(crate) async fn run(
     stats: Arc<AlertStats>,
 ) {
     let out = stats.output(OutputKind::Influx);
-    let mut backoff = Backoff::new(cfg.retry());
+    let mut backoff = cfg.retry().backoff();
     let mut lines = Vec::new();
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
@@ -79,17 +78,15 @@ pub(crate) async fn run(
                 }
                 Err(e) if !e.is_retryable() => {
                     out.errors.fetch_add(1, Relaxed);
-                    tracing::error!(error = %e, transitions = n, "alert output influx: the database refused the alert points; dropped");
+                    tracing::error!(error = %ErrorChain(&e), transitions = n, "alert output influx: the database refused the alert points; dropped");
                     settled(out, n, false);
                     break;
                 }
                 Err(e) => {
                     out.errors.fetch_add(1, Relaxed);
-                    let delay = e
-                        .retry_after()
-                        .map_or_else(|| backoff.next_delay(), |d| d.min(MAX_RETRY_AFTER));
+                    let delay = e.retry_after().unwrap_or_else(|| backoff.next_delay());
                     if worth_logging(backoff.failures().max(1)) {
-                        tracing::warn!(error = %e, hint = e.hint().unwrap_or(""), transitions = n, retry_in = ?delay, "alert output influx: write failed; will retry");
+                        tracing::warn!(error = %ErrorChain(&e), hint = e.hint().unwrap_or(""), transitions = n, retry_in = ?delay, "alert output influx: write failed; will retry");
                     }
                     if !pause(delay, &give_up).await {
                         tracing::error!(

@@ -25,7 +25,7 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::config::{AlertsConfig, Retry};
+use super::config::AlertsConfig;
 use super::payload::Delivery;
 use super::stats::{AlertStats, OutputKind, OutputStats};
 
@@ -33,10 +33,16 @@ use super::stats::{AlertStats, OutputKind, OutputStats};
 /// cannot be built).
 #[derive(Debug, Error)]
 pub enum OutputError {
-    #[error("alerts.mqtt: {0}")]
+    #[error("alerts.mqtt")]
     Mqtt(#[from] telegate_mqtt::MqttError),
-    #[error("alerts.webhook.url = {url:?}: {message}")]
-    Webhook { url: String, message: String },
+    #[error("alerts.webhook.url = {url:?}: cannot build the HTTP client")]
+    WebhookClient {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("alerts.webhook.url = {url:?}: the token contains characters not allowed in an HTTP header")]
+    WebhookToken { url: String },
 }
 
 /// What outputs share with the rest of the gateway and cannot change
@@ -46,40 +52,6 @@ pub struct OutputEnv {
     pub mqtt: MqttConfig,
     /// The `[influx]` writer, or the `[file_sink]` files.
     pub sink: Output,
-}
-
-/// Capped exponential backoff with jitter: delays spread over
-/// `[d/2, d)` so outputs of many gateways do not retry in step.
-#[derive(Debug)]
-pub(crate) struct Backoff {
-    retry: Retry,
-    failures: u32,
-}
-
-impl Backoff {
-    pub(crate) fn new(retry: Retry) -> Self {
-        Self { retry, failures: 0 }
-    }
-
-    pub(crate) fn next_delay(&mut self) -> Duration {
-        let exp = self
-            .retry
-            .retry_initial
-            .saturating_mul(1u32 << self.failures.min(16))
-            .min(self.retry.retry_max);
-        self.failures = self.failures.saturating_add(1);
-        let half = exp / 2;
-        half + half.mul_f64(fastrand::f64())
-    }
-
-    pub(crate) fn reset(&mut self) {
-        self.failures = 0;
-    }
-
-    /// Consecutive failures so far.
-    pub(crate) fn failures(&self) -> u32 {
-        self.failures
-    }
 }
 
 /// Sleep `d`, or return false at once if the output was told to give up.
@@ -302,33 +274,5 @@ impl Outputs {
         for c in closing {
             let _ = c.await;
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_with_jitter_up_to_the_cap() {
-        let mut b = Backoff::new(Retry {
-            retry_initial: Duration::from_millis(100),
-            retry_max: Duration::from_secs(1),
-        });
-        let d: Vec<Duration> = (0..8).map(|_| b.next_delay()).collect();
-        assert!(
-            d[0] >= Duration::from_millis(50) && d[0] < Duration::from_millis(100),
-            "{d:?}"
-        );
-        assert!(
-            d[1] >= Duration::from_millis(100) && d[1] < Duration::from_millis(200),
-            "{d:?}"
-        );
-        assert!(
-            d[7] >= Duration::from_millis(500) && d[7] < Duration::from_secs(1),
-            "{d:?}"
-        );
-        b.reset();
-        assert!(b.next_delay() < Duration::from_millis(100));
     }
 }

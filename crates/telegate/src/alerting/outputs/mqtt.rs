@@ -8,13 +8,14 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use telegate_model::ErrorChain;
 
 use telegate_mqtt::{MAX_BATCH, Message, Publisher};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::{Backoff, pause, settled, worth_logging};
+use super::{pause, settled, worth_logging};
 use crate::alerting::config::MqttOutputConfig;
 use crate::alerting::payload::{Delivery, mqtt_topic, state_name};
 use crate::alerting::stats::{AlertStats, OutputKind};
@@ -44,7 +45,7 @@ pub(crate) async fn run(
     stats: Arc<AlertStats>,
 ) {
     let out = stats.output(OutputKind::Mqtt);
-    let mut backoff = Backoff::new(cfg.retry());
+    let mut backoff = cfg.retry().backoff();
     // While the broker is unreachable, idle polls wait until then.
     let mut down_until: Option<Instant> = None;
     loop {
@@ -67,7 +68,7 @@ pub(crate) async fn run(
                 if let Err(e) = r {
                     let delay = backoff.next_delay();
                     if worth_logging(backoff.failures()) {
-                        tracing::warn!(error = %e, retry_in = ?delay, "alert output mqtt: broker unreachable");
+                        tracing::warn!(error = %ErrorChain(&e), retry_in = ?delay, "alert output mqtt: broker unreachable");
                     }
                     down_until = Some(Instant::now() + delay);
                 }
@@ -85,9 +86,8 @@ pub(crate) async fn run(
         loop {
             let result = tokio::select! {
                 r = publisher.publish_confirmed(&messages, cfg.timeout) => r,
-                () = give_up.cancelled() => Err(telegate_mqtt::MqttError::Publish {
+                () = give_up.cancelled() => Err(telegate_mqtt::MqttError::ShuttingDown {
                     topic: messages[0].topic.clone(),
-                    message: "shutting down".into(),
                 }),
             };
             match result {
@@ -107,7 +107,7 @@ pub(crate) async fn run(
                     out.errors.fetch_add(1, Relaxed);
                     let delay = backoff.next_delay();
                     if worth_logging(backoff.failures()) {
-                        tracing::warn!(error = %e, transitions = batch.len(), retry_in = ?delay, "alert output mqtt: publish failed; will retry");
+                        tracing::warn!(error = %ErrorChain(&e), transitions = batch.len(), retry_in = ?delay, "alert output mqtt: publish failed; will retry");
                     }
                     if give_up.is_cancelled() || !pause(delay, &give_up).await {
                         tracing::error!(

@@ -14,13 +14,10 @@ use reqwest::header::{AUTHORIZATION, CONTENT_TYPE, HeaderValue, RETRY_AFTER, USE
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::{Backoff, OutputError, pause, settled, worth_logging};
+use super::{OutputError, pause, settled, worth_logging};
 use crate::alerting::config::WebhookConfig;
 use crate::alerting::payload::Delivery;
 use crate::alerting::stats::{AlertStats, OutputKind};
-
-/// Longest `Retry-After` obeyed.
-const MAX_RETRY_AFTER: Duration = Duration::from_secs(600);
 
 /// The HTTP client and request parts that do not change per transition.
 #[derive(Debug, Clone)]
@@ -54,22 +51,21 @@ fn excerpt(body: &str) -> String {
 
 impl Webhook {
     pub(crate) fn new(cfg: &WebhookConfig) -> Result<Webhook, OutputError> {
-        let bad = |message: String| OutputError::Webhook {
-            url: cfg.url.clone(),
-            message,
-        };
         telegate_influx::install_crypto_provider();
         let client = reqwest::Client::builder()
             .timeout(cfg.timeout)
             .connect_timeout(cfg.timeout.min(Duration::from_secs(5)))
             .redirect(reqwest::redirect::Policy::none())
             .build()
-            .map_err(|e| bad(e.to_string()))?;
+            .map_err(|source| OutputError::WebhookClient {
+                url: cfg.url.clone(),
+                source,
+            })?;
         let auth = if cfg.token.is_empty() {
             None
         } else {
             let mut v = HeaderValue::from_str(&format!("Bearer {}", cfg.token.expose()))
-                .map_err(|_| bad("the token contains characters not allowed in an HTTP header".into()))?;
+                .map_err(|_| OutputError::WebhookToken { url: cfg.url.clone() })?;
             v.set_sensitive(true);
             Some(v)
         };
@@ -92,7 +88,7 @@ impl Webhook {
             req = req.header(AUTHORIZATION, auth.clone());
         }
         let resp = req.send().await.map_err(|e| Failure::Retry {
-            problem: error_chain(&e),
+            problem: telegate_model::error_chain(&e),
             retry_after: None,
         })?;
         let status = resp.status();
@@ -103,8 +99,7 @@ impl Webhook {
             .headers()
             .get(RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(|s| Duration::from_secs(s).min(MAX_RETRY_AFTER));
+            .and_then(telegate_model::retry::parse_retry_after);
         let body = resp.text().await.unwrap_or_default();
         let problem = format!("answered {status}: {}", excerpt(&body));
         if status.is_server_error() || matches!(status.as_u16(), 408 | 429) {
@@ -115,17 +110,6 @@ impl Webhook {
     }
 }
 
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(inner) = src {
-        s.push_str(": ");
-        s.push_str(&inner.to_string());
-        src = inner.source();
-    }
-    s
-}
-
 pub(crate) async fn run(
     hook: Webhook,
     cfg: WebhookConfig,
@@ -134,7 +118,7 @@ pub(crate) async fn run(
     stats: Arc<AlertStats>,
 ) {
     let out = stats.output(OutputKind::Webhook);
-    let mut backoff = Backoff::new(cfg.retry());
+    let mut backoff = cfg.retry().backoff();
     while let Some(d) = rx.recv().await {
         let mut attempts = 0u32;
         loop {

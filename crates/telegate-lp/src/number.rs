@@ -1,80 +1,9 @@
-//! Line-protocol primitives: escaping and number formatting into a reused
-//! buffer.
-//!
-//! They must produce exactly the bytes `telegate_influx::encode_point`
-//! produces (its module documents the escaping rules), because the dynamic
-//! path and the transcoder have to be interchangeable per sensor type. This
-//! crate does not depend on `telegate-influx` (the stage crates stay
-//! independent), so the rules are restated here and the property tests
-//! compare both byte for byte.
-//!
-//! Escaping looks bytes up in a 256-entry table and copies runs of plain
-//! bytes at once; numbers are formatted without `core::fmt` except floats
-//! outside the fast path of [`push_f64`].
-
-/// Bytes that need work in a measurement name: `,` and space, plus the
-/// bytes every name rewrites (backslash doubled; newline, CR, tab, NUL → space).
-const MEASUREMENT: [bool; 256] = table(b", ");
-/// Tag keys, tag values and field keys: `,`, `=` and space, plus the same.
-const KEY: [bool; 256] = table(b",= ");
-
-const fn table(special: &[u8]) -> [bool; 256] {
-    let mut t = [false; 256];
-    t[b'\\' as usize] = true;
-    t[b'\n' as usize] = true;
-    t[b'\r' as usize] = true;
-    t[b'\t' as usize] = true;
-    t[0] = true;
-    let mut i = 0;
-    while i < special.len() {
-        t[special[i] as usize] = true;
-        i += 1;
-    }
-    t
-}
-
-fn escape(out: &mut Vec<u8>, s: &[u8], table: &[bool; 256]) {
-    let mut plain = 0;
-    for (i, &b) in s.iter().enumerate() {
-        if !table[usize::from(b)] {
-            continue;
-        }
-        out.extend_from_slice(&s[plain..i]);
-        plain = i + 1;
-        match b {
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            // Control bytes end a line or a token: written as a space, escaped.
-            b'\n' | b'\r' | b'\t' | 0 => out.extend_from_slice(b"\\ "),
-            _ => out.extend_from_slice(&[b'\\', b]),
-        }
-    }
-    out.extend_from_slice(&s[plain..]);
-}
-
-/// Measurement name: escapes comma and space.
-pub(crate) fn escape_measurement(out: &mut Vec<u8>, s: &[u8]) {
-    escape(out, s, &MEASUREMENT);
-}
-
-/// Tag key, tag value or field key: escapes comma, equals and space.
-pub(crate) fn escape_key(out: &mut Vec<u8>, s: &[u8]) {
-    escape(out, s, &KEY);
-}
-
-/// String field value with its surrounding double quotes; escapes `"` and `\`.
-pub(crate) fn push_string_value(out: &mut Vec<u8>, s: &[u8]) {
-    out.push(b'"');
-    let mut plain = 0;
-    for (i, &b) in s.iter().enumerate() {
-        if b == b'"' || b == b'\\' {
-            out.extend_from_slice(&s[plain..i]);
-            out.push(b'\\');
-            plain = i;
-        }
-    }
-    out.extend_from_slice(&s[plain..]);
-    out.push(b'"');
-}
+//! Numbers as line protocol writes them, without `core::fmt` on the fast
+//! paths: integers two digits per division, floats as `Display` prints them
+//! (the shortest decimal that reads back as the same `f64`, no exponent),
+//! which is what InfluxDB parses back exactly. Only the small `push_i64`
+//! is `#[inline]`: inlining the others into the transcoder (another crate)
+//! measured slower under callgrind than calling them.
 
 /// "00" to "99", for formatting two digits per division.
 const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
@@ -84,7 +13,7 @@ const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
 8081828384858687888990919293949596979899";
 
 /// `v` in decimal, as `Display` writes it.
-pub(crate) fn push_u64(out: &mut Vec<u8>, mut v: u64) {
+pub fn push_u64(out: &mut Vec<u8>, mut v: u64) {
     let mut buf = [0u8; 20];
     let mut i = buf.len();
     while v >= 100 {
@@ -105,7 +34,8 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, mut v: u64) {
 }
 
 /// `v` in decimal, as `Display` writes it.
-pub(crate) fn push_i64(out: &mut Vec<u8>, v: i64) {
+#[inline]
+pub fn push_i64(out: &mut Vec<u8>, v: i64) {
     if v < 0 {
         out.push(b'-');
     }
@@ -125,7 +55,7 @@ const POW10: [f64; 16] = [
 /// most 15 digits, adjacent candidates at that `k` lie more than 4 ulp apart,
 /// so `d` is the only (hence the shortest) one and equals what `Display`
 /// prints. Anything else goes through `core::fmt`.
-pub(crate) fn push_f64(out: &mut Vec<u8>, x: f64) {
+pub fn push_f64(out: &mut Vec<u8>, x: f64) {
     if x.is_finite() && x != 0.0 {
         let a = x.abs();
         if a < 1e15 {
@@ -150,9 +80,21 @@ pub(crate) fn push_f64(out: &mut Vec<u8>, x: f64) {
 
 #[cold]
 fn fmt_f64(out: &mut Vec<u8>, x: f64) {
-    use std::io::Write as _;
+    use std::fmt::Write as _;
     // Writing to a Vec cannot fail.
-    let _ = write!(out, "{x}");
+    let _ = write!(Bytes(out), "{x}");
+}
+
+/// `core::fmt` into the line buffer. Through `fmt::Write`, not `io::Write`,
+/// whose `Result` carries an `io::Error` that has to be dropped (a call per
+/// number, measured under callgrind).
+struct Bytes<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Bytes<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
 }
 
 /// `d / 10^k` with exactly `k` decimals, trailing zeros removed (they cannot
@@ -194,9 +136,9 @@ fn push_fixed(out: &mut Vec<u8>, d: u64, k: usize) {
 }
 
 /// `x` as `Display` writes an `f32` (a float tag's value).
-pub(crate) fn push_f32(out: &mut Vec<u8>, x: f32) {
-    use std::io::Write as _;
-    let _ = write!(out, "{x}");
+pub fn push_f32(out: &mut Vec<u8>, x: f32) {
+    use std::fmt::Write as _;
+    let _ = write!(Bytes(out), "{x}");
 }
 
 #[cfg(test)]
@@ -238,19 +180,6 @@ mod tests {
         ] {
             assert_eq!(f64_text(x), x.to_string(), "{x:e}");
         }
-    }
-
-    #[test]
-    fn escaping_matches_the_rules() {
-        let mut out = Vec::new();
-        escape_key(&mut out, "a b,c=d\\e\nf\tg\rh\0i".as_bytes());
-        assert_eq!(out, b"a\\ b\\,c\\=d\\\\e\\ f\\ g\\ h\\ i");
-        out.clear();
-        escape_measurement(&mut out, b"m=1,2 3");
-        assert_eq!(out, b"m=1\\,2\\ 3");
-        out.clear();
-        push_string_value(&mut out, br#"say "hi" \ bye"#);
-        assert_eq!(out, br#""say \"hi\" \\ bye""#);
     }
 
     proptest! {

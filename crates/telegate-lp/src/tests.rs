@@ -4,7 +4,7 @@ use influxdb_line_protocol::{FieldValue as Parsed, parse_lines};
 use proptest::prelude::*;
 use telegate_model::{FieldValue, Point};
 
-use super::encode_point;
+use crate::{encode_point, measurement_of, parse_line};
 
 fn point(measurement: &str, tags: &[(&str, &str)], fields: Vec<(&str, FieldValue)>) -> Point {
     Point {
@@ -126,5 +126,31 @@ proptest! {
                 (a, b) => prop_assert!(false, "type changed: {:?} became {:?} in {}", a, b, text),
             }
         }
+    }
+}
+
+proptest! {
+    /// Our parser reads back exactly what the encoder wrote (the alert
+    /// evaluator and the status board rely on it).
+    #[test]
+    fn parse_inverts_encode(
+        measurement in name(),
+        tags in proptest::collection::vec((name(), name()), 0..4),
+        fields in proptest::collection::vec((name(), field_value()), 1..5),
+        time_ns in any::<i64>(),
+    ) {
+        let p = Point {
+            measurement: Arc::from(measurement.as_str()),
+            tags: tags.into_iter().map(|(k, v)| (Arc::from(k.as_str()), v)).collect(),
+            fields: fields.into_iter().map(|(k, v)| (Arc::from(k.as_str()), v)).collect(),
+            time_ns,
+        };
+        let mut out = Vec::new();
+        encode_point(&p, &mut out).unwrap();
+        let line = out.strip_suffix(b"\n").unwrap();
+        let back = parse_line(line, 0).unwrap();
+        prop_assert_eq!(&back, &p);
+        let m = measurement_of(line);
+        prop_assert_eq!(m.as_deref(), Some(&*p.measurement));
     }
 }

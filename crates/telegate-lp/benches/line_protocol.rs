@@ -2,7 +2,7 @@
 //! tags, 6 fields of every type) and one where every part needs escaping.
 //!
 //! ```sh
-//! cargo bench -p telegate-influx --bench line_protocol
+//! cargo bench -p telegate-lp --bench line_protocol
 //! ```
 
 use std::hint::black_box;
@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use telegate_influx::{encode_point, encode_points};
+use telegate_lp::{encode_point, encode_points};
 use telegate_model::{FieldValue, Point};
 
 fn typical() -> Point {

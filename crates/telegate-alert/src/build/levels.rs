@@ -1,5 +1,6 @@
 //! Validation of `[[rule.level]]` tables: names, thresholds, clear levels
-//! and their order.
+//! and their order; and the single level of state, deadman and combined
+//! rules (`flag_level`).
 //!
 //! Order matters because the engine picks the most severe level that holds
 //! by walking the list backwards: a BĐ III listed before BĐ II would make a
@@ -8,10 +9,11 @@
 
 use toml::Spanned;
 
-use crate::config::RawLevel;
+use crate::config::{RawLevel, RawRule};
 use crate::error::ConfigError;
 use crate::rule::{Bounds, Direction, Level, Severity};
-use crate::validate::Cx;
+
+use super::Cx;
 
 pub(crate) fn levels(cx: &Cx<'_>, direction: Direction, raw: &[Spanned<RawLevel>]) -> Result<Vec<Level>, ConfigError> {
     if raw.is_empty() {
@@ -215,4 +217,18 @@ fn check_order(cx: &Cx<'_>, prev: &Level, level: &Level) -> Result<(), ConfigErr
         }
         _ => Ok(()),
     }
+}
+
+pub(crate) fn flag_level(cx: &Cx<'_>, raw: &RawRule) -> Result<Vec<Level>, ConfigError> {
+    let severity = raw
+        .severity
+        .ok_or_else(|| cx.missing("severity", "add severity = \"info\", \"warning\" or \"critical\""))?;
+    if let Some(name) = &raw.level_name {
+        check_name_severity(cx, "level_name", name, severity)?;
+    }
+    Ok(vec![Level {
+        name: raw.level_name.clone().unwrap_or_else(|| severity.as_str().to_owned()),
+        severity,
+        bounds: Bounds::Flag,
+    }])
 }

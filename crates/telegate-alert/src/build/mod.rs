@@ -1,8 +1,17 @@
-//! From the raw TOML tables to validated [`Rule`]s, kind by kind.
+//! From the raw TOML tables to validated [`Rule`]s, kind by kind: this
+//! module walks the file and builds each rule; one submodule per concern
+//! checks its keys (`levels`, `window`, `tags`, `templates`,
+//! `components`).
 //!
 //! Every check that can fail names the line, the rule, the key and the fix.
 //! Checks that depend on other rules (combined rules' `all_of`) run in a
 //! second pass, so rules may be listed in any order.
+
+mod components;
+mod levels;
+mod tags;
+mod templates;
+mod window;
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
@@ -10,9 +19,13 @@ use std::ops::Range;
 use humantime_serde::re::humantime;
 use toml::Spanned;
 
+use self::components::resolve_components;
+use self::levels::flag_level;
+use self::tags::{expected, match_tags};
+use self::templates::templates;
+use self::window::calc;
 use crate::config::{AlertConfig, RawFile, RawRule, line_of};
 use crate::error::{ConfigError, Location};
-use crate::kind_check::{calc, expected, flag_level, match_tags, resolve_components, templates};
 use crate::rule::{Direction, Kind, Rule, Selector};
 use crate::series::Grouping;
 
@@ -420,7 +433,7 @@ fn build_rule(cx: &Cx<'_>, raw: RawRule, defaults: &Defaults) -> Result<(Rule, O
                     ));
                 }
             };
-            let levels = crate::level_check::levels(cx, direction, &raw.level)?;
+            let levels = levels::levels(cx, direction, &raw.level)?;
             (Kind::Value { field, calc, direction }, levels, Grouping::AllTags)
         }
         "state" => {
