@@ -265,7 +265,14 @@ async fn main() -> anyhow::Result<()> {
         "{:>7} | {:>12} | {:>12} | {:>12} | {:>6} | {:>9} | {:>8}",
         "samples", "broker msg/s", "db msg/s", "telegate", "ratio", "tg cpu", "tg rss"
     );
-    for samples in [1u64, 20] {
+    // BENCH_ONLY_FIXED=1: only the fixed-rate latency runs (to compare builds
+    // or settings with BENCH_GATEWAY / BENCH_INFLUX in a few minutes).
+    let throughput = if std::env::var_os("BENCH_ONLY_FIXED").is_some() {
+        &[][..]
+    } else {
+        &[1u64, 20][..]
+    };
+    for &samples in throughput {
         let msgs = messages(&registry, n, samples, &format!("s{samples}"));
         let meter = ShareMeter::start(&broker, &influx)?;
         let a = broker_ceiling(broker.port(), &msgs).await?;
