@@ -58,6 +58,8 @@ pub struct AdminConfig {
     /// nothing within seconds.
     #[serde(with = "humantime_serde")]
     pub ready_grace: std::time::Duration,
+    /// `[admin.console]`: operator accounts, audit log, language.
+    pub console: crate::operators::ConsoleConfig,
 }
 
 impl Default for AdminConfig {
@@ -68,6 +70,7 @@ impl Default for AdminConfig {
             token_file: String::new(),
             token_env: String::new(),
             ready_grace: std::time::Duration::from_secs(5),
+            console: crate::operators::ConsoleConfig::default(),
         }
     }
 }
@@ -274,6 +277,9 @@ impl Config {
             &mut config.alerts.rules_file,
             &mut config.alerts.state_file,
             &mut config.alerts.webhook.token_file,
+            &mut config.alerts.oncall.token_file,
+            &mut config.admin.console.users_file,
+            &mut config.admin.console.audit_file,
         ] {
             if !dir.is_empty() && Path::new(dir.as_str()).is_relative() {
                 *dir = base_dir.join(dir.as_str()).display().to_string();
@@ -330,7 +336,7 @@ impl Config {
     /// one source for the same secret is an error: which one wins would be a
     /// guess.
     pub fn resolve_secrets(&mut self, file: &str, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let slots: [(&str, &mut Secret, &str, &str); 5] = [
+        let slots: [(&str, &mut Secret, &str, &str); 6] = [
             (
                 "mqtt.password",
                 &mut self.mqtt.password,
@@ -360,6 +366,12 @@ impl Config {
                 &mut self.alerts.webhook.token,
                 &self.alerts.webhook.token_file,
                 &self.alerts.webhook.token_env,
+            ),
+            (
+                "alerts.oncall.token",
+                &mut self.alerts.oncall.token,
+                &self.alerts.oncall.token_file,
+                &self.alerts.oncall.token_env,
             ),
         ];
         for (key, secret, from_file, from_env) in slots {

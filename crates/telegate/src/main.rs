@@ -48,6 +48,7 @@ fn main() -> ExitCode {
         Command::Device(cmd) => {
             telegate::devices::run(cmd, |path| Ok(loaded_registry(path)?.1)).map(|()| ExitCode::SUCCESS)
         }
+        Command::User(cmd) => telegate::operators::cli::run(cmd).map(|()| ExitCode::SUCCESS),
         Command::Alerts(AlertsCommand::Replay(args)) => loaded_registry(args.config.config.as_deref())
             .and_then(|(_, registry)| telegate::replay::run(&args, &registry)),
     };

@@ -35,6 +35,10 @@ pub struct AlertsConfig {
     pub mqtt: MqttOutputConfig,
     pub influx: InfluxOutputConfig,
     pub webhook: WebhookConfig,
+    /// `[alerts.oncall]`: a second webhook (e.g. the on-call chief's) that
+    /// receives only escalations of unacknowledged critical alerts, when the
+    /// rules file's `[escalation] outputs` names `"oncall"`.
+    pub oncall: WebhookConfig,
 }
 
 impl Default for AlertsConfig {
@@ -49,6 +53,7 @@ impl Default for AlertsConfig {
             mqtt: MqttOutputConfig::default(),
             influx: InfluxOutputConfig::default(),
             webhook: WebhookConfig::default(),
+            oncall: WebhookConfig::default(),
         }
     }
 }
@@ -236,6 +241,7 @@ impl AlertsConfig {
             ("alerts.mqtt.queue", self.mqtt.queue),
             ("alerts.influx.queue", self.influx.queue),
             ("alerts.webhook.queue", self.webhook.queue),
+            ("alerts.oncall.queue", self.oncall.queue),
         ] {
             if n == 0 {
                 return Err(bad(
@@ -250,6 +256,7 @@ impl AlertsConfig {
             ("alerts.silent_after", self.silent_after, "e.g. \"30m\""),
             ("alerts.mqtt.timeout", self.mqtt.timeout, "e.g. \"10s\""),
             ("alerts.webhook.timeout", self.webhook.timeout, "e.g. \"5s\""),
+            ("alerts.oncall.timeout", self.oncall.timeout, "e.g. \"5s\""),
         ] {
             if d.is_zero() {
                 return Err(bad(key, "is 0".into(), fix));
@@ -259,6 +266,7 @@ impl AlertsConfig {
             ("alerts.mqtt", self.mqtt.retry()),
             ("alerts.influx", self.influx.retry()),
             ("alerts.webhook", self.webhook.retry()),
+            ("alerts.oncall", self.oncall.retry()),
         ] {
             if r.retry_initial.is_zero() || r.retry_max < r.retry_initial {
                 return Err(bad(
@@ -281,13 +289,14 @@ impl AlertsConfig {
                 "use plain topic levels without wildcards or a leading/trailing `/`, e.g. \"telegate/alerts\"",
             ));
         }
-        let url = &self.webhook.url;
-        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(bad(
-                "alerts.webhook.url",
-                format!("`{url}` is not an http(s) URL"),
-                "e.g. \"https://alerts.example.org/telegate\", or \"\" for no webhook",
-            ));
+        for (key, url) in [("alerts.webhook.url", &self.webhook.url), ("alerts.oncall.url", &self.oncall.url)] {
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(bad(
+                    key,
+                    format!("`{url}` is not an http(s) URL"),
+                    "e.g. \"https://alerts.example.org/telegate\", or \"\" for no webhook",
+                ));
+            }
         }
         Ok(())
     }

@@ -136,6 +136,11 @@ pub fn influx_point(t: &Transition) -> Point {
 }
 
 #[cfg(test)]
+pub(crate) mod tests_support {
+    pub(crate) use super::tests::transition;
+}
+
+#[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
@@ -143,7 +148,7 @@ mod tests {
 
     use super::*;
 
-    fn transition() -> Transition {
+    pub(crate) fn transition() -> Transition {
         Transition {
             alert_id: "0123456789abcdef".into(),
             rule_id: "flood-muong-te".into(),
@@ -167,6 +172,7 @@ mod tests {
             episode_start_ns: 1_699_999_000_000_000_000,
             evaluated_at_ns: 1_700_000_000_100_000_000,
             late: false,
+            silenced_by: None,
             message: "rl-001 at muong-te: stage 288.6 m ≥ BĐ II (288.5 m)".into(),
         }
     }

@@ -17,17 +17,31 @@ pub enum OutputKind {
     Mqtt,
     Influx,
     Webhook,
+    /// `[alerts.oncall]`: a second webhook that receives escalations only.
+    Oncall,
 }
 
 impl OutputKind {
-    pub const ALL: [OutputKind; 3] = [OutputKind::Mqtt, OutputKind::Influx, OutputKind::Webhook];
+    pub const ALL: [OutputKind; 4] = [
+        OutputKind::Mqtt,
+        OutputKind::Influx,
+        OutputKind::Webhook,
+        OutputKind::Oncall,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             OutputKind::Mqtt => "mqtt",
             OutputKind::Influx => "influx",
             OutputKind::Webhook => "webhook",
+            OutputKind::Oncall => "oncall",
         }
+    }
+
+    /// Records every transition (silenced ones too) rather than notifying
+    /// anyone: see [`super::outputs::delivers`].
+    pub fn records(self) -> bool {
+        matches!(self, OutputKind::Influx)
     }
 
     fn index(self) -> usize {
@@ -64,7 +78,7 @@ pub struct AlertStats {
     pub parse_errors: AtomicU64,
     /// (rule, state the transition went to) → count.
     transitions: Mutex<BTreeMap<(String, &'static str), u64>>,
-    outputs: [OutputStats; 3],
+    outputs: [OutputStats; 4],
 }
 
 impl AlertStats {

@@ -259,6 +259,7 @@ impl Config {
             }
         }
         self.alerts.validate(file)?;
+        self.admin.console.validate(file)?;
         Ok(())
     }
 }

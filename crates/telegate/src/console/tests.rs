@@ -46,6 +46,7 @@ fn transition(n: i64, change: Change, level: &str, severity: Severity) -> Transi
         episode_start_ns: 1_700_000_000_000_000_000,
         evaluated_at_ns: 1_700_000_000_100_000_000 + n,
         late: false,
+        silenced_by: None,
         message: "rl-001 at muong-te: stage 290.42 m ≥ BĐ III (290 m)".into(),
     }
 }

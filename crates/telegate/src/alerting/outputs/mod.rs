@@ -25,6 +25,8 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use telegate_alert::{Change, Transition};
+
 use super::config::{AlertsConfig, Retry};
 use super::payload::Delivery;
 use super::stats::{AlertStats, OutputKind, OutputStats};
@@ -107,6 +109,31 @@ pub(crate) fn settled(stats: &OutputStats, n: usize, delivered: bool) {
     }
 }
 
+/// Whether output `kind` takes transition `t`: **the one place** where
+/// silences and escalation routing are decided, so every output — present
+/// or added later — agrees.
+///
+/// - Recording outputs ([`OutputKind::records`]: the `alerts` measurement)
+///   take every transition, silenced or not.
+/// - Notifying outputs skip silenced transitions ([`Transition::notifies`]).
+/// - An escalation (`change = "unacknowledged"`) goes to the outputs the
+///   rules file's `[escalation] outputs` names, or to every notifying output
+///   when it names none.
+/// - `oncall` takes escalations only.
+pub fn delivers(kind: OutputKind, t: &Transition, escalate_to: &[String]) -> bool {
+    if kind.records() {
+        return true;
+    }
+    if !t.notifies() {
+        return false;
+    }
+    if t.change == Change::Unacknowledged {
+        escalate_to.is_empty() || escalate_to.iter().any(|n| n == kind.label())
+    } else {
+        kind != OutputKind::Oncall
+    }
+}
+
 /// A running output: its queue and its task.
 #[derive(Debug)]
 struct Handle {
@@ -173,6 +200,8 @@ pub struct Outputs {
     stats: Arc<AlertStats>,
     grace: Duration,
     handles: Vec<Handle>,
+    /// `[escalation] outputs` of the rules in service.
+    escalate_to: Vec<String>,
 }
 
 impl Outputs {
@@ -190,6 +219,7 @@ impl Outputs {
             stats,
             grace,
             handles: Vec::new(),
+            escalate_to: Vec::new(),
         };
         for kind in OutputKind::ALL {
             if let Some(h) = outputs.spawn(kind, config)? {
@@ -221,7 +251,14 @@ impl Outputs {
                 let hook = webhook::Webhook::new(&c.webhook)?;
                 let cfg = c.webhook.clone();
                 Handle::spawn(kind, cfg.queue, move |rx, give_up| {
-                    webhook::run(hook, cfg, rx, give_up, stats)
+                    webhook::run(hook, cfg, rx, give_up, stats, kind)
+                })
+            }
+            OutputKind::Oncall if !c.oncall.url.is_empty() => {
+                let hook = webhook::Webhook::new(&c.oncall)?;
+                let cfg = c.oncall.clone();
+                Handle::spawn(kind, cfg.queue, move |rx, give_up| {
+                    webhook::run(hook, cfg, rx, give_up, stats, kind)
                 })
             }
             _ => return Ok(None),
@@ -238,6 +275,7 @@ impl Outputs {
             ),
             OutputKind::Influx => format!("measurement alerts in {}", self.env.sink.describe()),
             OutputKind::Webhook => c.webhook.url.clone(),
+            OutputKind::Oncall => format!("{} (escalations only)", c.oncall.url),
         }
     }
 
@@ -247,11 +285,28 @@ impl Outputs {
         &self.config
     }
 
-    /// Hand a transition to every output; never waits.
+    /// Hand a transition to every output that takes it ([`delivers`]);
+    /// never waits.
     pub fn send(&self, d: &Arc<Delivery>) {
         for h in &self.handles {
-            h.offer(d, &self.stats);
+            if delivers(h.kind, &d.transition, &self.escalate_to) {
+                h.offer(d, &self.stats);
+            }
         }
+    }
+
+    /// The rules file's `[escalation] outputs` (empty: every notifying
+    /// output). Names that are no output are logged: a typo must not
+    /// silently send the chief nothing.
+    pub fn set_escalation_outputs(&mut self, names: &[String]) {
+        for n in names {
+            if !OutputKind::ALL.iter().any(|k| k.label() == n) {
+                tracing::error!(output = %n, "[escalation] outputs names no output (known: mqtt, webhook, oncall): nothing is sent to it");
+            } else if !self.handles.iter().any(|h| h.kind.label() == n) {
+                tracing::warn!(output = %n, "[escalation] outputs names an output that is not turned on");
+            }
+        }
+        self.escalate_to = names.to_vec();
     }
 
     /// The outputs whose settings differ in `new`.
@@ -263,6 +318,7 @@ impl Outputs {
                 OutputKind::Mqtt => old.mqtt != new.mqtt,
                 OutputKind::Influx => old.influx != new.influx,
                 OutputKind::Webhook => old.webhook != new.webhook,
+                OutputKind::Oncall => old.oncall != new.oncall,
             })
             .collect()
     }
@@ -291,6 +347,7 @@ impl Outputs {
         self.config.mqtt = new.mqtt.clone();
         self.config.influx = new.influx.clone();
         self.config.webhook = new.webhook.clone();
+        self.config.oncall = new.oncall.clone();
         Ok(changed.into_iter().map(OutputKind::label).collect())
     }
 
@@ -308,6 +365,28 @@ impl Outputs {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn silenced_transitions_are_recorded_not_notified_and_escalations_are_routed() {
+        let d = super::super::payload::tests_support::transition();
+        let all = |t: &Transition, to: &[String]| -> Vec<&str> {
+            OutputKind::ALL
+                .into_iter()
+                .filter(|k| delivers(*k, t, to))
+                .map(OutputKind::label)
+                .collect()
+        };
+        let mut t = d.clone();
+        assert_eq!(all(&t, &[]), ["mqtt", "influx", "webhook"]);
+        t.silenced_by = Some("s1".into());
+        assert_eq!(all(&t, &[]), ["influx"]);
+        let mut e = d.clone();
+        e.change = Change::Unacknowledged;
+        assert_eq!(all(&e, &[]), ["mqtt", "influx", "webhook", "oncall"]);
+        assert_eq!(all(&e, &["oncall".to_owned()]), ["influx", "oncall"]);
+        e.silenced_by = Some("s1".into());
+        assert_eq!(all(&e, &["oncall".to_owned()]), ["influx"]);
+    }
 
     #[test]
     fn backoff_doubles_with_jitter_up_to_the_cap() {

@@ -132,8 +132,10 @@ pub(crate) async fn run(
     mut rx: mpsc::Receiver<Arc<Delivery>>,
     give_up: CancellationToken,
     stats: Arc<AlertStats>,
+    // `webhook` or `oncall`: the same code, counted apart.
+    kind: OutputKind,
 ) {
-    let out = stats.output(OutputKind::Webhook);
+    let out = stats.output(kind);
     let mut backoff = Backoff::new(cfg.retry());
     while let Some(d) = rx.recv().await {
         let mut attempts = 0u32;
