@@ -22,6 +22,8 @@
 // In a directory of its own: a file beside this one would be a test target.
 #[path = "console/cdp.rs"]
 mod cdp;
+#[path = "console/operators.rs"]
+mod operators;
 #[path = "console/staleness.rs"]
 mod staleness;
 

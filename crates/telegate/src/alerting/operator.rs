@@ -32,8 +32,9 @@ use thiserror::Error;
 const VERSION: u32 = 1;
 /// Longest silence: a forgotten silence must not hide a station for good.
 pub const MAX_SILENCE_NS: i64 = 30 * 24 * 3600 * 1_000_000_000;
-/// Shortest silence.
-pub const MIN_SILENCE_NS: i64 = 60 * 1_000_000_000;
+/// Shortest silence (the console offers 30 min and more; the API takes
+/// any duration from this on).
+pub const MIN_SILENCE_NS: i64 = 5 * 1_000_000_000;
 /// Longest note or reason, in characters.
 pub const MAX_NOTE: usize = 500;
 /// Silences held at most (active ones; expired ones are dropped).
@@ -279,7 +280,7 @@ impl OperatorState {
         let reason = check_text("reason", reason, true)?;
         if !(MIN_SILENCE_NS..=MAX_SILENCE_NS).contains(&duration_ns) {
             return Err(OperatorError::Invalid(
-                "a silence lasts from 1 minute to 30 days".to_owned(),
+                "a silence lasts from 5 seconds to 30 days".to_owned(),
             ));
         }
         self.silences.retain(|s| s.until_ns > now_ns);
@@ -464,7 +465,7 @@ mod tests {
         let mut st = OperatorState::default();
         assert!(matches!(st.silence(Scope::Device, "d", " ", "lan", MIN, 0), Err(OperatorError::Invalid(_))));
         assert!(matches!(st.silence(Scope::Device, "", "r", "lan", MIN, 0), Err(OperatorError::Invalid(_))));
-        assert!(matches!(st.silence(Scope::Device, "d", "r", "lan", S, 0), Err(OperatorError::Invalid(_))));
+        assert!(matches!(st.silence(Scope::Device, "d", "r", "lan", 4 * S, 0), Err(OperatorError::Invalid(_))));
         assert!(matches!(
             st.silence(Scope::Device, "d", "r", "lan", MAX_SILENCE_NS + 1, 0),
             Err(OperatorError::Invalid(_))
