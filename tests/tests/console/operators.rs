@@ -118,7 +118,15 @@ const OPS_JS: &str = r#"(() => {
 const NO_ENGLISH_JS: &str = r#"(() => {
   const en = I18N_MESSAGES.en, vi = I18N_MESSAGES.vi;
   const missing = Object.keys(en).filter((k) => !(k in vi) || !vi[k]);
+  // UI text only: alert messages (written by the rules file and the
+  // gateway) and audit targets and notes are data, not UI.
+  const saved = [];
+  for (const n of document.querySelectorAll('.msg, #audit td:nth-child(4), #audit td:nth-child(5)')) {
+    saved.push([n, n.textContent]);
+    n.textContent = '';
+  }
   const text = document.body.innerText;
+  for (const [n, s] of saved) n.textContent = s;
   const esc = (s) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const word = (s) => new RegExp('(^|[^\\p{L}\\p{N}_])' + esc(s) + '($|[^\\p{L}\\p{N}_])', 'u');
   const found = [];
@@ -439,7 +447,11 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
         let rows = influx.select_all("telegate", "alerts").await?;
         let n = rows
             .iter()
-            .filter(|r| r.get("device_id") == Some(&json!("rl-002")) && r.get("change") == Some(&json!("fired")))
+            .filter(|r| {
+                r.get("device_id") == Some(&json!("rl-002"))
+                    && r.get("change") == Some(&json!("fired"))
+                    && r.get("silenced_by").and_then(Value::as_str).is_some_and(|s| s.starts_with('s'))
+            })
             .count();
         ensure!(n == 1, "rl-002's fired not yet in InfluxDB");
         Ok(n)
@@ -453,7 +465,7 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
     assert!(ended_after >= Duration::from_secs(7), "not before its time: {ended_after:?}");
     // Then rl-002 falls back: that transition is notified again.
     fleet
-        .send("muong-te", "rl-002", "river_level", now_ns()?, &[("stage_m", 289.10)])
+        .send("muong-te", "rl-002", "river_level", now_ns()?, &[("stage_m", 286.00)])
         .await?;
     fleet.publisher.flush().await?;
     telegate_e2e::eventually(Duration::from_secs(10), || async {
@@ -603,10 +615,11 @@ async fn login_is_slowed_cookies_are_strict_csrf_is_required_and_the_audit_log_o
         statuses.push(s);
     }
     let hammer = hammer_start.elapsed();
-    assert_eq!(&statuses[..3], [401, 401, 401], "{statuses:?}");
-    assert_eq!(statuses[3], 429, "{statuses:?}");
+    // Three free failures, a fourth checked one that starts the lock, then
+    // refusals without a check.
+    assert_eq!(&statuses[..4], [401, 401, 401, 401], "{statuses:?}");
     let refused = statuses.iter().filter(|&&s| s == 429).count();
-    assert!(refused >= 8, "most of a burst is refused unchecked: {statuses:?}");
+    assert!(refused >= 7, "most of a burst is refused unchecked: {statuses:?}");
     let (s, session, body) = http_login(addr, "lan", "lan-mật-khẩu-2026").await?;
     assert_eq!(s, 429, "the right password while locked: {body}");
     assert!(session.is_none());
@@ -620,7 +633,12 @@ async fn login_is_slowed_cookies_are_strict_csrf_is_required_and_the_audit_log_o
     while checked < 8 {
         let (s, _, body) = http_login(addr, "lan", &format!("kiên-nhẫn-{checked}")).await?;
         match s {
-            401 => checked += 1,
+            401 => {
+                checked += 1;
+                if let Some(wait) = body["retry_after_s"].as_u64() {
+                    tokio::time::sleep(Duration::from_millis(wait * 1000 / 2)).await;
+                }
+            }
             429 => {
                 let wait = body["retry_after_s"].as_u64().unwrap_or(1);
                 tokio::time::sleep(Duration::from_millis(wait * 1000 / 2).max(Duration::from_millis(100))).await;

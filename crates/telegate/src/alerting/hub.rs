@@ -20,6 +20,8 @@ pub const RECENT: usize = 200;
 /// Operator commands waiting for the evaluator (people click; a full
 /// queue makes the request wait, never the evaluator).
 const COMMANDS: usize = 16;
+/// Longest an operator's request waits for the evaluator's answer.
+const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// What the live stream (`GET /api/events`) carries.
 #[derive(Debug, Clone)]
@@ -237,11 +239,18 @@ impl AlertHub {
         make: impl FnOnce(oneshot::Sender<Result<T, OperatorError>>) -> Command,
     ) -> Result<T, OperatorError> {
         let (reply, answer) = oneshot::channel();
-        self.commands
-            .send(make(reply))
+        // Bounded: a request never waits for ever on an evaluator that is
+        // stuck or was never started.
+        let asked = async {
+            self.commands
+                .send(make(reply))
+                .await
+                .map_err(|_| OperatorError::NotRunning)?;
+            answer.await.unwrap_or(Err(OperatorError::NotRunning))
+        };
+        tokio::time::timeout(COMMAND_TIMEOUT, asked)
             .await
-            .map_err(|_| OperatorError::NotRunning)?;
-        answer.await.unwrap_or(Err(OperatorError::NotRunning))
+            .unwrap_or(Err(OperatorError::NotRunning))
     }
 
     /// Acknowledge a firing alert as `by`.

@@ -122,6 +122,9 @@ pub fn influx_point(t: &Transition) -> Point {
         ("message".into(), FieldValue::Str(t.message.clone())),
         ("alert_id".into(), FieldValue::Str(t.alert_id.clone())),
     ];
+    if let Some(s) = &t.silenced_by {
+        fields.push(("silenced_by".into(), FieldValue::Str(s.clone())));
+    }
     for (k, v) in [("value", t.value), ("threshold", t.threshold)] {
         if let Some(v) = v.filter(|v| v.is_finite()) {
             fields.push((k.into(), FieldValue::Float(v)));

@@ -167,7 +167,7 @@ pub struct SessionView<'a> {
 }
 
 impl Principal {
-    pub fn view<'a>(&'a self, language: Language) -> SessionView<'a> {
+    pub fn view(&self, language: Language) -> SessionView<'_> {
         let (auth, csrf) = match self {
             Principal::Open => ("open", None),
             Principal::Token => ("token", None),

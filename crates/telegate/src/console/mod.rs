@@ -10,7 +10,7 @@
 //! | route | who | does |
 //! | --- | --- | --- |
 //! | `GET /`, `/console.css`, `/console.js`, `/i18n.js` | anyone | the page (no data in it) |
-//! | `POST /api/login` | anyone | `{user, password}` → session cookie + `{user, role, csrf}`; 401 wrong, 429 locked (`Retry-After`) |
+//! | `POST /api/login` | anyone | `{user, password}` → session cookie + `{user, role, csrf}`; 401 wrong (with `Retry-After` when it started a lock), 429 locked: refused unchecked (`Retry-After`) |
 //! | `POST /api/logout` | session | ends it |
 //! | `GET /api/session` | any principal | `{user, role, auth, csrf?, language}` |
 //! | `GET /api/alerts`, `/api/devices`, `/api/events`, `/api/silences`, `/api/audit` | viewer | read |
@@ -483,8 +483,24 @@ async fn login(State(st): State<ApiState>, req: Request) -> Response {
             }),
         )
         .await;
+        // 401 either way (the password was checked and is wrong); a lock
+        // this failure started is announced with Retry-After.
         return match lock {
-            Some(w) => locked(w),
+            Some(w) => {
+                let secs = w.as_secs() + u64::from(w.subsec_nanos() > 0);
+                (
+                    StatusCode::UNAUTHORIZED,
+                    [
+                        (header::RETRY_AFTER, secs.to_string()),
+                        (header::CACHE_CONTROL, "no-store".to_owned()),
+                    ],
+                    Json(serde_json::json!({
+                        "error": format!("wrong user name or password; locked for {secs} s"),
+                        "retry_after_s": secs,
+                    })),
+                )
+                    .into_response()
+            }
             None => refuse(StatusCode::UNAUTHORIZED, "wrong user name or password"),
         };
     };

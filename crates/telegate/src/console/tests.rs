@@ -410,10 +410,16 @@ fn vietnamese_and_english_catalogues_are_complete() {
     assert!(missing.is_empty(), "keys without Vietnamese text: {missing:?}");
     let extra: Vec<_> = vi.iter().filter(|k| !en.contains(k)).collect();
     assert!(extra.is_empty(), "Vietnamese keys without English text: {extra:?}");
+    // Calls of t('key'…), not of split('…') or closest('…').
     let mut used: Vec<&str> = CONSOLE_JS
-        .split("t('")
-        .skip(1)
-        .filter_map(|rest| rest.split_once('\'').map(|(k, _)| k))
+        .match_indices("t('")
+        .filter(|(i, _)| {
+            CONSOLE_JS[..*i]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'))
+        })
+        .filter_map(|(i, _)| CONSOLE_JS[i + 3..].split_once('\'').map(|(k, _)| k))
         .collect();
     for attr in ["data-i18n=\"", "data-i18n-title=\"", "data-i18n-placeholder=\""] {
         used.extend(INDEX_HTML.split(attr).skip(1).filter_map(|rest| rest.split_once('"').map(|(k, _)| k)));
@@ -499,11 +505,12 @@ async fn sessions_cookies_csrf_and_roles() {
     assert_eq!((v["user"].as_str(), v["role"].as_str(), v["auth"].as_str()), (Some("lan"), Some("operator"), Some("session")));
     let uri = format!("/api/alerts/{}/ack", t.alert_id);
     assert_eq!(call(&app, with("POST", &uri, None, "{}")).await.0, StatusCode::FORBIDDEN, "no CSRF token");
-    // The evaluator is not running in this test: past the checks, 503.
-    assert_eq!(
-        call(&app, with("POST", &uri, Some(&csrf), "{}")).await.0,
-        StatusCode::SERVICE_UNAVAILABLE
-    );
+    assert_eq!(call(&app, with("POST", &uri, Some("forged"), "{}")).await.0, StatusCode::FORBIDDEN);
+    // With the token the request reaches the handler (no evaluator runs
+    // here, so one the handler itself refuses).
+    let (status, _, body) = call(&app, with("POST", "/api/silences", Some(&csrf), r#"{"scope":"planet","value":"x","duration":"1h","reason":"r"}"#)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("scope must be"), "{body}");
     // Decommission needs admin.
     assert_eq!(
         call(&app, with("DELETE", "/api/devices/rl-001", Some(&csrf), "")).await.0,

@@ -649,7 +649,8 @@
     } else if (r.status === 429) {
       $('login-msg2').textContent = t('login.locked', { s: r.json.retry_after_s || '?' });
     } else if (r.status === 401) {
-      $('login-msg2').textContent = t('login.wrong');
+      $('login-msg2').textContent = t('login.wrong')
+        + (r.json.retry_after_s ? ' ' + t('login.locked', { s: r.json.retry_after_s }) : '');
     } else {
       $('login-msg2').textContent = t('login.failed', { error: r.json.error || r.status });
     }
