@@ -255,7 +255,7 @@ async fn http_login(addr: SocketAddr, user: &str, password: &str) -> anyhow::Res
         .get("retry-after")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let mut body: Value = resp.json().await.unwrap_or(Value::Null);
+    let mut body: Value = serde_json::from_str(&resp.text().await.unwrap_or_default()).unwrap_or(Value::Null);
     if let Some(r) = retry_after {
         body["retry_after_header"] = json!(r);
     }
@@ -286,7 +286,8 @@ async fn http_send(
     }
     let resp = req.send().await?;
     let status = resp.status().as_u16();
-    Ok((status, resp.json().await.unwrap_or(Value::Null)))
+    let text = resp.text().await.unwrap_or_default();
+    Ok((status, serde_json::from_str(&text).unwrap_or(Value::Null)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -453,8 +454,7 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
                     && r.get("silenced_by").and_then(Value::as_str).is_some_and(|s| s.starts_with('s'))
             })
             .count();
-        ensure!(n == 1, "rl-002's fired not yet in InfluxDB");
-        Ok(n)
+        Ok((n == 1).then_some(n))
     })
     .await?;
     assert_eq!(recorded, 1);
@@ -469,8 +469,7 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
         .await?;
     fleet.publisher.flush().await?;
     telegate_e2e::eventually(Duration::from_secs(10), || async {
-        ensure!(!hits_of(&team, "rl-002", "resolved").is_empty(), "rl-002 resolved not delivered yet");
-        Ok(())
+        Ok((!hits_of(&team, "rl-002", "resolved").is_empty()).then_some(()))
     })
     .await?;
     assert!(
@@ -484,9 +483,7 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
     // Escalation: rl-003 (nobody acknowledged) reaches the on-call webhook
     // after ESCALATE_AFTER, and again; rl-001 not after its ack.
     telegate_e2e::eventually(Duration::from_secs(30), || async {
-        let n = hits_of(&oncall, "rl-003", "unacknowledged").len();
-        ensure!(n >= 2, "{n} escalations of rl-003 so far");
-        Ok(())
+        Ok((hits_of(&oncall, "rl-003", "unacknowledged").len() >= 2).then_some(()))
     })
     .await?;
     let escalations = hits_of(&oncall, "rl-003", "unacknowledged");

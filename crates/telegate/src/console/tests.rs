@@ -425,7 +425,8 @@ fn vietnamese_and_english_catalogues_are_complete() {
         used.extend(INDEX_HTML.split(attr).skip(1).filter_map(|rest| rest.split_once('"').map(|(k, _)| k)));
     }
     assert!(used.len() > 60, "{}", used.len());
-    for key in used {
+    // `t('sev.' + s)`: a prefix, completed at run time.
+    for key in used.into_iter().filter(|k| !k.ends_with('.')) {
         assert!(en.iter().any(|k| k == key), "`{key}` is used but not in the catalogues");
     }
 }

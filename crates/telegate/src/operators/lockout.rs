@@ -10,7 +10,8 @@
 //! password — so a correct guess during a lock does not reveal itself. A
 //! success clears the user's key (not the address's: an attacker who also
 //! owns an account does not reset his address's count by logging in as
-//! himself; the address's count fades after `max` of quiet like any key).
+//! himself; the address's count fades after twice `max` of quiet, like any
+//! key's).
 //!
 //! Time is `tokio::time::Instant`, so tests run the clock paused. Memory is
 //! bounded: at most [`MAX_KEYS`] keys, the oldest forgotten first.
@@ -75,9 +76,10 @@ impl Lockout {
         let now = Instant::now();
         let p = self.policy;
         let mut map = self.lock();
-        // Forget keys that have been quiet for a whole `max` (their
-        // lock, if any, is long over), and the oldest when full.
-        map.retain(|_, e| now.saturating_duration_since(e.last) < p.max.max(Duration::from_secs(60)));
+        // Forget keys quiet for twice `max` (at least a minute): their lock,
+        // if any, is long over. And the oldest when full.
+        let keep = (p.max * 2).max(Duration::from_secs(60));
+        map.retain(|_, e| now.saturating_duration_since(e.last) < keep);
         while map.len() + keys.len() > MAX_KEYS {
             let Some(oldest) = map.iter().min_by_key(|(_, e)| e.last).map(|(k, _)| k.clone()) else {
                 break;
@@ -176,7 +178,7 @@ mod tests {
             l.failed(&[format!("addr:{i}")]);
         }
         assert!(l.lock().len() <= MAX_KEYS);
-        tokio::time::advance(Duration::from_secs(61)).await;
+        tokio::time::advance(Duration::from_secs(121)).await;
         l.failed(&[user_key("x")]);
         assert_eq!(l.lock().len(), 1);
     }
