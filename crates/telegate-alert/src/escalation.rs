@@ -37,7 +37,10 @@ pub(crate) fn build(raw: Option<RawEscalation>, text: &str, path: &str) -> Resul
     let Some(raw) = raw else {
         return Ok(Escalation::default());
     };
-    let line = text.lines().position(|l| l.trim() == "[escalation]").map_or(1, |i| i + 1);
+    let line = text
+        .lines()
+        .position(|l| l.trim() == "[escalation]")
+        .map_or(1, |i| i + 1);
     let cx = Cx {
         path,
         text,
@@ -70,7 +73,8 @@ mod tests {
     fn off_by_default_and_read_with_the_rules() {
         let c = AlertConfig::from_toml_str("", "a.toml").unwrap();
         assert_eq!(c.escalation().after_ns, 0);
-        let c = AlertConfig::from_toml_str("[escalation]\nafter = \"15m\"\noutputs = [\"oncall\"]\n", "a.toml").unwrap();
+        let c =
+            AlertConfig::from_toml_str("[escalation]\nafter = \"15m\"\noutputs = [\"oncall\"]\n", "a.toml").unwrap();
         assert_eq!(c.escalation().after_ns, 15 * 60 * 1_000_000_000);
         assert_eq!(c.escalation().outputs, ["oncall"]);
     }

@@ -216,7 +216,11 @@ async fn start_inner(
             // on. It checks the token (or an operator's session) itself.
             if let Some(a) = &alerts {
                 let auth = crate::console::auth::Auth::from_config(&config.admin)?;
-                app = app.merge(crate::console::router(a.hub.clone(), admin_stop.clone(), Arc::new(auth)));
+                app = app.merge(crate::console::router(
+                    a.hub.clone(),
+                    admin_stop.clone(),
+                    Arc::new(auth),
+                ));
             }
             if let Some(addr) = addr {
                 tracing::info!(%addr, token = !config.admin.token.is_empty(), "admin listener: /metrics /healthz /readyz");

@@ -181,7 +181,10 @@ async fn act(browser: &mut Browser, page: &Page, js: &str) -> anyhow::Result<()>
 }
 
 async fn log_in(browser: &mut Browser, page: &Page, user: &str, password: &str) -> anyhow::Result<Value> {
-    wait_page(browser, page, "the login form", Duration::from_secs(15), |s| s["loginShown"] == true).await?;
+    wait_page(browser, page, "the login form", Duration::from_secs(15), |s| {
+        s["loginShown"] == true
+    })
+    .await?;
     let js = format!(
         "(() => {{ document.getElementById('user-input').value = {u}; document.getElementById('password-input').value = {p}; \
          document.getElementById('login-form').requestSubmit(); return true; }})()",
@@ -189,9 +192,13 @@ async fn log_in(browser: &mut Browser, page: &Page, user: &str, password: &str) 
         p = json!(password)
     );
     act(browser, page, &js).await?;
-    wait_page(browser, page, &format!("{user} logged in"), Duration::from_secs(15), |s| {
-        s["conn"] == "live" && s["who"].as_str().is_some_and(|w| w.contains(user))
-    })
+    wait_page(
+        browser,
+        page,
+        &format!("{user} logged in"),
+        Duration::from_secs(15),
+        |s| s["conn"] == "live" && s["who"].as_str().is_some_and(|w| w.contains(user)),
+    )
     .await
 }
 
@@ -344,9 +351,14 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
     fleet.publisher.flush().await?;
     let fired_at = Instant::now();
     let has_cards = |s: &Value, n: usize| s["cards"].as_array().is_some_and(|c| c.len() == n);
-    let sb = wait_page(&mut browser, &b, "two critical alerts", Duration::from_secs(10), |s| has_cards(s, 2)).await?;
+    let sb = wait_page(&mut browser, &b, "two critical alerts", Duration::from_secs(10), |s| {
+        has_cards(s, 2)
+    })
+    .await?;
     assert!(
-        sb["cards"].as_array().is_some_and(|c| c.iter().all(|c| c["ackButton"] == true)),
+        sb["cards"]
+            .as_array()
+            .is_some_and(|c| c.iter().all(|c| c["ackButton"] == true)),
         "an operator may acknowledge: {sb:#}"
     );
     assert!(sb["alarms"].as_u64() >= Some(2), "a new critical is announced: {sb:#}");
@@ -361,11 +373,17 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
     );
     act(&mut browser, &a, &js).await?;
     let acked_at = Instant::now();
-    let sb = wait_page(&mut browser, &b, "lan's acknowledgement, live", Duration::from_secs(5), |s| {
-        s["cards"]
-            .as_array()
-            .is_some_and(|c| c.iter().any(|c| c["device"] == "rl-001" && c["acked"] == "true"))
-    })
+    let sb = wait_page(
+        &mut browser,
+        &b,
+        "lan's acknowledgement, live",
+        Duration::from_secs(5),
+        |s| {
+            s["cards"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["device"] == "rl-001" && c["acked"] == "true"))
+        },
+    )
     .await?;
     let live = acked_at.elapsed();
     let card = sb["cards"]
@@ -374,7 +392,10 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
         .context("rl-001's card")?;
     assert_eq!(card["ackBy"], "lan", "{card:#}");
     let text = card["text"].as_str().unwrap_or_default();
-    assert!(text.contains("lan") && text.contains(note), "B's card shows who and the note: {text}");
+    assert!(
+        text.contains("lan") && text.contains(note),
+        "B's card shows who and the note: {text}"
+    );
     assert_eq!(card["ackButton"], false, "{card:#}");
     eprintln!("acknowledgement shown in the other console after {live:?}");
 
@@ -382,9 +403,14 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
     let ctx_c = browser.new_context().await?;
     let c = browser.open_in(&url, Some(&ctx_c)).await?;
     log_in(&mut browser, &c, "xem", "xem-mật-khẩu-2026").await?;
-    let sc = wait_page(&mut browser, &c, "the viewer's cards", Duration::from_secs(10), |s| has_cards(s, 2)).await?;
+    let sc = wait_page(&mut browser, &c, "the viewer's cards", Duration::from_secs(10), |s| {
+        has_cards(s, 2)
+    })
+    .await?;
     assert!(
-        sc["cards"].as_array().is_some_and(|c| c.iter().all(|c| c["ackButton"] == false)),
+        sc["cards"]
+            .as_array()
+            .is_some_and(|c| c.iter().all(|c| c["ackButton"] == false)),
         "no acknowledge button for a viewer: {sc:#}"
     );
     assert_eq!(sc["silenceForm"], false, "no silence form for a viewer: {sc:#}");
@@ -430,17 +456,23 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
         .send("muong-te", "rl-002", "river_level", now_ns()?, &[("stage_m", 290.61)])
         .await?;
     fleet.publisher.flush().await?;
-    let sa = wait_page(&mut browser, &a, "rl-002's silenced transition", Duration::from_secs(5), |s| {
-        s["cards"]
-            .as_array()
-            .is_some_and(|c| c.iter().any(|c| c["device"] == "rl-002" && c["silenced"] != ""))
-    })
+    let sa = wait_page(
+        &mut browser,
+        &a,
+        "rl-002's silenced transition",
+        Duration::from_secs(5),
+        |s| {
+            s["cards"]
+                .as_array()
+                .is_some_and(|c| c.iter().any(|c| c["device"] == "rl-002" && c["silenced"] != ""))
+        },
+    )
     .await?;
     let recent = sa["recent"].as_array().context("recent")?;
     assert!(
-        recent
-            .iter()
-            .any(|r| r["change"] == "fired" && r["silenced"] != "" && r["text"].as_str().is_some_and(|t| t.contains("rl-002"))),
+        recent.iter().any(|r| r["change"] == "fired"
+            && r["silenced"] != ""
+            && r["text"].as_str().is_some_and(|t| t.contains("rl-002"))),
         "the history shows it, marked: {recent:#?}"
     );
     // Recorded: the `alerts` measurement has it.
@@ -451,7 +483,9 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
             .filter(|r| {
                 r.get("device_id") == Some(&json!("rl-002"))
                     && r.get("change") == Some(&json!("fired"))
-                    && r.get("silenced_by").and_then(Value::as_str).is_some_and(|s| s.starts_with('s'))
+                    && r.get("silenced_by")
+                        .and_then(Value::as_str)
+                        .is_some_and(|s| s.starts_with('s'))
             })
             .count();
         Ok((n == 1).then_some(n))
@@ -460,9 +494,15 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
     assert_eq!(recorded, 1);
 
     // The silence ends by itself, in both consoles.
-    wait_page(&mut browser, &b, "the silence gone", Duration::from_secs(12), |s| s["banner"] == false).await?;
+    wait_page(&mut browser, &b, "the silence gone", Duration::from_secs(12), |s| {
+        s["banner"] == false
+    })
+    .await?;
     let ended_after = silenced_at.elapsed();
-    assert!(ended_after >= Duration::from_secs(7), "not before its time: {ended_after:?}");
+    assert!(
+        ended_after >= Duration::from_secs(7),
+        "not before its time: {ended_after:?}"
+    );
     // Then rl-002 falls back: that transition is notified again.
     fleet
         .send("muong-te", "rl-002", "river_level", now_ns()?, &[("stage_m", 286.00)])
@@ -493,7 +533,10 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
         "first escalation {first:?} after the alert fired (after = {ESCALATE_AFTER:?})"
     );
     let again = escalations[1].at.duration_since(escalations[0].at);
-    assert!(again >= ESCALATE_AFTER - Duration::from_millis(1500), "repeated every `after`: {again:?}");
+    assert!(
+        again >= ESCALATE_AFTER - Duration::from_millis(1500),
+        "repeated every `after`: {again:?}"
+    );
     let message = escalations[0].body["message"].as_str().unwrap_or_default();
     assert!(message.starts_with("not acknowledged for"), "{message}");
     let late_rl1: Vec<_> = hits_of(&oncall, "rl-001", "unacknowledged")
@@ -524,6 +567,66 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
         .unwrap_or_default();
     assert!(ack_row.contains(note), "{ack_row}");
 
+    // Filter by site: only Nậm Giàng's alert.
+    act(
+        &mut browser,
+        &b,
+        "(() => { const s = document.getElementById('f-site'); s.value = 'nam-giang'; \
+         s.dispatchEvent(new Event('change', { bubbles: true })); return s.value === 'nam-giang'; })()",
+    )
+    .await?;
+    wait_page(
+        &mut browser,
+        &b,
+        "only nam-giang's alert",
+        Duration::from_secs(5),
+        |s| {
+            s["cards"]
+                .as_array()
+                .is_some_and(|c| !c.is_empty() && c.iter().all(|c| c["device"] == "rl-003"))
+        },
+    )
+    .await?;
+    act(
+        &mut browser,
+        &b,
+        "(() => { const s = document.getElementById('f-site'); s.value = ''; \
+         s.dispatchEvent(new Event('change', { bubbles: true })); return true; })()",
+    )
+    .await?;
+
+    // On a phone (390 px): one column, nothing wider than the screen.
+    browser
+        .call(
+            Some(&b.session),
+            "Emulation.setDeviceMetricsOverride",
+            json!({ "width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": true }),
+            Duration::from_secs(10),
+        )
+        .await?;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let phone = browser
+        .eval(
+            &b,
+            "(() => ({ width: document.documentElement.scrollWidth, inner: window.innerWidth, \
+              columns: getComputedStyle(document.querySelector('main')).gridTemplateColumns.split(' ').length }))()",
+        )
+        .await?
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    assert_eq!(phone["columns"], 1, "{phone}");
+    assert!(
+        phone["width"].as_u64() <= phone["inner"].as_u64().map(|w| w + 1),
+        "wider than the phone: {phone}"
+    );
+    browser
+        .call(
+            Some(&b.session),
+            "Emulation.clearDeviceMetricsOverride",
+            json!({}),
+            Duration::from_secs(10),
+        )
+        .await?;
+
     // Vietnamese: every key translated, no English UI string on the page.
     let check = browser
         .eval(&b, NO_ENGLISH_JS)
@@ -531,14 +634,27 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
         .map_err(|e| anyhow::anyhow!("the catalogue check threw: {e}"))?;
     assert_eq!(check["lang"], "vi", "{check:#}");
     assert_eq!(check["missing"], json!([]), "keys without Vietnamese text: {check:#}");
-    assert_eq!(check["found"], json!([]), "English UI strings on the vi page: {check:#}");
+    assert_eq!(
+        check["found"],
+        json!([]),
+        "English UI strings on the vi page: {check:#}"
+    );
     assert!(check["checked"].as_u64() > Some(150), "{check:#}");
 
     // minh logs out: the login form again, recorded.
-    act(&mut browser, &b, "(() => { document.getElementById('logout').click(); return true; })()").await?;
-    wait_page(&mut browser, &b, "the login form after logout", Duration::from_secs(5), |s| {
-        s["loginShown"] == true && s["cards"].as_array().is_some_and(Vec::is_empty)
-    })
+    act(
+        &mut browser,
+        &b,
+        "(() => { document.getElementById('logout').click(); return true; })()",
+    )
+    .await?;
+    wait_page(
+        &mut browser,
+        &b,
+        "the login form after logout",
+        Duration::from_secs(5),
+        |s| s["loginShown"] == true && s["cards"].as_array().is_some_and(Vec::is_empty),
+    )
     .await?;
 
     let errors = browser.script_errors();
@@ -554,7 +670,10 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
             "audit.log lacks {action}:\n{audit}"
         );
     }
-    assert!(audit.contains("\"action\":\"user_add\""), "the CLI's user changes are audited too");
+    assert!(
+        audit.contains("\"action\":\"user_add\""),
+        "the CLI's user changes are audited too"
+    );
     eprintln!("operators e2e took {:?}", started.elapsed());
     Ok(())
 }
@@ -620,7 +739,12 @@ async fn login_is_slowed_cookies_are_strict_csrf_is_required_and_the_audit_log_o
     let (s, session, body) = http_login(addr, "lan", "lan-mật-khẩu-2026").await?;
     assert_eq!(s, 429, "the right password while locked: {body}");
     assert!(session.is_none());
-    assert!(body["retry_after_header"].as_str().is_some_and(|r| r.parse::<u64>().is_ok()), "{body}");
+    assert!(
+        body["retry_after_header"]
+            .as_str()
+            .is_some_and(|r| r.parse::<u64>().is_ok()),
+        "{body}"
+    );
 
     // An attacker who obeys Retry-After: 8 guesses take at least the sum of
     // the locks (0.4 + 0.8 + 1.6 + 1.6 + 1.6 s after the 3 free ones).
@@ -662,32 +786,74 @@ async fn login_is_slowed_cookies_are_strict_csrf_is_required_and_the_audit_log_o
     assert_eq!(s, 200, "{body}");
     let session = session.context("a session")?;
     let flags: Vec<&str> = session.set_cookie.split(';').map(str::trim).collect();
-    assert!(flags[0].starts_with("telegate_session=") && flags[0].len() > 40, "{flags:?}");
+    assert!(
+        flags[0].starts_with("telegate_session=") && flags[0].len() > 40,
+        "{flags:?}"
+    );
     for want in ["HttpOnly", "SameSite=Strict", "Path=/"] {
         assert!(flags.contains(&want), "Set-Cookie lacks {want}: {}", session.set_cookie);
     }
     assert!(flags.iter().any(|f| f.starts_with("Max-Age=")), "{flags:?}");
-    assert!(!flags.contains(&"Secure"), "plain HTTP without secure_cookie: {flags:?}");
+    assert!(
+        !flags.contains(&"Secure"),
+        "plain HTTP without secure_cookie: {flags:?}"
+    );
     assert!(session.csrf.len() >= 40, "{body}");
 
     let audit_path = dir.path().join("audit.log");
     let flags = open_flags(&audit_path)?;
-    assert_ne!(flags & 0o2000, 0, "the audit log is open with O_APPEND (flags {flags:o})");
+    assert_ne!(
+        flags & 0o2000,
+        0,
+        "the audit log is open with O_APPEND (flags {flags:o})"
+    );
     let before = std::fs::read(&audit_path)?;
     assert!(!before.is_empty());
 
     // CSRF: the cookie alone does not act.
     let silence = json!({ "scope": "site", "value": "muong-te", "duration": "1h", "reason": "bảo trì" });
-    let (s, body) = http_send(addr, reqwest::Method::POST, "/api/silences", &session, None, silence.clone()).await?;
+    let (s, body) = http_send(
+        addr,
+        reqwest::Method::POST,
+        "/api/silences",
+        &session,
+        None,
+        silence.clone(),
+    )
+    .await?;
     assert_eq!(s, 403, "no CSRF token: {body}");
-    let (s, _) = http_send(addr, reqwest::Method::POST, "/api/silences", &session, Some("forged"), silence.clone()).await?;
+    let (s, _) = http_send(
+        addr,
+        reqwest::Method::POST,
+        "/api/silences",
+        &session,
+        Some("forged"),
+        silence.clone(),
+    )
+    .await?;
     assert_eq!(s, 403, "a wrong CSRF token");
     let (s, _) = http_send(addr, reqwest::Method::POST, "/api/logout", &session, None, json!({})).await?;
     assert_eq!(s, 403, "logout is a change too");
-    let (s, created) = http_send(addr, reqwest::Method::POST, "/api/silences", &session, Some(&session.csrf), silence).await?;
+    let (s, created) = http_send(
+        addr,
+        reqwest::Method::POST,
+        "/api/silences",
+        &session,
+        Some(&session.csrf),
+        silence,
+    )
+    .await?;
     assert_eq!(s, 201, "{created}");
     let id = created["id"].as_str().context("silence id")?;
-    let (s, _) = http_send(addr, reqwest::Method::DELETE, &format!("/api/silences/{id}"), &session, None, json!({})).await?;
+    let (s, _) = http_send(
+        addr,
+        reqwest::Method::DELETE,
+        &format!("/api/silences/{id}"),
+        &session,
+        None,
+        json!({}),
+    )
+    .await?;
     assert_eq!(s, 403);
     let (s, _) = http_send(
         addr,
@@ -699,14 +865,25 @@ async fn login_is_slowed_cookies_are_strict_csrf_is_required_and_the_audit_log_o
     )
     .await?;
     assert_eq!(s, 200);
-    let (s, _) = http_send(addr, reqwest::Method::POST, "/api/logout", &session, Some(&session.csrf), json!({})).await?;
+    let (s, _) = http_send(
+        addr,
+        reqwest::Method::POST,
+        "/api/logout",
+        &session,
+        Some(&session.csrf),
+        json!({}),
+    )
+    .await?;
     assert_eq!(s, 200);
     let (s, _) = http_send(addr, reqwest::Method::GET, "/api/alerts", &session, None, json!({})).await?;
     assert_eq!(s, 401, "the session ended at logout");
 
     // The audit log only grew: every earlier byte is where it was.
     let after = std::fs::read(&audit_path)?;
-    assert!(after.len() > before.len() && after.starts_with(&before), "existing lines changed");
+    assert!(
+        after.len() > before.len() && after.starts_with(&before),
+        "existing lines changed"
+    );
     let new: Vec<Value> = after[before.len()..]
         .split(|&b| b == b'\n')
         .filter(|l| !l.is_empty())
@@ -714,7 +891,10 @@ async fn login_is_slowed_cookies_are_strict_csrf_is_required_and_the_audit_log_o
         .collect::<Result<_, _>>()?;
     let actions: Vec<&str> = new.iter().filter_map(|e| e["action"].as_str()).collect();
     assert_eq!(actions, ["silence", "unsilence", "logout"], "{new:#?}");
-    assert!(new.iter().all(|e| e["who"] == "lan" && e["addr"] == "127.0.0.1"), "{new:#?}");
+    assert!(
+        new.iter().all(|e| e["who"] == "lan" && e["addr"] == "127.0.0.1"),
+        "{new:#?}"
+    );
     let old = String::from_utf8(before)?;
     assert!(old.contains("\"action\":\"login_failed\"") && old.contains("\"action\":\"login_locked\""));
     gw.stop().await;

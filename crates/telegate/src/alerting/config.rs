@@ -289,7 +289,10 @@ impl AlertsConfig {
                 "use plain topic levels without wildcards or a leading/trailing `/`, e.g. \"telegate/alerts\"",
             ));
         }
-        for (key, url) in [("alerts.webhook.url", &self.webhook.url), ("alerts.oncall.url", &self.oncall.url)] {
+        for (key, url) in [
+            ("alerts.webhook.url", &self.webhook.url),
+            ("alerts.oncall.url", &self.oncall.url),
+        ] {
             if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
                 return Err(bad(
                     key,

@@ -286,7 +286,11 @@ impl AlertHub {
 
     /// End a silence early.
     pub async fn unsilence(&self, id: &str) -> Result<Silence, OperatorError> {
-        self.ask(|reply| Command::Unsilence { id: id.to_owned(), reply }).await
+        self.ask(|reply| Command::Unsilence {
+            id: id.to_owned(),
+            reply,
+        })
+        .await
     }
 
     /// The active silences at `now_ns`.

@@ -190,7 +190,9 @@ fn check_text(what: &str, s: &str, required: bool) -> Result<String, OperatorErr
         return Err(OperatorError::Invalid(format!("a {what} is required")));
     }
     if s.chars().count() > MAX_NOTE {
-        return Err(OperatorError::Invalid(format!("the {what} is longer than {MAX_NOTE} characters")));
+        return Err(OperatorError::Invalid(format!(
+            "the {what} is longer than {MAX_NOTE} characters"
+        )));
     }
     Ok(s.chars().filter(|c| !c.is_control() || *c == '\n').collect())
 }
@@ -443,29 +445,48 @@ mod tests {
     fn silences_match_by_rule_device_or_site_and_expire() {
         let mut st = OperatorState::default();
         let a = alert("a1", "rl-001", "muong-te", Severity::Critical);
-        let s = st.silence(Scope::Device, "rl-001", "bảo trì trạm", "lan", 10 * MIN, 0).unwrap();
+        let s = st
+            .silence(Scope::Device, "rl-001", "bảo trì trạm", "lan", 10 * MIN, 0)
+            .unwrap();
         assert_eq!(s.id, "s1");
         assert_eq!(st.silenced_by("flood-muong-te", &a.series, 5 * MIN), Some("s1".into()));
-        assert_eq!(st.silenced_by("flood-muong-te", &a.series, 10 * MIN), None, "ends at until_ns");
+        assert_eq!(
+            st.silenced_by("flood-muong-te", &a.series, 10 * MIN),
+            None,
+            "ends at until_ns"
+        );
         let b = alert("a2", "rl-002", "muong-te", Severity::Critical);
         assert_eq!(st.silenced_by("flood-muong-te", &b.series, MIN), None);
         st.silence(Scope::Site, "muong-te", "x", "lan", 20 * MIN, 0).unwrap();
         assert_eq!(st.silenced_by("any", &b.series, MIN), Some("s2".into()));
-        st.silence(Scope::Rule, "flood-muong-te", "x", "lan", 30 * MIN, 0).unwrap();
+        st.silence(Scope::Rule, "flood-muong-te", "x", "lan", 30 * MIN, 0)
+            .unwrap();
         assert_eq!(st.active_silences(15 * MIN).len(), 2);
         let ended = st.expire(25 * MIN);
         assert_eq!(ended.iter().map(|s| s.id.as_str()).collect::<Vec<_>>(), ["s1", "s2"]);
         assert_eq!(st.silenced_by("flood-muong-te", &b.series, 25 * MIN), Some("s3".into()));
         assert_eq!(st.unsilence("s3", 26 * MIN).map(|s| s.id), Ok("s3".into()));
-        assert_eq!(st.unsilence("s3", 26 * MIN), Err(OperatorError::UnknownSilence("s3".into())));
+        assert_eq!(
+            st.unsilence("s3", 26 * MIN),
+            Err(OperatorError::UnknownSilence("s3".into()))
+        );
     }
 
     #[test]
     fn silences_are_checked() {
         let mut st = OperatorState::default();
-        assert!(matches!(st.silence(Scope::Device, "d", " ", "lan", MIN, 0), Err(OperatorError::Invalid(_))));
-        assert!(matches!(st.silence(Scope::Device, "", "r", "lan", MIN, 0), Err(OperatorError::Invalid(_))));
-        assert!(matches!(st.silence(Scope::Device, "d", "r", "lan", 4 * S, 0), Err(OperatorError::Invalid(_))));
+        assert!(matches!(
+            st.silence(Scope::Device, "d", " ", "lan", MIN, 0),
+            Err(OperatorError::Invalid(_))
+        ));
+        assert!(matches!(
+            st.silence(Scope::Device, "", "r", "lan", MIN, 0),
+            Err(OperatorError::Invalid(_))
+        ));
+        assert!(matches!(
+            st.silence(Scope::Device, "d", "r", "lan", 4 * S, 0),
+            Err(OperatorError::Invalid(_))
+        ));
         assert!(matches!(
             st.silence(Scope::Device, "d", "r", "lan", MAX_SILENCE_NS + 1, 0),
             Err(OperatorError::Invalid(_))
@@ -484,8 +505,13 @@ mod tests {
             st.ack(&[], "a1", "lan", "", 0),
             Err(OperatorError::NotFiring("a1".into()))
         );
-        let ack = st.ack(std::slice::from_ref(&a), "a1", "lan", "đang đến trạm", 5).unwrap();
-        assert_eq!((ack.by.as_str(), ack.note.as_str(), ack.at_ns), ("lan", "đang đến trạm", 5));
+        let ack = st
+            .ack(std::slice::from_ref(&a), "a1", "lan", "đang đến trạm", 5)
+            .unwrap();
+        assert_eq!(
+            (ack.by.as_str(), ack.note.as_str(), ack.at_ns),
+            ("lan", "đang đến trạm", 5)
+        );
         assert!(st.ack_of(&a).is_some());
         a.severity = Severity::Critical;
         assert!(st.ack_of(&a).is_none(), "a more severe level needs a new ack");
@@ -508,11 +534,21 @@ mod tests {
         let (e, _) = st.escalations(&firing, after, after);
         assert_eq!(e.len(), 1, "only the critical one");
         assert_eq!((e[0].change, e[0].alert_id.as_str()), (Change::Unacknowledged, "crit"));
-        assert!(e[0].message.starts_with("not acknowledged for 15m: "), "{}", e[0].message);
-        assert!(st.escalations(&firing, after, after + MIN).0.is_empty(), "once per `after`");
+        assert!(
+            e[0].message.starts_with("not acknowledged for 15m: "),
+            "{}",
+            e[0].message
+        );
+        assert!(
+            st.escalations(&firing, after, after + MIN).0.is_empty(),
+            "once per `after`"
+        );
         assert_eq!(st.escalations(&firing, after, 2 * after).0.len(), 1, "and again");
         st.ack(&firing, "crit", "lan", "", 2 * after + S).unwrap();
-        assert!(st.escalations(&firing, after, 10 * after).0.is_empty(), "stops at the ack");
+        assert!(
+            st.escalations(&firing, after, 10 * after).0.is_empty(),
+            "stops at the ack"
+        );
     }
 
     #[test]
@@ -521,9 +557,14 @@ mod tests {
         let firing = [alert("crit", "rl-001", "muong-te", Severity::Critical)];
         st.escalations(&firing, 0, 0);
         assert!(st.escalations(&firing, 0, 100 * MIN).0.is_empty());
-        st.silence(Scope::Site, "muong-te", "bảo trì", "lan", 60 * MIN, 0).unwrap();
+        st.silence(Scope::Site, "muong-te", "bảo trì", "lan", 60 * MIN, 0)
+            .unwrap();
         assert!(st.escalations(&firing, MIN, 30 * MIN).0.is_empty());
-        assert_eq!(st.escalations(&firing, MIN, 61 * MIN).0.len(), 1, "after the silence ends");
+        assert_eq!(
+            st.escalations(&firing, MIN, 61 * MIN).0.len(),
+            1,
+            "after the silence ends"
+        );
     }
 
     #[test]
@@ -535,12 +576,17 @@ mod tests {
         assert_eq!(OperatorState::load(&path).unwrap(), st);
         let a = alert("a1", "rl-001", "muong-te", Severity::Critical);
         st.ack(std::slice::from_ref(&a), "a1", "lan", "note", 1).unwrap();
-        st.silence(Scope::Device, "rl-002", "maintenance", "lan", MIN, 0).unwrap();
+        st.silence(Scope::Device, "rl-002", "maintenance", "lan", MIN, 0)
+            .unwrap();
         st.escalations(std::slice::from_ref(&a), MIN, 0);
         st.save(&path).unwrap();
         let back = OperatorState::load(&path).unwrap();
         assert_eq!(back, st);
         let mut back = back;
-        assert_eq!(back.silence(Scope::Site, "x", "r", "lan", MIN, 0).unwrap().id, "s2", "ids keep counting");
+        assert_eq!(
+            back.silence(Scope::Site, "x", "r", "lan", MIN, 0).unwrap().id,
+            "s2",
+            "ids keep counting"
+        );
     }
 }

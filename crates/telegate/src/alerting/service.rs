@@ -26,11 +26,11 @@ use tokio::task::JoinHandle;
 use super::config::AlertsConfig;
 use super::hub::{AlertHub, Command};
 use super::operator::OperatorState;
-use crate::operators::AuditEntry;
 use super::outputs::Outputs;
 use super::payload::Delivery;
 use super::stats::AlertStats;
 use super::watch::{SETTLE, Watched};
+use crate::operators::AuditEntry;
 use crate::stages::now_ns;
 
 /// Messages taken from the queue per round before transitions are handed on.

@@ -244,7 +244,11 @@ pub async fn authenticate(State(auth): State<Arc<Auth>>, mut req: Request, next:
     if let Principal::User { csrf, .. } = &p
         && !matches!(*req.method(), Method::GET | Method::HEAD)
     {
-        let sent = req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let sent = req
+            .headers()
+            .get(CSRF_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
         if !sessions::same(sent, csrf) {
             return refuse(
                 StatusCode::FORBIDDEN,

@@ -258,7 +258,11 @@ async fn decommission(
     let addr = client_addr(req.extensions());
     match st.hub.decommission(&device_id).await {
         Ok(()) => {
-            record(&st.hub, entry(&p, "decommission", &addr).target(format!("device {device_id}"))).await;
+            record(
+                &st.hub,
+                entry(&p, "decommission", &addr).target(format!("device {device_id}")),
+            )
+            .await;
             no_store(serde_json::json!({ "decommissioned": device_id }))
         }
         Err(e) => {
@@ -357,7 +361,10 @@ async fn add_silence(State(st): State<ApiState>, Extension(p): Extension<Princip
     let Ok(d) = humantime::parse_duration(body.duration.trim()) else {
         return refuse(
             StatusCode::BAD_REQUEST,
-            format!("duration {:?} is not a duration such as \"2h\" or \"30m\"", body.duration),
+            format!(
+                "duration {:?} is not a duration such as \"2h\" or \"30m\"",
+                body.duration
+            ),
         );
     };
     let duration_ns = i64::try_from(d.as_nanos()).unwrap_or(i64::MAX);
@@ -370,7 +377,13 @@ async fn add_silence(State(st): State<ApiState>, Extension(p): Extension<Princip
             record(
                 &st.hub,
                 entry(&p, "silence", &addr)
-                    .target(format!("{} {} ({}, {})", s.scope.as_str(), s.value, s.id, body.duration.trim()))
+                    .target(format!(
+                        "{} {} ({}, {})",
+                        s.scope.as_str(),
+                        s.value,
+                        s.id,
+                        body.duration.trim()
+                    ))
                     .note(&s.reason),
             )
             .await;
@@ -458,9 +471,10 @@ async fn login(State(st): State<ApiState>, req: Request) -> Response {
     if let Some(wait) = st.auth.lockout.locked(&keys) {
         record(
             &st.hub,
-            AuditEntry::now(&audit_name, "login_locked")
-                .addr(&addr)
-                .note(format!("refused without checking: locked for {} s more", wait.as_secs() + 1)),
+            AuditEntry::now(&audit_name, "login_locked").addr(&addr).note(format!(
+                "refused without checking: locked for {} s more",
+                wait.as_secs() + 1
+            )),
         )
         .await;
         return locked(wait);
@@ -468,7 +482,9 @@ async fn login(State(st): State<ApiState>, req: Request) -> Response {
     // Argon2 takes tens of milliseconds: off the async workers. An unknown
     // name is checked against a decoy hash, so it takes as long.
     let user = users.get(&name);
-    let hash = user.as_ref().map_or_else(|| crate::operators::password::decoy().to_owned(), |u| u.hash.clone());
+    let hash = user
+        .as_ref()
+        .map_or_else(|| crate::operators::password::decoy().to_owned(), |u| u.hash.clone());
     let password = body.password;
     let ok = tokio::task::spawn_blocking(move || crate::operators::password::verify(&password, &hash))
         .await
@@ -477,10 +493,12 @@ async fn login(State(st): State<ApiState>, req: Request) -> Response {
         let lock = st.auth.lockout.failed(&keys);
         record(
             &st.hub,
-            AuditEntry::now(&audit_name, "login_failed").addr(&addr).note(match lock {
-                Some(w) => format!("wrong user name or password; locked for {} s", w.as_secs_f64().ceil()),
-                None => "wrong user name or password".to_owned(),
-            }),
+            AuditEntry::now(&audit_name, "login_failed")
+                .addr(&addr)
+                .note(match lock {
+                    Some(w) => format!("wrong user name or password; locked for {} s", w.as_secs_f64().ceil()),
+                    None => "wrong user name or password".to_owned(),
+                }),
         )
         .await;
         // 401 either way (the password was checked and is wrong); a lock
@@ -509,7 +527,13 @@ async fn login(State(st): State<ApiState>, req: Request) -> Response {
         Ok(v) => v,
         Err(e) => return refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     };
-    record(&st.hub, AuditEntry::now(&user.name, "login").role(user.role.as_str()).addr(&addr)).await;
+    record(
+        &st.hub,
+        AuditEntry::now(&user.name, "login")
+            .role(user.role.as_str())
+            .addr(&addr),
+    )
+    .await;
     let cookie = sessions::set_cookie(&id, st.auth.sessions.ttl(), st.auth.secure_cookie);
     (
         [

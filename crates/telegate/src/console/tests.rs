@@ -395,7 +395,12 @@ fn catalogue(lang: &str) -> Vec<String> {
     let end = body.find("\n});").expect("the catalogue ends");
     body[..end]
         .lines()
-        .filter_map(|l| l.trim().strip_prefix('\'')?.split_once("': ").map(|(k, _)| k.to_owned()))
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix('\'')?
+                .split_once("': ")
+                .map(|(k, _)| k.to_owned())
+        })
         .collect()
 }
 
@@ -422,7 +427,12 @@ fn vietnamese_and_english_catalogues_are_complete() {
         .filter_map(|(i, _)| CONSOLE_JS[i + 3..].split_once('\'').map(|(k, _)| k))
         .collect();
     for attr in ["data-i18n=\"", "data-i18n-title=\"", "data-i18n-placeholder=\""] {
-        used.extend(INDEX_HTML.split(attr).skip(1).filter_map(|rest| rest.split_once('"').map(|(k, _)| k)));
+        used.extend(
+            INDEX_HTML
+                .split(attr)
+                .skip(1)
+                .filter_map(|rest| rest.split_once('"').map(|(k, _)| k)),
+        );
     }
     assert!(used.len() > 60, "{}", used.len());
     // `t('sev.' + s)`: a prefix, completed at run time.
@@ -435,7 +445,8 @@ fn users_auth(dir: &std::path::Path, secure: bool) -> Auth {
     let path = dir.join("users");
     let mut f = crate::operators::users::UserFile::default();
     let hash = crate::operators::password::hash("mật-khẩu-đủ-dài").expect("a hash");
-    f.add("lan", crate::operators::Role::Operator, hash.clone()).expect("added");
+    f.add("lan", crate::operators::Role::Operator, hash.clone())
+        .expect("added");
     f.add("xem", crate::operators::Role::Viewer, hash).expect("added");
     f.save(&path).expect("saved");
     let mut admin = crate::config::AdminConfig::default();
@@ -449,7 +460,11 @@ async fn call(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::Head
     let resp = app.clone().oneshot(req).await.expect("routers are infallible");
     let (parts, body) = resp.into_parts();
     let bytes = axum::body::to_bytes(body, 1 << 20).await.expect("a complete body");
-    (parts.status, parts.headers, String::from_utf8_lossy(&bytes).into_owned())
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
 }
 
 fn login_req(user: &str, password: &str) -> Request<Body> {
@@ -476,8 +491,14 @@ async fn sessions_cookies_csrf_and_roles() {
     assert!(body.contains("data-auth=\"users\""), "{body}");
     assert_eq!(get(&app, "/api/alerts", None).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(get(&app, "/api/alerts", Some("tok-123")).await.0, StatusCode::OK);
-    assert_eq!(call(&app, login_req("lan", "wrong-password")).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(call(&app, login_req("nobody", "wrong-password")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&app, login_req("lan", "wrong-password")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&app, login_req("nobody", "wrong-password")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 
     let (status, headers, body) = call(&app, login_req("lan", "mật-khẩu-đủ-dài")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -503,22 +524,49 @@ async fn sessions_cookies_csrf_and_roles() {
     let (status, _, body) = call(&app, with("GET", "/api/session", None, "")).await;
     assert_eq!(status, StatusCode::OK);
     let v = json(&body);
-    assert_eq!((v["user"].as_str(), v["role"].as_str(), v["auth"].as_str()), (Some("lan"), Some("operator"), Some("session")));
+    assert_eq!(
+        (v["user"].as_str(), v["role"].as_str(), v["auth"].as_str()),
+        (Some("lan"), Some("operator"), Some("session"))
+    );
     let uri = format!("/api/alerts/{}/ack", t.alert_id);
-    assert_eq!(call(&app, with("POST", &uri, None, "{}")).await.0, StatusCode::FORBIDDEN, "no CSRF token");
-    assert_eq!(call(&app, with("POST", &uri, Some("forged"), "{}")).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        call(&app, with("POST", &uri, None, "{}")).await.0,
+        StatusCode::FORBIDDEN,
+        "no CSRF token"
+    );
+    assert_eq!(
+        call(&app, with("POST", &uri, Some("forged"), "{}")).await.0,
+        StatusCode::FORBIDDEN
+    );
     // With the token the request reaches the handler (no evaluator runs
     // here, so one the handler itself refuses).
-    let (status, _, body) = call(&app, with("POST", "/api/silences", Some(&csrf), r#"{"scope":"planet","value":"x","duration":"1h","reason":"r"}"#)).await;
+    let (status, _, body) = call(
+        &app,
+        with(
+            "POST",
+            "/api/silences",
+            Some(&csrf),
+            r#"{"scope":"planet","value":"x","duration":"1h","reason":"r"}"#,
+        ),
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
     assert!(body.contains("scope must be"), "{body}");
     // Decommission needs admin.
     assert_eq!(
-        call(&app, with("DELETE", "/api/devices/rl-001", Some(&csrf), "")).await.0,
+        call(&app, with("DELETE", "/api/devices/rl-001", Some(&csrf), ""))
+            .await
+            .0,
         StatusCode::FORBIDDEN
     );
-    assert_eq!(call(&app, with("POST", "/api/logout", Some(&csrf), "")).await.0, StatusCode::OK);
-    assert_eq!(call(&app, with("GET", "/api/session", None, "")).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        call(&app, with("POST", "/api/logout", Some(&csrf), "")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&app, with("GET", "/api/session", None, "")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -536,7 +584,9 @@ async fn a_viewer_cannot_act_and_without_secure_cookie_there_is_no_secure_flag()
         .header(header::COOKIE, &session)
         .header("x-csrf-token", &csrf)
         .header(header::CONTENT_TYPE, "application/json")
-        .body(Body::from(r#"{"scope":"site","value":"muong-te","duration":"1h","reason":"x"}"#))
+        .body(Body::from(
+            r#"{"scope":"site","value":"muong-te","duration":"1h","reason":"x"}"#,
+        ))
         .expect("a request");
     let (status, _, body) = call(&app, req).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");

@@ -201,12 +201,16 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("audit/audit.log");
         let log = AuditLog::open(&path).unwrap();
-        log.append(&AuditEntry::now("lan", "login").role("operator").addr("10.0.0.1")).unwrap();
+        log.append(&AuditEntry::now("lan", "login").role("operator").addr("10.0.0.1"))
+            .unwrap();
         let before = std::fs::read(&path).unwrap();
         // A second writer (the CLI) opens the same file.
         let other = AuditLog::open(&path).unwrap();
-        other.append(&AuditEntry::now("cli", "user_add").target("minh").note("by root")).unwrap();
-        log.append(&AuditEntry::now("lan", "ack").target("alert 1").note("đang xử lý")).unwrap();
+        other
+            .append(&AuditEntry::now("cli", "user_add").target("minh").note("by root"))
+            .unwrap();
+        log.append(&AuditEntry::now("lan", "ack").target("alert 1").note("đang xử lý"))
+            .unwrap();
         let after = std::fs::read(&path).unwrap();
         assert!(after.starts_with(&before), "existing bytes unchanged");
         let tail = log.tail(10).unwrap();

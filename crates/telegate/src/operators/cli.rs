@@ -93,7 +93,10 @@ fn read_password(name: &str, from_stdin: bool) -> anyhow::Result<String> {
     if !std::io::stdin().is_terminal() {
         bail!("standard input is not a terminal: pass --password-stdin and write the password to it");
     }
-    let first = prompt(&format!("New password for {name} (at least {} characters): ", password::MIN_LEN))?;
+    let first = prompt(&format!(
+        "New password for {name} (at least {} characters): ",
+        password::MIN_LEN
+    ))?;
     let again = prompt("Again: ")?;
     if first != again {
         bail!("the two passwords differ; nothing changed");
@@ -123,16 +126,21 @@ pub fn run(cmd: UserCommand) -> anyhow::Result<()> {
             let (path, audit_path) = paths(&users)?;
             let mut file = UserFile::load(&path)?;
             if file.users.contains_key(&name) {
-                bail!("user {name:?} already exists in {} (use `telegate user passwd`)", path.display());
+                bail!(
+                    "user {name:?} already exists in {} (use `telegate user passwd`)",
+                    path.display()
+                );
             }
             let hash = hash_for(&name, password_stdin)?;
             file.add(&name, role(r), hash)?;
             file.save(&path)?;
             audit(
                 &audit_path,
-                AuditEntry::now("cli", "user_add")
-                    .target(&name)
-                    .note(format!("role {}, {}", role(r), operator_of_the_shell())),
+                AuditEntry::now("cli", "user_add").target(&name).note(format!(
+                    "role {}, {}",
+                    role(r),
+                    operator_of_the_shell()
+                )),
             )?;
             writeln!(out, "{name}: added as {} in {}", role(r), path.display())?;
         }

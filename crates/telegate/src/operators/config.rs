@@ -133,7 +133,10 @@ mod tests {
     fn defaults_validate_and_audit_sits_beside_the_state() {
         let c = ConsoleConfig::default();
         assert!(c.validate("t.toml").is_ok());
-        assert_eq!(c.audit_path("/var/lib/telegate/alerts-state.json"), Path::new("/var/lib/telegate/audit.log"));
+        assert_eq!(
+            c.audit_path("/var/lib/telegate/alerts-state.json"),
+            Path::new("/var/lib/telegate/audit.log")
+        );
         let c = ConsoleConfig {
             lockout_max: Duration::from_millis(1),
             ..ConsoleConfig::default()

@@ -5,8 +5,8 @@
 //! stolen users file slow to attack. The parameters are read back from
 //! each hash, so hashes written with other parameters keep verifying.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher as _, PasswordVerifier as _, SaltString};
 use ring::rand::{SecureRandom as _, SystemRandom};
 use thiserror::Error;
 
@@ -78,6 +78,9 @@ mod tests {
         assert!(!verify("x", "$7$101$abc$def"));
         assert!(!verify("x", ""));
         assert!(!verify("anything at all", decoy()));
-        assert!(PasswordHash::new(decoy()).is_ok(), "the decoy parses, so it costs a real verification");
+        assert!(
+            PasswordHash::new(decoy()).is_ok(),
+            "the decoy parses, so it costs a real verification"
+        );
     }
 }

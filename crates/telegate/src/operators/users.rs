@@ -97,7 +97,9 @@ pub enum UserError {
 pub fn valid_name(name: &str) -> bool {
     !name.is_empty()
         && name.len() <= 64
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'))
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '@' | '-'))
 }
 
 /// The users file's contents, by name.
@@ -171,7 +173,8 @@ impl UserFile {
     }
 
     pub fn render(&self) -> String {
-        let mut out = String::from("# telegate console users: name:role:argon2id-hash (telegate user add|passwd|remove|list)\n");
+        let mut out =
+            String::from("# telegate console users: name:role:argon2id-hash (telegate user add|passwd|remove|list)\n");
         for u in self.users.values() {
             out.push_str(&format!("{}:{}:{}\n", u.name, u.role, u.hash));
         }
@@ -221,7 +224,10 @@ impl UserFile {
 
     /// New hash and, when given, new role.
     pub fn update(&mut self, name: &str, role: Option<Role>, hash: Option<String>) -> Result<(), UserError> {
-        let u = self.users.get_mut(name).ok_or_else(|| UserError::Unknown(name.to_owned()))?;
+        let u = self
+            .users
+            .get_mut(name)
+            .ok_or_else(|| UserError::Unknown(name.to_owned()))?;
         if let Some(r) = role {
             u.role = r;
         }
@@ -232,7 +238,9 @@ impl UserFile {
     }
 
     pub fn remove(&mut self, name: &str) -> Result<User, UserError> {
-        self.users.remove(name).ok_or_else(|| UserError::Unknown(name.to_owned()))
+        self.users
+            .remove(name)
+            .ok_or_else(|| UserError::Unknown(name.to_owned()))
     }
 }
 
@@ -278,7 +286,9 @@ impl Users {
                     tracing::info!(file = %self.path.display(), users = f.users.len(), "console users file re-read");
                     cache.1 = Arc::new(f);
                 }
-                Err(e) => tracing::error!(error = %e, "console users file not re-read; the previous users stay in service"),
+                Err(e) => {
+                    tracing::error!(error = %e, "console users file not re-read; the previous users stay in service")
+                }
             }
         }
         cache.1.clone()
@@ -311,9 +321,19 @@ mod tests {
             e.to_string(),
             "/etc/telegate/users:2: role \"chief\" of \"hoa\" is not viewer, operator or admin. Fix: use one of viewer, operator, admin"
         );
-        assert!(UserFile::parse("lan:operator:$7$101$x$y\n", "u").unwrap_err().to_string().contains("u:1:"));
+        assert!(
+            UserFile::parse("lan:operator:$7$101$x$y\n", "u")
+                .unwrap_err()
+                .to_string()
+                .contains("u:1:")
+        );
         assert!(UserFile::parse("lan\n", "u").is_err());
-        assert!(UserFile::parse(&format!("a:viewer:{H}\na:admin:{H}\n"), "u").unwrap_err().to_string().contains("twice"));
+        assert!(
+            UserFile::parse(&format!("a:viewer:{H}\na:admin:{H}\n"), "u")
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
         assert!(UserFile::parse(&format!("bad name:viewer:{H}\n"), "u").is_err());
     }
 
@@ -325,7 +345,10 @@ mod tests {
         assert!(f.users.is_empty(), "a missing file is empty");
         f.add("lan", Role::Viewer, H.into()).unwrap();
         assert!(matches!(f.add("lan", Role::Admin, H.into()), Err(UserError::Exists(_))));
-        assert!(matches!(f.add("a:b", Role::Admin, H.into()), Err(UserError::BadName(_))));
+        assert!(matches!(
+            f.add("a:b", Role::Admin, H.into()),
+            Err(UserError::BadName(_))
+        ));
         f.update("lan", Some(Role::Operator), None).unwrap();
         assert!(matches!(f.update("x", None, None), Err(UserError::Unknown(_))));
         f.save(&path).unwrap();

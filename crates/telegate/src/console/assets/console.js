@@ -174,14 +174,14 @@
     const sel = $('f-site');
     const have = [...sel.options].map((o) => o.value).slice(1).join('|');
     if (have === sites.join('|') && sel.options[0].textContent === t('filter.all')) return;
-    sel.replaceChildren(el('option', { value: '' }, t('filter.all')), sites.map((x) => el('option', { value: x }, x)));
+    sel.replaceChildren(el('option', { value: '' }, t('filter.all')), ...sites.map((x) => el('option', { value: x }, x)));
     sel.value = sites.includes(filters.site) ? filters.site : '';
   }
   function optionsOf(id, values, labelKey) {
     const sel = $(id);
     const chosen = sel.value;
     sel.replaceChildren(el('option', { value: '' }, t('filter.all')),
-      values.map((v) => el('option', { value: v }, t(labelKey + v))));
+      ...values.map((v) => el('option', { value: v }, t(labelKey + v))));
     sel.value = chosen;
   }
   function filterOptions() {
@@ -315,7 +315,8 @@
     const table = rows.length ? el('div', { class: 'scroll' }, el('table', {},
       el('thead', {}, el('tr', {}, ['th.eventTime', 'th.change', 'th.severity', 'th.rule', 'th.series', 'th.value', 'th.message'].map((h) => el('th', {}, t(h))))),
       el('tbody', {}, rows))) : empty(state.recent.length ? t('recent.nomatch') : t('recent.none'));
-    $('recent').replaceChildren(table, collapsed);
+    // replaceChildren would write a null as the text "null".
+    $('recent').replaceChildren(...[table, collapsed].filter(Boolean));
   }
 
   function battery(d) {
