@@ -139,13 +139,6 @@ const NO_ENGLISH_JS: &str = r#"(() => {
   return { missing, found, lang: document.documentElement.lang, checked: Object.keys(en).length };
 })()"#;
 
-async fn snap(browser: &mut Browser, page: &Page) -> anyhow::Result<Value> {
-    browser
-        .eval(page, OPS_JS)
-        .await?
-        .map_err(|e| anyhow::anyhow!("the page's summary threw: {e}"))
-}
-
 async fn wait_page(
     browser: &mut Browser,
     page: &Page,

@@ -160,7 +160,7 @@ mod tests {
             l.failed(&[user_key(user), a.clone()]);
         }
         // Four names from one address: the address is locked, no name is.
-        assert!(l.locked(&[a.clone()]).is_some());
+        assert!(l.locked(std::slice::from_ref(&a)).is_some());
         assert_eq!(l.locked(&[user_key("lan")]), None);
         assert!(l.locked(&[user_key("lan"), a.clone()]).is_some());
         for _ in 0..4 {
