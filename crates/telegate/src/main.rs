@@ -105,8 +105,10 @@ fn check(
         return Ok(ExitCode::SUCCESS);
     }
     let alerts = telegate::check::alerts_report(&loaded, &registry)?;
+    let console = telegate::check::console_report(&loaded)?;
     out.write_all(report(&loaded, &registry).as_bytes())?;
     out.write_all(alerts.as_bytes())?;
+    out.write_all(console.as_bytes())?;
     if let Some(devices) = devices {
         writeln!(out, "device inventory {}: valid", devices.display())?;
     }

@@ -705,7 +705,7 @@ async fn login_is_slowed_cookies_are_strict_csrf_is_required_and_the_audit_log_o
     config.admin.console.lockout_max = Duration::from_millis(1600);
     config.alerts.rules_file = rules.display().to_string();
     config.alerts.state_file = dir.path().join("alerts-state.json").display().to_string();
-    let gw = Gateway::start(config).await?;
+    let gw = Gateway::start(config.clone()).await?;
     let addr = gw.admin_addr().context("the admin listener")?;
 
     // Unauthenticated: nothing but the login.
@@ -890,6 +890,32 @@ async fn login_is_slowed_cookies_are_strict_csrf_is_required_and_the_audit_log_o
     );
     let old = String::from_utf8(before)?;
     assert!(old.contains("\"action\":\"login_failed\"") && old.contains("\"action\":\"login_locked\""));
+
+    // The machine token acts too (no CSRF: no cookie involved), recorded as
+    // `token`; a silence survives a restart.
+    let resp = telegate_e2e::http_client()?
+        .post(format!("http://{addr}/api/silences"))
+        .bearer_auth(TOKEN)
+        .header("content-type", "application/json")
+        .body(json!({ "scope": "device", "value": "rl-007", "duration": "2h", "reason": "thay pin" }).to_string())
+        .send()
+        .await?;
+    assert_eq!(resp.status().as_u16(), 201);
+    gw.stop().await;
+    let gw = Gateway::start(config).await?;
+    let addr = gw.admin_addr().context("the restarted admin listener")?;
+    let (status, body) = telegate_e2e::admin::get(addr, "/api/silences", Some(TOKEN)).await?;
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body)?;
+    let kept: Vec<_> = v["silences"]
+        .as_array()
+        .map(|l| {
+            l.iter()
+                .map(|s| (s["value"].clone(), s["by"].clone(), s["reason"].clone()))
+                .collect()
+        })
+        .unwrap_or_default();
+    assert_eq!(kept, [(json!("rl-007"), json!("token"), json!("thay pin"))], "{body}");
     gw.stop().await;
     Ok(())
 }
