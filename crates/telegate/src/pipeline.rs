@@ -220,6 +220,7 @@ async fn start_inner(
                     a.hub.clone(),
                     admin_stop.clone(),
                     Arc::new(auth),
+                    None,
                 ));
             }
             if let Some(addr) = addr {

@@ -93,12 +93,15 @@ struct ApiState {
 }
 
 /// The console: page, login and API, with its own authentication.
-/// `shutdown` must be cancelled no later than the listener's own shutdown
-/// signal, or an open event stream delays it.
-pub fn router(hub: Arc<AlertHub>, shutdown: CancellationToken, auth: Arc<Auth>) -> Router {
+/// `extra`: more data routes (state applied), mounted behind the same
+/// authentication (any role may read; a handler that changes something
+/// checks the [`auth::Principal`] extension's role itself). `shutdown`
+/// must be cancelled no later than the listener's own shutdown signal, or
+/// an open event stream delays it.
+pub fn router(hub: Arc<AlertHub>, shutdown: CancellationToken, auth: Arc<Auth>, extra: Option<Router>) -> Router {
     let pages = page_router_for(auth.language.as_str(), auth.mode());
     let state = ApiState { hub, shutdown, auth };
-    let api = Router::new()
+    let mut api = Router::new()
         .route("/api/alerts", get(alerts))
         .route("/api/alerts/{alert_id}/ack", post(ack))
         .route("/api/devices", get(devices))
@@ -109,8 +112,11 @@ pub fn router(hub: Arc<AlertHub>, shutdown: CancellationToken, auth: Arc<Auth>) 
         .route("/api/silences", get(silences).post(add_silence))
         .route("/api/silences/{id}", delete(end_silence))
         .route("/api/audit", get(audit))
-        .route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::authenticate))
         .with_state(state.clone());
+    if let Some(extra) = extra {
+        api = api.merge(extra);
+    }
+    let api = api.route_layer(middleware::from_fn_with_state(state.auth.clone(), auth::authenticate));
     let public = Router::new().route("/api/login", post(login)).with_state(state);
     api.merge(public).merge(pages)
 }

@@ -484,13 +484,25 @@ async fn sessions_cookies_csrf_and_roles() {
     let hub = AlertHub::new(Duration::from_secs(1800));
     let t = transition(1, Change::Fired, "BĐ III", Severity::Critical);
     hub.set_firing(vec![active(&t)]);
-    let app = router(hub, CancellationToken::new(), Arc::new(users_auth(dir.path(), true)));
+    let extra = Router::new().route("/api/extra", axum::routing::get(|| async { "data" }));
+    let app = router(
+        hub,
+        CancellationToken::new(),
+        Arc::new(users_auth(dir.path(), true)),
+        Some(extra),
+    );
 
     let (status, _, body) = get(&app, "/", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(body.contains("data-auth=\"users\""), "{body}");
     assert_eq!(get(&app, "/api/alerts", None).await.0, StatusCode::UNAUTHORIZED);
     assert_eq!(get(&app, "/api/alerts", Some("tok-123")).await.0, StatusCode::OK);
+    assert_eq!(
+        get(&app, "/api/extra", None).await.0,
+        StatusCode::UNAUTHORIZED,
+        "extra routes are behind it too"
+    );
+    assert_eq!(get(&app, "/api/extra", Some("tok-123")).await.0, StatusCode::OK);
     assert_eq!(
         call(&app, login_req("lan", "wrong-password")).await.0,
         StatusCode::UNAUTHORIZED
@@ -573,7 +585,12 @@ async fn sessions_cookies_csrf_and_roles() {
 async fn a_viewer_cannot_act_and_without_secure_cookie_there_is_no_secure_flag() {
     let dir = tempfile::tempdir().expect("a temp dir");
     let hub = AlertHub::new(Duration::from_secs(1800));
-    let app = router(hub, CancellationToken::new(), Arc::new(users_auth(dir.path(), false)));
+    let app = router(
+        hub,
+        CancellationToken::new(),
+        Arc::new(users_auth(dir.path(), false)),
+        None,
+    );
     let (status, headers, body) = call(&app, login_req("xem", "mật-khẩu-đủ-dài")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let cookie = headers[header::SET_COOKIE].to_str().expect("ascii").to_owned();
