@@ -212,9 +212,14 @@ async fn start_inner(
                     .map(|a| a.stats.clone() as Arc<dyn crate::metrics::ExtraMetrics>),
             };
             // The operator console reads the alert hub: only with alerting on.
-            let api = alerts
-                .as_ref()
-                .map(|a| crate::console::api_router(a.hub.clone(), admin_stop.clone()));
+            let api = alerts.as_ref().map(|a| {
+                let series = crate::console::series::SeriesReader::new(&config.trend, &config.influx, &writer);
+                crate::console::api_router(a.hub.clone(), admin_stop.clone()).merge(crate::console::views_router(
+                    a.hub.clone(),
+                    series,
+                    config.map.clone(),
+                ))
+            });
             let mut app = admin::router(state, config.admin.token.clone(), api);
             if alerts.is_some() {
                 app = app.merge(crate::console::page_router());

@@ -110,6 +110,7 @@ impl Evaluator {
         reload_interval: Duration,
     ) -> Self {
         hub.set_devices(engine.devices().cloned());
+        hub.set_rules(engine.config().clone());
         Self {
             engine,
             hub,
@@ -160,7 +161,8 @@ impl Evaluator {
         }
         for t in self.out.drain(..) {
             self.stats.transition(&t.rule_id, state_label(t.to));
-            match Delivery::new(t.clone()) {
+            let kind = self.engine.config().rule(&t.rule_id).map_or("", |r| r.kind());
+            match Delivery::new(t.clone(), kind) {
                 Ok(d) => self.outputs.send(&d),
                 Err(e) => tracing::error!(error = %e, alert_id = %t.alert_id, "alert transition cannot be serialized"),
             }
@@ -272,6 +274,7 @@ impl Evaluator {
             Ok(config) => {
                 let rules = config.rules().len();
                 self.engine.reload(config);
+                self.hub.set_rules(self.engine.config().clone());
                 tracing::info!(rules, file = %self.watched.rules.display(), "alert rules reloaded");
                 self.save();
             }

@@ -17,16 +17,23 @@ pub enum OutputKind {
     Mqtt,
     Influx,
     Webhook,
+    Email,
 }
 
 impl OutputKind {
-    pub const ALL: [OutputKind; 3] = [OutputKind::Mqtt, OutputKind::Influx, OutputKind::Webhook];
+    pub const ALL: [OutputKind; 4] = [
+        OutputKind::Mqtt,
+        OutputKind::Influx,
+        OutputKind::Webhook,
+        OutputKind::Email,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             OutputKind::Mqtt => "mqtt",
             OutputKind::Influx => "influx",
             OutputKind::Webhook => "webhook",
+            OutputKind::Email => "email",
         }
     }
 
@@ -64,7 +71,7 @@ pub struct AlertStats {
     pub parse_errors: AtomicU64,
     /// (rule, state the transition went to) → count.
     transitions: Mutex<BTreeMap<(String, &'static str), u64>>,
-    outputs: [OutputStats; 3],
+    outputs: [OutputStats; 4],
 }
 
 impl AlertStats {

@@ -259,6 +259,8 @@ impl Config {
             }
         }
         self.alerts.validate(file)?;
+        self.trend.validate(file)?;
+        self.map.validate(file)?;
         Ok(())
     }
 }

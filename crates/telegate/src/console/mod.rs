@@ -7,7 +7,10 @@
 //!   `DELETE /api/devices/{device_id}` (decommission) and
 //!   `GET /api/events` (server-sent events). It carries live data, so it is
 //!   handed to [`crate::admin::router`] as its `api`, behind the bearer token.
-//! - [`page_router`] — `GET /` and its two static files. They hold no data
+//! - [`views_router`] — `GET /api/series` (a device's field from the
+//!   database, for the trend chart; [`series`]) and `GET /api/stations`
+//!   (the station map; [`stations`]). Data too: merged into `api`.
+//! - [`page_router`] — `GET /` and its static files. They hold no data
 //!   (a browser cannot attach a header to the page load, so it could not
 //!   load them behind the token), and are merged *outside* the token check:
 //!
@@ -36,7 +39,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Path;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -49,6 +52,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::alerting::{AlertHub, AlertsView, DeviceStatus};
 
+pub mod series;
+pub mod stations;
 #[cfg(test)]
 mod tests;
 
@@ -95,6 +100,89 @@ pub fn api_router(hub: Arc<AlertHub>, shutdown: CancellationToken) -> Router {
         .with_state(ApiState { hub, shutdown })
 }
 
+#[derive(Debug, Clone)]
+struct ViewsState {
+    hub: Arc<AlertHub>,
+    series: Arc<series::SeriesReader>,
+    map: Arc<stations::MapConfig>,
+}
+
+/// The trend chart's and the station map's data routes; merge them into
+/// the `api` router (behind the token).
+pub fn views_router(hub: Arc<AlertHub>, series: series::SeriesReader, map: stations::MapConfig) -> Router {
+    Router::new()
+        .route("/api/series", get(series_of))
+        .route("/api/stations", get(stations_now))
+        .with_state(ViewsState {
+            hub,
+            series: Arc::new(series),
+            map: Arc::new(map),
+        })
+}
+
+fn error_json(status: u16, message: String) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(serde_json::json!({ "error": message })),
+    )
+        .into_response()
+}
+
+/// `GET /api/series?device=…[&field=…&measurement=…|&rule=…][&range=24h]`.
+async fn series_of(State(st): State<ViewsState>, Query(p): Query<series::SeriesParams>) -> Response {
+    use series::{DeviceFacts, SeriesBody, downsample, levels_for, parse_range, resolve};
+    let rules = st.hub.rules();
+    let record = st.hub.device(&p.device);
+    let facts = record.as_ref().map(|d| DeviceFacts {
+        site: d.site.clone(),
+        sensor_types: d.sensor_types.iter().cloned().collect(),
+        fields: d.last_values.keys().cloned().collect(),
+    });
+    let asked = parse_range(p.range.as_deref()).and_then(|r| Ok((r, resolve(&p, rules.as_deref(), facts.as_ref())?)));
+    let ((range, span), key) = match asked {
+        Ok(v) => v,
+        Err(e) => return error_json(e.status(), e.to_string()),
+    };
+    let to_ns = now_ns();
+    let from_ns = to_ns.saturating_sub(i64::try_from(span.as_nanos()).unwrap_or(i64::MAX));
+    let (samples, truncated) = match st.series.read(&key, from_ns, to_ns).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, device = %key.device, "console: trend series not read");
+            return error_json(e.status(), e.to_string());
+        }
+    };
+    let max = st.series.config().max_points;
+    let points = downsample(&samples, max);
+    let site = facts.as_ref().and_then(|f| f.site.as_deref());
+    no_store(SeriesBody {
+        levels: levels_for(&key, rules.as_deref(), site),
+        device_id: key.device,
+        measurement: key.measurement,
+        field: key.field,
+        range,
+        from_ms: from_ns / 1_000_000,
+        to_ms: to_ns / 1_000_000,
+        source: st.series.config().query,
+        samples: samples.len(),
+        truncated,
+        downsampled: points.len() < samples.len(),
+        points,
+    })
+}
+
+/// `GET /api/stations`.
+async fn stations_now(State(st): State<ViewsState>) -> Response {
+    let now = now_ns();
+    no_store(stations::stations(
+        &st.map,
+        &st.hub.devices(now),
+        &st.hub.alerts(now),
+        now,
+    ))
+}
+
 /// The page and its assets, without the token (they contain no data).
 pub fn page_router() -> Router {
     Router::new()
@@ -107,11 +195,26 @@ pub fn page_router() -> Router {
             "/console.js",
             get(|| async { page("text/javascript; charset=utf-8", CONSOLE_JS) }),
         )
+        .route(
+            "/views.css",
+            get(|| async { page("text/css; charset=utf-8", VIEWS_CSS) }),
+        )
+        .route(
+            "/trend.js",
+            get(|| async { page("text/javascript; charset=utf-8", TREND_JS) }),
+        )
+        .route(
+            "/map.js",
+            get(|| async { page("text/javascript; charset=utf-8", MAP_JS) }),
+        )
 }
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
+const VIEWS_CSS: &str = include_str!("assets/views.css");
+const TREND_JS: &str = include_str!("assets/trend.js");
+const MAP_JS: &str = include_str!("assets/map.js");
 
 /// Only our own files may run or be fetched (no inline script, nothing from
 /// outside), the page cannot be framed, and no URL (which may carry the

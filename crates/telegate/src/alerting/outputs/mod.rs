@@ -10,6 +10,7 @@
 //! reload) it keeps delivering what is queued for a grace period, then gives
 //! up on the rest, logging how many it dropped.
 
+pub mod email;
 pub mod influx;
 pub mod mqtt;
 pub mod webhook;
@@ -37,6 +38,8 @@ pub enum OutputError {
     Mqtt(#[from] telegate_mqtt::MqttError),
     #[error("alerts.webhook.url = {url:?}: {message}")]
     Webhook { url: String, message: String },
+    #[error("alerts.email.{key}: {message}")]
+    Email { key: &'static str, message: String },
 }
 
 /// What outputs share with the rest of the gateway and cannot change
@@ -105,6 +108,124 @@ pub(crate) fn settled(stats: &OutputStats, n: usize, delivered: bool) {
     } else {
         stats.dropped.fetch_add(n, Relaxed);
     }
+}
+
+/// Why one delivery attempt of a one-at-a-time output (webhook, email) failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Worth another attempt, after `retry_after` if the receiver said so.
+    Retry {
+        problem: String,
+        retry_after: Option<Duration>,
+    },
+    /// Another attempt would get the same answer.
+    Refused(String),
+}
+
+/// How a one-at-a-time output retries.
+#[derive(Debug, Clone)]
+pub(crate) struct OneByOne {
+    pub(crate) kind: OutputKind,
+    /// Where it delivers, for the log (a URL, an SMTP server).
+    pub(crate) target: String,
+    pub(crate) retry: Retry,
+    /// Attempts per transition before it is dropped; 0: no limit.
+    pub(crate) max_attempts: u32,
+}
+
+/// The loop of the outputs that deliver one transition at a time and in
+/// order (webhook, email): `attempt` until delivered, retried with backoff
+/// (or the receiver's `Retry-After`) up to `max_attempts`, dropped at once
+/// when refused for good; transitions `wanted` says no to leave the queue
+/// uncounted. At `give_up` (shutdown past the grace period) what is left is
+/// counted as dropped.
+pub(crate) async fn deliver_each<F, Fut>(
+    how: OneByOne,
+    mut rx: mpsc::Receiver<Arc<Delivery>>,
+    give_up: CancellationToken,
+    stats: Arc<AlertStats>,
+    wanted: impl Fn(&Delivery) -> bool,
+    mut attempt: F,
+) where
+    F: FnMut(Arc<Delivery>) -> Fut,
+    Fut: Future<Output = Result<(), Failure>>,
+{
+    let out = stats.output(how.kind);
+    let (name, target) = (how.kind.label(), how.target.as_str());
+    let mut backoff = Backoff::new(how.retry);
+    let at_shutdown = |rx: &mpsc::Receiver<Arc<Delivery>>| {
+        tracing::error!(
+            transitions = 1 + rx.len(),
+            output = name,
+            target,
+            "alert output: giving up at shutdown; these transitions were not delivered"
+        );
+        settled(out, 1 + rx.len(), false);
+    };
+    while let Some(d) = rx.recv().await {
+        if !wanted(&d) {
+            out.depth.fetch_sub(1.min(out.depth.load(Relaxed)), Relaxed);
+            continue;
+        }
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let result = tokio::select! {
+                r = attempt(d.clone()) => r,
+                () = give_up.cancelled() => return at_shutdown(&rx),
+            };
+            let (problem, retry_after) = match result {
+                Ok(()) => {
+                    if backoff.failures() > 0 {
+                        tracing::info!(
+                            after_failures = backoff.failures(),
+                            output = name,
+                            target,
+                            "alert output: delivering again"
+                        );
+                    }
+                    backoff.reset();
+                    settled(out, 1, true);
+                    break;
+                }
+                Err(Failure::Refused(problem)) => {
+                    out.errors.fetch_add(1, Relaxed);
+                    tracing::error!(output = name, target, problem, alert_id = %d.transition.alert_id, "alert output: the receiver refused the transition; dropped (retrying cannot help)");
+                    // The next transition starts from retry_initial, as documented.
+                    backoff.reset();
+                    settled(out, 1, false);
+                    break;
+                }
+                Err(Failure::Retry { problem, retry_after }) => (problem, retry_after),
+            };
+            out.errors.fetch_add(1, Relaxed);
+            if how.max_attempts > 0 && attempts >= how.max_attempts {
+                tracing::error!(output = name, target, problem, attempts, alert_id = %d.transition.alert_id, "alert output: giving up on the transition after max_attempts");
+                backoff.reset();
+                settled(out, 1, false);
+                break;
+            }
+            let delay = retry_after.unwrap_or_else(|| backoff.next_delay());
+            if worth_logging(attempts) {
+                tracing::warn!(output = name, target, problem, attempt = attempts, retry_in = ?delay, "alert output: delivery failed; will retry");
+            }
+            if !pause(delay, &give_up).await {
+                return at_shutdown(&rx);
+            }
+        }
+    }
+}
+
+/// An error with its chain of causes, on one line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
 }
 
 /// A running output: its queue and its task.
@@ -224,6 +345,13 @@ impl Outputs {
                     webhook::run(hook, cfg, rx, give_up, stats)
                 })
             }
+            OutputKind::Email if c.email.enabled() => {
+                let mailer = email::Mailer::new(&c.email)?;
+                let cfg = c.email.clone();
+                Handle::spawn(kind, cfg.queue, move |rx, give_up| {
+                    email::run(mailer, cfg, rx, give_up, stats)
+                })
+            }
             _ => return Ok(None),
         };
         tracing::info!(output = kind.label(), target = %self.describe(kind, c), "alert output started");
@@ -237,7 +365,8 @@ impl Outputs {
                 c.mqtt.topic_prefix, self.env.mqtt.host, self.env.mqtt.port
             ),
             OutputKind::Influx => format!("measurement alerts in {}", self.env.sink.describe()),
-            OutputKind::Webhook => c.webhook.url.clone(),
+            OutputKind::Webhook => webhook::redacted_url(&c.webhook.url),
+            OutputKind::Email => format!("{} via {}:{}", c.email.to.join(", "), c.email.server, c.email.port),
         }
     }
 
@@ -263,6 +392,7 @@ impl Outputs {
                 OutputKind::Mqtt => old.mqtt != new.mqtt,
                 OutputKind::Influx => old.influx != new.influx,
                 OutputKind::Webhook => old.webhook != new.webhook,
+                OutputKind::Email => old.email != new.email,
             })
             .collect()
     }
@@ -291,6 +421,7 @@ impl Outputs {
         self.config.mqtt = new.mqtt.clone();
         self.config.influx = new.influx.clone();
         self.config.webhook = new.webhook.clone();
+        self.config.email = new.email.clone();
         Ok(changed.into_iter().map(OutputKind::label).collect())
     }
 
