@@ -150,7 +150,7 @@
     const s = sev(a.severity);
     const seen = lastSeenOf(a);
     const silent = silentAt(seen);
-    return el('article', { class: 'alert ' + s + (state.fresh.has(a.alert_id) ? ' fresh' : '') + (silent ? ' silent' : ''), 'data-alert-id': a.alert_id, 'data-severity': s, 'data-silent': silent ? 'true' : 'false', 'data-since-ns': String(a.since_ns || 0), 'data-episode-ns': String(a.episode_start_ns || 0), 'data-device': (a.series && a.series.device_id) || '' },
+    return el('article', { class: 'alert ' + s + (state.fresh.has(a.alert_id) ? ' fresh' : '') + (silent ? ' silent' : ''), 'data-alert-id': a.alert_id, 'data-severity': s, 'data-silent': silent ? 'true' : 'false', 'data-since-ns': String(a.since_ns || 0), 'data-episode-ns': String(a.episode_start_ns || 0), 'data-device': (a.series && a.series.device_id) || '', 'data-rule': a.rule_id },
       silent ? el('div', { class: 'silent-flag' }, '○ SILENT — no reading for ' + span(nowMs() - seen / 1e6) + ': the value below may be stale') : null,
       el('div', {}, badge(s), ' ', el('span', { class: 'title' }, a.rule_name || a.rule_id), ' ', el('span', { class: 'level' }, a.level),
         a.flapping ? [' ', el('span', { class: 'flapping' }, 'flapping')] : null),
