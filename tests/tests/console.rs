@@ -24,6 +24,8 @@
 mod cdp;
 #[path = "console/staleness.rs"]
 mod staleness;
+#[path = "console/views.rs"]
+mod views;
 
 use std::time::{Duration, Instant};
 
