@@ -397,4 +397,30 @@ mod tests {
             en.body
         );
     }
+
+    /// The ```text blocks of docs/alerts.md's "### Email" section.
+    fn doc_examples() -> Vec<String> {
+        let doc = include_str!("../../../../docs/alerts.md");
+        let section = doc.split("### Email").nth(1).unwrap_or_default();
+        let section = section.split("\n## ").next().unwrap_or_default();
+        section
+            .split("```text\n")
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .map(str::to_owned)
+            .collect()
+    }
+
+    #[test]
+    fn docs_show_the_emails_as_rendered() {
+        let examples = doc_examples();
+        assert_eq!(examples.len(), 2, "{examples:?}");
+        for (lang, doc) in [(Lang::Vi, &examples[0]), (Lang::En, &examples[1])] {
+            let mut t = flood();
+            t.episode_start_ns = T - 7_200_000_000_000;
+            t.rule_name = "Flood alarm, Mường Tè (Đà)".into();
+            let text = render(&t, false, lang);
+            assert_eq!(*doc, format!("Subject: {}\n\n{}", text.subject, text.body), "{lang:?}");
+        }
+    }
 }

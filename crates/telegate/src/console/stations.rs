@@ -336,4 +336,20 @@ mod tests {
         let e = map.validate("telegate.toml").unwrap_err().to_string();
         assert!(e.contains("map.devices.rl-001.lat"), "{e}");
     }
+
+    #[test]
+    fn the_example_configs_map_parses_once_uncommented() {
+        let example = crate::config::EMBEDDED_DEFAULT;
+        let section = example.split("\n[map]\n").nth(1).unwrap_or_default();
+        let uncommented: String = section
+            .lines()
+            .filter_map(|l| l.strip_prefix("# "))
+            .filter(|l| l.starts_with("[map.") || l.contains(" = "))
+            .map(|l| format!("{}\n", l.replacen("[map.", "[", 1)))
+            .collect();
+        let map: MapConfig = toml::from_str(&uncommented).unwrap();
+        map.validate("telegate.example.toml").unwrap();
+        assert_eq!(map.sites["muong-te"].name, "Mường Tè");
+        assert!((map.devices["rl-001"].lon - 102.845).abs() < 1e-9);
+    }
 }

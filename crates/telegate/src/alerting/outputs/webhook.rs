@@ -277,4 +277,39 @@ mod tests {
             "https://api.telegram.org/bot<token>/sendMessage"
         );
     }
+
+    #[test]
+    fn docs_chat_bot_presets_are_valid() {
+        let doc = include_str!("../../../../../docs/alerts.md");
+        let section = doc
+            .split("### Chat bots")
+            .nth(1)
+            .and_then(|s| s.split("### Email").next())
+            .unwrap_or_default();
+        let presets: Vec<&str> = section
+            .split("```toml\n")
+            .skip(1)
+            .filter_map(|b| b.split("```").next())
+            .collect();
+        assert_eq!(presets.len(), 3, "Telegram, Slack, Zalo");
+        for preset in presets {
+            let config = crate::Config::parse(preset, "docs/alerts.md").unwrap();
+            let mut alerts = config.alerts.clone();
+            alerts.rules_file = "alerts.toml".into();
+            alerts.validate("docs/alerts.md").unwrap();
+            let mut cfg = alerts.webhook.clone();
+            cfg.token = telegate_model::Secret::new("SECRET");
+            let hook = Webhook::new(&cfg).unwrap();
+            assert!(!hook.body.is_empty());
+            if cfg.url.contains(TOKEN_IN_URL) {
+                assert!(hook.url.contains("SECRET") && hook.auth.is_none(), "{preset}");
+            } else {
+                assert_eq!(
+                    hook.auth.as_ref().map(|(n, _)| n.as_str()),
+                    Some("access_token"),
+                    "{preset}"
+                );
+            }
+        }
+    }
 }
