@@ -250,26 +250,29 @@ pub fn resolve(
     }
     let facts = device.ok_or_else(|| SeriesError::UnknownDevice(device_id.clone()))?;
     let tags = device_tags(&device_id, facts);
-    let watching = |m: &str, field: Option<&str>| {
+    // The first notifying value rule watching the device reads what to show;
+    // a threshold rule first (`drawable`: its levels can be drawn).
+    let watching = |m: &str, drawable: bool| {
         rules
             .into_iter()
             .flat_map(|c| c.rules().iter().map(move |r| (c, r)))
             .find(|(c, r)| {
                 r.notifies()
                     && r.measurement() == Some(m)
-                    && r.field().is_some_and(|f| field.is_none_or(|want| want == f))
+                    && r.field()
+                        .is_some_and(|f| p.field.as_deref().is_none_or(|want| want == f))
+                    && (!drawable || !r.level_lines().is_empty())
                     && c.selects(r, Some(m), &tags)
             })
     };
-    // A threshold rule first: its levels can be drawn.
     let mut types: Vec<&str> = facts.sensor_types.iter().map(String::as_str).collect();
     types.sort_by_key(|t| *t == "device_health");
-    for m in &types {
-        if p.measurement.as_deref().is_some_and(|want| want != *m) {
-            continue;
-        }
-        if let Some((_, r)) = watching(m, p.field.as_deref()) {
-            if let Some(f) = r.field() {
+    for drawable in [true, false] {
+        for m in types
+            .iter()
+            .filter(|m| p.measurement.as_deref().is_none_or(|want| want == **m))
+        {
+            if let Some(f) = watching(m, drawable).and_then(|(_, r)| r.field()) {
                 return key(m, f);
             }
         }
