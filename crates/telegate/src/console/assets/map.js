@@ -54,7 +54,7 @@ registerMessages('en', {
 
 (() => {
   const SVG = 'http://www.w3.org/2000/svg';
-  const W = 640; const H = 400; const PAD = 48;
+  const W = 640; const H = 400; const PAD = 64;
   const STATES = ['critical', 'warning', 'silent', 'info', 'ok', 'unknown'];
   const EVERY_MS = 5000;
   const $ = (id) => document.getElementById(id);
