@@ -24,6 +24,7 @@ pub mod payloads;
 pub mod pki;
 pub mod process;
 pub mod raw_mqtt;
+pub mod rules;
 pub mod smtp;
 pub mod stream;
 pub mod victoria;

@@ -21,35 +21,10 @@ use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Gateway, test_config};
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::pki::Pki;
+use telegate_e2e::rules::FLOOD_MUONG_TE_VI;
 use telegate_e2e::servers::{Influxd, Mosquitto};
 use telegate_e2e::smtp::{Mail, SmtpServer};
 use telegate_model::Secret;
-
-const RULES: &str = r#"
-[[rule]]
-id = "flood-muong-te"
-name = "Lũ sông Đà tại Mường Tè"
-kind = "threshold"
-measurement = "river_level"
-field = "stage_m"
-match = { site = "muong-te" }
-message = "{device_id} at {site}: stage {value} m ≥ {level_name} ({threshold} m)"
-[[rule.level]]
-name = "BĐ I"
-severity = "info"
-threshold = 287.00
-clear = 286.80
-[[rule.level]]
-name = "BĐ II"
-severity = "warning"
-threshold = 288.50
-clear = 288.30
-[[rule.level]]
-name = "BĐ III"
-severity = "critical"
-threshold = 290.00
-clear = 289.80
-"#;
 
 fn email_config(smtp: &SmtpServer, pki: &Pki, language: Lang) -> EmailConfig {
     EmailConfig {
@@ -78,7 +53,7 @@ async fn gateway(
     email: EmailConfig,
 ) -> anyhow::Result<Gateway> {
     let rules = dir.join("alerts.toml");
-    std::fs::write(&rules, RULES)?;
+    std::fs::write(&rules, FLOOD_MUONG_TE_VI)?;
     let mut config = test_config(name, broker.port(), &influx.url());
     config.alerts.rules_file = rules.display().to_string();
     config.alerts.state_file = dir.join(format!("{name}-state.json")).display().to_string();
@@ -129,6 +104,21 @@ fn decoded(mail: &Mail) -> anyhow::Result<(String, String)> {
     let text = String::from_utf8(out.stdout)?.replace("\r\n", "\n");
     let (subject, body) = text.split_once('\n').context("subject line")?;
     Ok((subject.to_owned(), body.to_owned()))
+}
+
+/// The messages received once there are `n`, and no more after a moment
+/// (a second copy would follow a first within it).
+async fn wait_mail(smtp: &SmtpServer, n: usize, settle: Duration) -> anyhow::Result<Vec<Mail>> {
+    eventually(Duration::from_secs(20), || async {
+        let m = smtp.mail()?;
+        Ok((m.len() >= n).then_some(()))
+    })
+    .await
+    .with_context(|| smtp.log_tail())?;
+    tokio::time::sleep(settle).await;
+    let mails = smtp.mail()?;
+    ensure!(mails.len() == n, "{n} emails expected: {mails:#?}");
+    Ok(mails)
 }
 
 /// `dd/mm/yyyy HH:MM ICT` of a time, as the email must say it.
@@ -199,7 +189,7 @@ async fn alert_emails_arrive_over_starttls_with_auth_in_vietnamese_and_english()
         "Số liệu: giá trị 290,42 ≥ ngưỡng 290\n".to_owned(),
         format!("Thời điểm: {}\n", ict(t0 + min)),
         format!("Bắt đầu đợt: {}\n", ict(t0)),
-        "Nội dung: rl-001 at muong-te: stage 290.42 m ≥ BĐ III (290 m)\n".to_owned(),
+        "Nội dung: rl-001 tại muong-te: mực nước 290.42 m ≥ BĐ III (290 m)\n".to_owned(),
     ] {
         ensure!(body.contains(&want), "the Vietnamese body lacks {want:?}:\n{body}");
     }
@@ -221,12 +211,7 @@ async fn alert_emails_arrive_over_starttls_with_auth_in_vietnamese_and_english()
     )
     .await?;
     stage(&gw, &mut publisher, "rl-002", t0 + 2 * min, 288.61).await?;
-    let mails = eventually(Duration::from_secs(20), || async {
-        let m = smtp.mail()?;
-        Ok((m.len() >= 2).then_some(m))
-    })
-    .await
-    .with_context(|| smtp.log_tail())?;
+    let mails = wait_mail(&smtp, 2, Duration::ZERO).await?;
     let (subject, body) = decoded(&mails[1])?;
     eprintln!("--- English email ---\nSubject: {subject}\n{body}");
     ensure!(

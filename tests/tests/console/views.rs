@@ -16,6 +16,7 @@ use telegate_e2e::admin;
 use telegate_e2e::client::Publisher;
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Gateway, test_config};
+use telegate_e2e::rules::{FLOOD_MUONG_TE_VI, FLOOD_NAM_GIANG_VI};
 use telegate_e2e::servers::{Influxd, Mosquitto, Victoria};
 use telegate_influx::ApiVersion;
 use telegate_model::Secret;
@@ -28,55 +29,12 @@ use super::{Fleet, TOKEN, now_ns};
 /// fresh when the map is checked.
 const SILENT_AFTER: Duration = Duration::from_secs(10);
 
-const RULES: &str = r#"
-[[rule]]
-id = "flood-muong-te"
-name = "Lũ sông Đà tại Mường Tè"
-kind = "threshold"
-measurement = "river_level"
-field = "stage_m"
-match = { site = "muong-te" }
-message = "{device_id} tại {site}: mực nước {value} m ≥ {level_name} ({threshold} m)"
-[[rule.level]]
-name = "BĐ I"
-severity = "info"
-threshold = 287.00
-clear = 286.80
-[[rule.level]]
-name = "BĐ II"
-severity = "warning"
-threshold = 288.50
-clear = 288.30
-[[rule.level]]
-name = "BĐ III"
-severity = "critical"
-threshold = 290.00
-clear = 289.80
-
-[[rule]]
-id = "flood-nam-giang"
-name = "Lũ sông Nậm Na tại Nậm Giàng"
-kind = "threshold"
-measurement = "river_level"
-field = "stage_m"
-match = { site = "ma-lu-thang" }
-message = "{device_id} tại {site}: mực nước {value} m ≥ {level_name} ({threshold} m)"
-[[rule.level]]
-name = "BĐ I"
-severity = "info"
-threshold = 208.50
-clear = 208.30
-[[rule.level]]
-name = "BĐ II"
-severity = "warning"
-threshold = 210.00
-clear = 209.80
-[[rule.level]]
-name = "BĐ III"
-severity = "critical"
-threshold = 211.50
-clear = 211.30
-
+/// Both stations' flood levels, and a device deadman (which makes the
+/// evaluator read every sensor type, so the registry lists them all).
+fn rules() -> String {
+    format!(
+        "{FLOOD_MUONG_TE_VI}{FLOOD_NAM_GIANG_VI}{}",
+        r#"
 [[rule]]
 id = "device-offline"
 name = "Mất kết nối thiết bị"
@@ -85,7 +43,34 @@ cadence = "10m"
 severity = "warning"
 level_name = "offline"
 message = "{device_id} tại {site}: không có số liệu trong {silence}"
-"#;
+"#
+    )
+}
+
+/// A gateway with [`rules`], the admin token, and `config` changed by `set`.
+async fn gateway(
+    name: &str,
+    broker: &Mosquitto,
+    db_url: &str,
+    dir: &std::path::Path,
+    set: impl FnOnce(&mut telegate::Config),
+) -> anyhow::Result<(Gateway, std::net::SocketAddr, Fleet)> {
+    let rules_file = dir.join("alerts.toml");
+    std::fs::write(&rules_file, rules())?;
+    let mut config = test_config(name, broker.port(), db_url);
+    config.admin.token = Secret::new(TOKEN);
+    config.alerts.rules_file = rules_file.display().to_string();
+    config.alerts.state_file = dir.join("alerts-state.json").display().to_string();
+    set(&mut config);
+    let gw = Gateway::start(config).await?;
+    gw.connected().await?;
+    let addr = gw.admin_addr().context("admin listener")?;
+    let fleet = Fleet {
+        publisher: Publisher::connect(&format!("{name}-fleet"), broker.port()).await?,
+        registry: Registry::builtin(&Default::default())?,
+    };
+    Ok((gw, addr, fleet))
+}
 
 /// Where the stations are (approximately: Mường Tè town, Ma Lù Thàng gate).
 fn map() -> MapConfig {
@@ -245,6 +230,30 @@ async fn picture(browser: &mut Browser, page: &Page, name: &str) -> anyhow::Resu
     Ok(())
 }
 
+/// `[(name, value)]` of a JSON array of levels (API or chart).
+fn named_levels(levels: &Value) -> Vec<(String, f64)> {
+    levels
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|l| {
+            (
+                l["name"].as_str().unwrap_or_default().to_owned(),
+                l["value"].as_f64().unwrap_or(0.0),
+            )
+        })
+        .collect()
+}
+
+/// Mường Tè's BĐ I, II and III.
+fn muong_te_levels() -> Vec<(String, f64)> {
+    vec![
+        ("BĐ I".into(), 287.0),
+        ("BĐ II".into(), 288.5),
+        ("BĐ III".into(), 290.0),
+    ]
+}
+
 fn marker_state(v: &Value, device: &str) -> Option<String> {
     v["markers"]
         .as_array()?
@@ -258,21 +267,11 @@ async fn trend_chart_and_station_map_in_headless_chromium_in_vietnamese() -> any
     let broker = Mosquitto::start().await?;
     let influx = Influxd::start().await?;
     let dir = tempfile::tempdir()?;
-    let rules = dir.path().join("alerts.toml");
-    std::fs::write(&rules, RULES)?;
-    let mut config = test_config("gw-views", broker.port(), &influx.url());
-    config.admin.token = Secret::new(TOKEN);
-    config.alerts.rules_file = rules.display().to_string();
-    config.alerts.state_file = dir.path().join("alerts-state.json").display().to_string();
-    config.alerts.silent_after = SILENT_AFTER;
-    config.map = map();
-    let gw = Gateway::start(config).await?;
-    gw.connected().await?;
-    let addr = gw.admin_addr().context("admin listener")?;
-    let mut fleet = Fleet {
-        publisher: Publisher::connect("views-fleet", broker.port()).await?,
-        registry: Registry::builtin(&Default::default())?,
-    };
+    let (gw, addr, mut fleet) = gateway("gw-views", &broker, &influx.url(), dir.path(), |c| {
+        c.alerts.silent_after = SILENT_AFTER;
+        c.map = map();
+    })
+    .await?;
     let now = now_ns()?;
     let min = 60_000_000_000_i64;
     // A rain gauge reports once, then nothing: silent on the map.
@@ -337,26 +336,8 @@ async fn trend_chart_and_station_map_in_headless_chromium_in_vietnamese() -> any
         s["points"][RL1.len() - 1][1] == 290.42 && s["downsampled"] == false,
         "{s}"
     );
-    let levels: Vec<(String, f64)> = s["levels"]
-        .as_array()
-        .context("levels")?
-        .iter()
-        .map(|l| {
-            (
-                l["name"].as_str().unwrap_or_default().to_owned(),
-                l["value"].as_f64().unwrap_or(0.0),
-            )
-        })
-        .collect();
-    ensure!(
-        levels
-            == [
-                ("BĐ I".to_owned(), 287.0),
-                ("BĐ II".to_owned(), 288.5),
-                ("BĐ III".to_owned(), 290.0)
-            ],
-        "{levels:?}"
-    );
+    let levels = named_levels(&s["levels"]);
+    ensure!(levels == muong_te_levels(), "{levels:?}");
     let (_, body) = admin::get(
         addr,
         "/api/series?device=rl-001&rule=flood-muong-te&range=6h",
@@ -480,26 +461,8 @@ async fn trend_chart_and_station_map_in_headless_chromium_in_vietnamese() -> any
     let mut stored: Vec<f64> = RL1.iter().map(|(_, s)| *s).collect();
     stored.sort_by(f64::total_cmp);
     ensure!(values == stored, "the chart's points are the stored ones: {values:?}");
-    let lines: Vec<(String, f64)> = chart["levels"]
-        .as_array()
-        .context("level lines")?
-        .iter()
-        .map(|l| {
-            (
-                l["name"].as_str().unwrap_or_default().into(),
-                l["value"].as_f64().unwrap_or(0.0),
-            )
-        })
-        .collect();
-    ensure!(
-        lines
-            == [
-                ("BĐ I".into(), 287.0),
-                ("BĐ II".into(), 288.5),
-                ("BĐ III".into(), 290.0)
-            ],
-        "{lines:?}"
-    );
+    let lines = named_levels(&chart["levels"]);
+    ensure!(lines == muong_te_levels(), "{lines:?}");
     ensure!(
         chart["labels"] == json!(["BĐ I 287", "BĐ II 288,5", "BĐ III 290"]),
         "{chart:#}"
@@ -554,24 +517,14 @@ async fn series_are_read_back_from_victoria_metrics() -> anyhow::Result<()> {
     let broker = Mosquitto::start().await?;
     let vm = Victoria::start().await?;
     let dir = tempfile::tempdir()?;
-    let rules = dir.path().join("alerts.toml");
-    std::fs::write(&rules, RULES)?;
-    let mut config = test_config("gw-views-vm", broker.port(), &vm.url());
-    config.influx.api = ApiVersion::V2;
-    config.influx.org = "lai-chau".into();
-    config.influx.bucket = "telegate".into();
-    config.influx.token = "unused-by-victoria".into();
-    config.trend.query = SeriesQuery::Prometheus;
-    config.admin.token = Secret::new(TOKEN);
-    config.alerts.rules_file = rules.display().to_string();
-    config.alerts.state_file = dir.path().join("alerts-state.json").display().to_string();
-    let gw = Gateway::start(config).await?;
-    gw.connected().await?;
-    let addr = gw.admin_addr().context("admin listener")?;
-    let mut fleet = Fleet {
-        publisher: Publisher::connect("views-vm-fleet", broker.port()).await?,
-        registry: Registry::builtin(&Default::default())?,
-    };
+    let (gw, addr, mut fleet) = gateway("gw-views-vm", &broker, &vm.url(), dir.path(), |c| {
+        c.influx.api = ApiVersion::V2;
+        c.influx.org = "lai-chau".into();
+        c.influx.bucket = "telegate".into();
+        c.influx.token = "unused-by-victoria".into();
+        c.trend.query = SeriesQuery::Prometheus;
+    })
+    .await?;
     let now = now_ns()?;
     let min = 60_000_000_000_i64;
     for (ago, stage) in [(600, 285.5), (50, 286.9), (40, 287.4), (30, 288.0), (20, 288.7)] {

@@ -5,22 +5,8 @@
 // station opens its trend (trend.js).
 'use strict';
 
-if (typeof registerMessages === 'undefined') {
-  const catalog = {};
-  const lang = () => {
-    const asked = new URLSearchParams(location.search).get('lang') || document.documentElement.dataset.lang || '';
-    const prefs = [asked, ...(navigator.languages || [navigator.language || ''])];
-    return prefs.some((l) => /^vi\b/i.test(l || '')) || !prefs.some((l) => /^en\b/i.test(l || '')) ? 'vi' : 'en';
-  };
-  window.registerMessages = (l, messages) => { catalog[l] = Object.assign(catalog[l] || {}, messages); };
-  window.t = (key, vars) => {
-    let s = (catalog[lang()] || {})[key] ?? (catalog.en || {})[key] ?? key;
-    for (const [k, v] of Object.entries(vars || {})) s = s.split('{' + k + '}').join(String(v));
-    return s;
-  };
-  window.currentLang = lang;
-}
-
+// registerMessages and t: the console's i18n.js, or the fallback that
+// trend.js (loaded before this file) defines in its absence.
 registerMessages('vi', {
   'map.title': 'Bản đồ trạm',
   'map.state.critical': 'Khẩn cấp',

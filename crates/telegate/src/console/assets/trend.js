@@ -6,7 +6,8 @@
 'use strict';
 
 // Until the console's message catalogue (i18n.js) is loaded in this page,
-// a minimal one: same globals, so the strings below work either way.
+// a minimal one with the same globals, so the strings here and in map.js
+// (loaded after this file) work either way.
 if (typeof registerMessages === 'undefined') {
   const catalog = {};
   const lang = () => {
