@@ -663,6 +663,33 @@ mod tests {
         );
     }
 
+    #[test]
+    fn influxql_reads_the_database_or_the_bucket_with_the_writes_credentials() {
+        let mut influx = InfluxConfig::default();
+        let writer = |c: &InfluxConfig| Output::from(telegate_influx::HttpWriter::new(c).unwrap());
+        let r = SeriesReader::new(&TrendConfig::default(), &influx, &writer(&influx));
+        assert_eq!(
+            (r.db.as_str(), r.rp.as_str(), r.base.as_str()),
+            ("telegate", "", "http://127.0.0.1:8086")
+        );
+        influx.api = ApiVersion::V2;
+        influx.bucket = "lai-chau".into();
+        influx.org = "org".into();
+        influx.token = telegate_model::Secret::new("tok");
+        influx.url = "https://db.example:8086/".into();
+        let r = SeriesReader::new(&TrendConfig::default(), &influx, &writer(&influx));
+        assert_eq!(
+            (r.db.as_str(), r.base.as_str()),
+            ("lai-chau", "https://db.example:8086")
+        );
+        let auth = r
+            .http
+            .as_ref()
+            .and_then(|(_, a)| a.as_ref())
+            .map(|a| a.to_str().unwrap_or_default().to_owned());
+        assert_eq!(auth.as_deref(), Some("Token tok"));
+    }
+
     const RULES: &str = r#"
 [[rule]]
 id = "flood-muong-te"

@@ -35,6 +35,9 @@ pub(crate) struct Mailer {
     from: Mailbox,
     to: Mailboxes,
     language: Lang,
+    /// `alerts.email.timeout`, for the whole session (lettre's own applies
+    /// to each read and write).
+    timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -92,6 +95,7 @@ impl Mailer {
             from,
             to,
             language: cfg.language,
+            timeout: cfg.timeout,
         })
     }
 
@@ -113,7 +117,14 @@ impl Mailer {
         let message = self
             .message(d)
             .map_err(|e| Failure::Refused(format!("cannot build the email: {e}")))?;
-        match self.transport.send(message).await {
+        let sent = tokio::time::timeout(self.timeout, self.transport.send(message)).await;
+        let Ok(sent) = sent else {
+            return Err(Failure::Retry {
+                problem: format!("no answer within alerts.email.timeout ({:?})", self.timeout),
+                retry_after: None,
+            });
+        };
+        match sent {
             Ok(_) => Ok(()),
             Err(e) if e.is_permanent() => Err(Failure::Refused(error_chain(&e))),
             Err(e) => Err(Failure::Retry {
