@@ -26,6 +26,8 @@ mod cdp;
 mod operators;
 #[path = "console/staleness.rs"]
 mod staleness;
+#[path = "console/views.rs"]
+mod views;
 
 use std::time::{Duration, Instant};
 

@@ -19,7 +19,7 @@ pub struct Escalation {
     /// and again every `after_ns` until it is acknowledged or resolves.
     pub after_ns: i64,
     /// Names of the gateway outputs that receive the re-notification
-    /// (`"mqtt"`, `"webhook"`, `"oncall"`, ...). Empty: every notifying
+    /// (`"mqtt"`, `"webhook"`, `"oncall"`, `"email"`). Empty: every notifying
     /// output. The gateway checks the names at start and on reload.
     pub outputs: Vec<String>,
 }
@@ -55,7 +55,7 @@ pub(crate) fn build(raw: Option<RawEscalation>, text: &str, path: &str) -> Resul
                 "outputs",
                 format!("{name:?}"),
                 "is not an output name",
-                "name outputs as the gateway does: \"mqtt\", \"webhook\", \"oncall\"",
+                "name outputs as the gateway does: \"mqtt\", \"webhook\", \"oncall\", \"email\"",
             ));
         }
     }

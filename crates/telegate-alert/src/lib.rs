@@ -143,7 +143,7 @@ pub use engine::Engine;
 pub use error::{ConfigError, Location, SnapshotError};
 pub use escalation::Escalation;
 pub use machine::{AlertState, Change};
-pub use rule::{Rule, Severity};
+pub use rule::{LevelLine, Rule, Severity};
 pub use series::SeriesKey;
 pub use snapshot::Snapshot;
 pub use transition::{ActiveAlert, LATE_NS, Transition};

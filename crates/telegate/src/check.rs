@@ -153,8 +153,30 @@ pub fn alerts_report(loaded: &LoadedConfig, registry: &Registry) -> Result<Strin
             .enabled
             .then(|| format!("mqtt {}/{{site}}/{{device_id}}/{{rule_id}}", a.mqtt.topic_prefix)),
         a.influx.enabled.then(|| "influx measurement alerts".to_owned()),
-        (!a.webhook.url.is_empty()).then(|| format!("webhook {}", a.webhook.url)),
-        (!a.oncall.url.is_empty()).then(|| format!("oncall {} (escalations only)", a.oncall.url)),
+        (!a.webhook.url.is_empty()).then(|| {
+            format!(
+                "webhook {}",
+                crate::alerting::outputs::webhook::redacted_url(&a.webhook.url)
+            )
+        }),
+        (!a.oncall.url.is_empty()).then(|| {
+            format!(
+                "oncall {} (escalations only)",
+                crate::alerting::outputs::webhook::redacted_url(&a.oncall.url)
+            )
+        }),
+        a.email.enabled().then(|| {
+            format!(
+                "email to {} via {}:{} ({})",
+                a.email.to.join(", "),
+                a.email.server,
+                a.email.port,
+                match a.email.language {
+                    crate::alerting::text::Lang::Vi => "Vietnamese",
+                    crate::alerting::text::Lang::En => "English",
+                }
+            )
+        }),
     ]
     .into_iter()
     .flatten()

@@ -37,6 +37,10 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub quarantine: crate::quarantine::QuarantineConfig,
     pub feedback: crate::feedback::FeedbackConfig,
+    /// The console's trend chart.
+    pub trend: crate::console::series::TrendConfig,
+    /// Coordinates of the console's station map.
+    pub map: crate::console::stations::MapConfig,
 }
 
 /// `[admin]`: the HTTP listener for `/metrics`, `/healthz`, `/readyz` and
@@ -280,6 +284,8 @@ impl Config {
             &mut config.alerts.oncall.token_file,
             &mut config.admin.console.users_file,
             &mut config.admin.console.audit_file,
+            &mut config.alerts.email.password_file,
+            &mut config.alerts.email.ca_file,
         ] {
             if !dir.is_empty() && Path::new(dir.as_str()).is_relative() {
                 *dir = base_dir.join(dir.as_str()).display().to_string();
@@ -336,7 +342,7 @@ impl Config {
     /// one source for the same secret is an error: which one wins would be a
     /// guess.
     pub fn resolve_secrets(&mut self, file: &str, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let slots: [(&str, &mut Secret, &str, &str); 6] = [
+        let slots: [(&str, &mut Secret, &str, &str); 7] = [
             (
                 "mqtt.password",
                 &mut self.mqtt.password,
@@ -372,6 +378,12 @@ impl Config {
                 &mut self.alerts.oncall.token,
                 &self.alerts.oncall.token_file,
                 &self.alerts.oncall.token_env,
+            ),
+            (
+                "alerts.email.password",
+                &mut self.alerts.email.password,
+                &self.alerts.email.password_file,
+                &self.alerts.email.password_env,
             ),
         ];
         for (key, secret, from_file, from_env) in slots {

@@ -213,14 +213,17 @@ async fn start_inner(
             };
             let mut app = admin::router(state, config.admin.token.clone(), None);
             // The operator console reads the alert hub: only with alerting
-            // on. It checks the token (or an operator's session) itself.
+            // on. It checks the token (or an operator's session) itself, for
+            // the trend and map data routes too.
             if let Some(a) = &alerts {
                 let auth = crate::console::auth::Auth::from_config(&config.admin)?;
+                let series = crate::console::series::SeriesReader::new(&config.trend, &config.influx, &writer);
+                let views = crate::console::views_router(a.hub.clone(), series, config.map.clone());
                 app = app.merge(crate::console::router(
                     a.hub.clone(),
                     admin_stop.clone(),
                     Arc::new(auth),
-                    None,
+                    Some(views),
                 ));
             }
             if let Some(addr) = addr {

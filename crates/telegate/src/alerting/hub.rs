@@ -9,7 +9,7 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::Serialize;
-use telegate_alert::{ActiveAlert, DeviceRecord, Transition};
+use telegate_alert::{ActiveAlert, AlertConfig, DeviceRecord, Transition};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 use super::operator::{Ack, OperatorError, OperatorState, Scope, Silence};
@@ -136,6 +136,8 @@ struct State {
     devices: BTreeMap<String, DeviceRecord>,
     /// The evaluator's acknowledgements and silences, as last pushed.
     operator: OperatorState,
+    /// The rules in service (the trend chart draws their levels).
+    rules: Option<Arc<AlertConfig>>,
 }
 
 #[derive(Debug)]
@@ -306,6 +308,21 @@ impl AlertHub {
     /// The engine's device registry (every second, and after a change).
     pub fn set_devices(&self, devices: impl IntoIterator<Item = DeviceRecord>) {
         self.write().devices = devices.into_iter().map(|d| (d.device_id.clone(), d)).collect();
+    }
+
+    /// The rules in service, at start and after each reload.
+    pub fn set_rules(&self, rules: AlertConfig) {
+        self.write().rules = Some(Arc::new(rules));
+    }
+
+    /// The rules in service (`None` before the evaluator started).
+    pub fn rules(&self) -> Option<Arc<AlertConfig>> {
+        self.read().rules.clone()
+    }
+
+    /// One device's registry record.
+    pub fn device(&self, device_id: &str) -> Option<DeviceRecord> {
+        self.read().devices.get(device_id).cloned()
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<HubEvent> {

@@ -6,7 +6,8 @@
 //!   (tap, never waits)           │ engine: rules, state, timers
 //!                                ├─try_send──▶ [mqtt output]    ──▶ {prefix}/{site}/{device}/{rule}
 //!                                ├─try_send──▶ [influx output]  ──▶ measurement `alerts`
-//!                                └─try_send──▶ [webhook output] ──▶ POST JSON
+//!                                ├─try_send──▶ [webhook output] ──▶ POST JSON (or a chat bot's body)
+//!                                └─try_send──▶ [email output]   ──▶ SMTP, Vietnamese or English
 //! ```
 
 pub mod config;
@@ -16,6 +17,7 @@ pub mod outputs;
 pub mod payload;
 pub mod service;
 pub mod stats;
+pub mod text;
 pub mod watch;
 
 use std::path::{Path, PathBuf};

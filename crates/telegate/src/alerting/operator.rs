@@ -383,6 +383,18 @@ impl OperatorState {
     }
 }
 
+/// How an escalation's `message` starts: `not acknowledged for 15m: ` and
+/// then the alert's own message. [`unacknowledged_parts`] reads it back, so
+/// that the email and chat text ([`super::text`]) say it in their language.
+const UNACKED_PREFIX: &str = "not acknowledged for ";
+
+/// Of an escalation's `message`: how long the alert went unacknowledged,
+/// and the alert's own message. `None` for any other message.
+pub fn unacknowledged_parts(message: &str) -> Option<(std::time::Duration, &str)> {
+    let (span, rest) = message.strip_prefix(UNACKED_PREFIX)?.split_once(": ")?;
+    Some((humantime::parse_duration(span).ok()?, rest))
+}
+
 /// The `unacknowledged` transition of `a`.
 fn escalation(a: &ActiveAlert, unacked_for_ns: i64, now_ns: i64) -> Transition {
     let secs = u64::try_from(unacked_for_ns / 1_000_000_000).unwrap_or(0);
@@ -405,7 +417,7 @@ fn escalation(a: &ActiveAlert, unacked_for_ns: i64, now_ns: i64) -> Transition {
         episode_start_ns: a.episode_start_ns,
         evaluated_at_ns: now_ns,
         late: false,
-        message: format!("not acknowledged for {span}: {}", a.message),
+        message: format!("{UNACKED_PREFIX}{span}: {}", a.message),
         silenced_by: None,
     }
 }

@@ -18,12 +18,21 @@ pub struct Delivery {
     pub transition: Transition,
     /// `serde_json` of the transition: the MQTT payload and the webhook body.
     pub json: Bytes,
+    /// The rule is a deadman: its value is seconds of silence, which the
+    /// human text ([`super::text`]) says as a duration.
+    pub deadman: bool,
 }
 
 impl Delivery {
-    pub fn new(transition: Transition) -> Result<Arc<Delivery>, serde_json::Error> {
+    /// `rule_kind`: the rule's `kind` (`Rule::kind`), as far as the text
+    /// told to people depends on it.
+    pub fn new(transition: Transition, rule_kind: &str) -> Result<Arc<Delivery>, serde_json::Error> {
         let json = Bytes::from(serde_json::to_vec(&transition)?);
-        Ok(Arc::new(Delivery { transition, json }))
+        Ok(Arc::new(Delivery {
+            transition,
+            json,
+            deadman: rule_kind == "deadman",
+        }))
     }
 
     /// Unique per transition (not per alert): lets a webhook receiver drop
@@ -207,7 +216,7 @@ mod tests {
 
     #[test]
     fn json_uses_snake_case_names() {
-        let d = Delivery::new(transition()).unwrap();
+        let d = Delivery::new(transition(), "threshold").unwrap();
         let v: serde_json::Value = serde_json::from_slice(&d.json).unwrap();
         assert_eq!(v["change"], "escalated");
         assert_eq!(v["severity"], "warning");

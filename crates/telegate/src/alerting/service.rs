@@ -115,6 +115,7 @@ impl Evaluator {
         reload_interval: Duration,
     ) -> Self {
         hub.set_devices(engine.devices().cloned());
+        hub.set_rules(engine.config().clone());
         Self {
             engine,
             hub,
@@ -222,7 +223,8 @@ impl Evaluator {
         for mut t in self.out.drain(..) {
             t.silenced_by = self.operator.silenced_by(&t.rule_id, &t.series, now);
             self.stats.transition(&t.rule_id, state_label(t.to));
-            match Delivery::new(t.clone()) {
+            let kind = self.engine.config().rule(&t.rule_id).map_or("", |r| r.kind());
+            match Delivery::new(t.clone(), kind) {
                 Ok(d) => self.outputs.send(&d),
                 Err(e) => tracing::error!(error = %e, alert_id = %t.alert_id, "alert transition cannot be serialized"),
             }
@@ -378,6 +380,7 @@ impl Evaluator {
                 let rules = config.rules().len();
                 self.outputs.set_escalation_outputs(&config.escalation().outputs);
                 self.engine.reload(config);
+                self.hub.set_rules(self.engine.config().clone());
                 tracing::info!(rules, file = %self.watched.rules.display(), "alert rules reloaded");
                 self.save();
             }

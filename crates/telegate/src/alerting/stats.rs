@@ -19,14 +19,17 @@ pub enum OutputKind {
     Webhook,
     /// `[alerts.oncall]`: a second webhook that receives escalations only.
     Oncall,
+    /// `[alerts.email]`: SMTP.
+    Email,
 }
 
 impl OutputKind {
-    pub const ALL: [OutputKind; 4] = [
+    pub const ALL: [OutputKind; 5] = [
         OutputKind::Mqtt,
         OutputKind::Influx,
         OutputKind::Webhook,
         OutputKind::Oncall,
+        OutputKind::Email,
     ];
 
     pub fn label(self) -> &'static str {
@@ -35,6 +38,7 @@ impl OutputKind {
             OutputKind::Influx => "influx",
             OutputKind::Webhook => "webhook",
             OutputKind::Oncall => "oncall",
+            OutputKind::Email => "email",
         }
     }
 
@@ -78,7 +82,7 @@ pub struct AlertStats {
     pub parse_errors: AtomicU64,
     /// (rule, state the transition went to) → count.
     transitions: Mutex<BTreeMap<(String, &'static str), u64>>,
-    outputs: [OutputStats; 4],
+    outputs: [OutputStats; OutputKind::ALL.len()],
 }
 
 impl AlertStats {

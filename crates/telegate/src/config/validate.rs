@@ -260,6 +260,8 @@ impl Config {
         }
         self.alerts.validate(file)?;
         self.admin.console.validate(file)?;
+        self.trend.validate(file)?;
+        self.map.validate(file)?;
         Ok(())
     }
 }

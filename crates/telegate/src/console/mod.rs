@@ -9,7 +9,7 @@
 //!
 //! | route | who | does |
 //! | --- | --- | --- |
-//! | `GET /`, `/console.css`, `/console.js`, `/i18n.js` | anyone | the page (no data in it) |
+//! | `GET /`, `/console.css`, `/console.js`, `/i18n.js`, `/views.css`, `/trend.js`, `/map.js` | anyone | the page (no data in it) |
 //! | `POST /api/login` | anyone | `{user, password}` → session cookie + `{user, role, csrf}`; 401 wrong (with `Retry-After` when it started a lock), 429 locked: refused unchecked (`Retry-After`) |
 //! | `POST /api/logout` | session | ends it |
 //! | `GET /api/session` | any principal | `{user, role, auth, csrf?, language}` |
@@ -17,6 +17,7 @@
 //! | `POST /api/alerts/{alert_id}/ack` | operator | `{note}` |
 //! | `POST /api/silences`, `DELETE /api/silences/{id}` | operator | `{scope, value, duration, reason}` |
 //! | `DELETE /api/devices/{device_id}` | admin | decommission |
+//! | `GET /api/series`, `/api/stations` | viewer | the trend chart's points and the station map ([`views_router`], passed as `extra`) |
 //!
 //! **The token in the browser** (no accounts): the operator opens
 //! `http://127.0.0.1:9464/#token=…`; the script keeps it in the tab's
@@ -55,6 +56,8 @@ use crate::operators::sessions;
 use crate::operators::{AuditEntry, Role};
 use auth::{Auth, Principal, client_addr, refuse};
 
+pub mod series;
+pub mod stations;
 #[cfg(test)]
 mod tests;
 
@@ -121,6 +124,90 @@ pub fn router(hub: Arc<AlertHub>, shutdown: CancellationToken, auth: Arc<Auth>, 
     api.merge(public).merge(pages)
 }
 
+#[derive(Debug, Clone)]
+struct ViewsState {
+    hub: Arc<AlertHub>,
+    series: Arc<series::SeriesReader>,
+    map: Arc<stations::MapConfig>,
+}
+
+/// The trend chart's and the station map's data routes: pass them to
+/// [`router`] as `extra`, so they sit behind the console's authentication
+/// (any role may read them).
+pub fn views_router(hub: Arc<AlertHub>, series: series::SeriesReader, map: stations::MapConfig) -> Router {
+    Router::new()
+        .route("/api/series", get(series_of))
+        .route("/api/stations", get(stations_now))
+        .with_state(ViewsState {
+            hub,
+            series: Arc::new(series),
+            map: Arc::new(map),
+        })
+}
+
+fn error_json(status: u16, message: String) -> Response {
+    (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        [(header::CACHE_CONTROL, "no-store")],
+        Json(serde_json::json!({ "error": message })),
+    )
+        .into_response()
+}
+
+/// `GET /api/series?device=…[&field=…&measurement=…|&rule=…][&range=24h]`.
+async fn series_of(State(st): State<ViewsState>, Query(p): Query<series::SeriesParams>) -> Response {
+    use series::{DeviceFacts, SeriesBody, downsample, levels_for, parse_range, resolve};
+    let rules = st.hub.rules();
+    let record = st.hub.device(&p.device);
+    let facts = record.as_ref().map(|d| DeviceFacts {
+        site: d.site.clone(),
+        sensor_types: d.sensor_types.iter().cloned().collect(),
+        fields: d.last_values.keys().cloned().collect(),
+    });
+    let asked = parse_range(p.range.as_deref()).and_then(|r| Ok((r, resolve(&p, rules.as_deref(), facts.as_ref())?)));
+    let ((range, span), key) = match asked {
+        Ok(v) => v,
+        Err(e) => return error_json(e.status(), e.to_string()),
+    };
+    let to_ns = now_ns();
+    let from_ns = to_ns.saturating_sub(i64::try_from(span.as_nanos()).unwrap_or(i64::MAX));
+    let (samples, truncated) = match st.series.read(&key, from_ns, to_ns).await {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(error = %e, device = %key.device, "console: trend series not read");
+            return error_json(e.status(), e.to_string());
+        }
+    };
+    let max = st.series.config().max_points;
+    let points = downsample(&samples, max);
+    let site = facts.as_ref().and_then(|f| f.site.as_deref());
+    no_store(SeriesBody {
+        levels: levels_for(&key, rules.as_deref(), site),
+        device_id: key.device,
+        measurement: key.measurement,
+        field: key.field,
+        range,
+        from_ms: from_ns / 1_000_000,
+        to_ms: to_ns / 1_000_000,
+        source: st.series.config().query,
+        samples: samples.len(),
+        truncated,
+        downsampled: points.len() < samples.len(),
+        points,
+    })
+}
+
+/// `GET /api/stations`.
+async fn stations_now(State(st): State<ViewsState>) -> Response {
+    let now = now_ns();
+    no_store(stations::stations(
+        &st.map,
+        &st.hub.devices(now),
+        &st.hub.alerts(now),
+        now,
+    ))
+}
+
 /// The API alone, open to whoever reaches it: for mounting behind
 /// `admin::router`'s token check, and for tests.
 pub fn api_router(hub: Arc<AlertHub>, shutdown: CancellationToken) -> Router {
@@ -177,12 +264,27 @@ fn page_router_for(language: &str, mode: &str) -> Router {
             "/i18n.js",
             get(|| async { page("text/javascript; charset=utf-8", I18N_JS.to_owned()) }),
         )
+        .route(
+            "/views.css",
+            get(|| async { page("text/css; charset=utf-8", VIEWS_CSS.to_owned()) }),
+        )
+        .route(
+            "/trend.js",
+            get(|| async { page("text/javascript; charset=utf-8", TREND_JS.to_owned()) }),
+        )
+        .route(
+            "/map.js",
+            get(|| async { page("text/javascript; charset=utf-8", MAP_JS.to_owned()) }),
+        )
 }
 
 const INDEX_HTML: &str = include_str!("assets/index.html");
 const CONSOLE_CSS: &str = include_str!("assets/console.css");
 const CONSOLE_JS: &str = include_str!("assets/console.js");
 const I18N_JS: &str = include_str!("assets/i18n.js");
+const VIEWS_CSS: &str = include_str!("assets/views.css");
+const TREND_JS: &str = include_str!("assets/trend.js");
+const MAP_JS: &str = include_str!("assets/map.js");
 
 /// Only our own files may run or be fetched (no inline script, nothing from
 /// outside), the page cannot be framed, and no URL (which may carry the

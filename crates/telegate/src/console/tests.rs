@@ -609,3 +609,41 @@ async fn a_viewer_cannot_act_and_without_secure_cookie_there_is_no_secure_flag()
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert!(body.contains("operator"), "{body}");
 }
+
+#[test]
+fn trend_and_map_scripts_never_write_markup_nor_fetch_from_outside() {
+    for (name, js) in [("trend.js", TREND_JS), ("map.js", MAP_JS)] {
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+        ] {
+            assert!(!js.contains(sink), "{name} uses {sink}");
+        }
+        // The SVG namespace is a name, not a request.
+        let without_ns = js.replace("'http://www.w3.org/2000/svg'", "");
+        assert!(
+            !without_ns.contains("http://") && !without_ns.contains("https://"),
+            "{name}: an external URL"
+        );
+        // Every visible string goes through t(), in both languages.
+        for lang in ["'vi'", "'en'"] {
+            assert!(
+                js.contains(&format!("registerMessages({lang}, {{")),
+                "{name}: no {lang} messages"
+            );
+        }
+    }
+    for id in ["trend", "stations"] {
+        assert!(INDEX_HTML.contains(&format!("id=\"{id}\"")), "index.html lacks #{id}");
+    }
+    for script in ["trend.js", "map.js"] {
+        assert!(
+            INDEX_HTML.contains(&format!("<script src=\"{script}\" defer>")),
+            "index.html lacks {script}"
+        );
+    }
+    assert!(!VIEWS_CSS.contains("http"), "views.css fetches nothing");
+}

@@ -10,6 +10,7 @@
 //! reload) it keeps delivering what is queued for a grace period, then gives
 //! up on the rest, logging how many it dropped.
 
+pub mod email;
 pub mod influx;
 pub mod mqtt;
 pub mod webhook;
@@ -39,6 +40,8 @@ pub enum OutputError {
     Mqtt(#[from] telegate_mqtt::MqttError),
     #[error("alerts.webhook.url = {url:?}: {message}")]
     Webhook { url: String, message: String },
+    #[error("alerts.email.{key}: {message}")]
+    Email { key: &'static str, message: String },
 }
 
 /// What outputs share with the rest of the gateway and cannot change
@@ -132,6 +135,124 @@ pub fn delivers(kind: OutputKind, t: &Transition, escalate_to: &[String]) -> boo
     } else {
         kind != OutputKind::Oncall
     }
+}
+
+/// Why one delivery attempt of a one-at-a-time output (webhook, email) failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Worth another attempt, after `retry_after` if the receiver said so.
+    Retry {
+        problem: String,
+        retry_after: Option<Duration>,
+    },
+    /// Another attempt would get the same answer.
+    Refused(String),
+}
+
+/// How a one-at-a-time output retries.
+#[derive(Debug, Clone)]
+pub(crate) struct OneByOne {
+    pub(crate) kind: OutputKind,
+    /// Where it delivers, for the log (a URL, an SMTP server).
+    pub(crate) target: String,
+    pub(crate) retry: Retry,
+    /// Attempts per transition before it is dropped; 0: no limit.
+    pub(crate) max_attempts: u32,
+}
+
+/// The loop of the outputs that deliver one transition at a time and in
+/// order (webhook, email): `attempt` until delivered, retried with backoff
+/// (or the receiver's `Retry-After`) up to `max_attempts`, dropped at once
+/// when refused for good; transitions `wanted` says no to leave the queue
+/// uncounted. At `give_up` (shutdown past the grace period) what is left is
+/// counted as dropped.
+pub(crate) async fn deliver_each<F, Fut>(
+    how: OneByOne,
+    mut rx: mpsc::Receiver<Arc<Delivery>>,
+    give_up: CancellationToken,
+    stats: Arc<AlertStats>,
+    wanted: impl Fn(&Delivery) -> bool,
+    mut attempt: F,
+) where
+    F: FnMut(Arc<Delivery>) -> Fut,
+    Fut: Future<Output = Result<(), Failure>>,
+{
+    let out = stats.output(how.kind);
+    let (name, target) = (how.kind.label(), how.target.as_str());
+    let mut backoff = Backoff::new(how.retry);
+    let at_shutdown = |rx: &mpsc::Receiver<Arc<Delivery>>| {
+        tracing::error!(
+            transitions = 1 + rx.len(),
+            output = name,
+            target,
+            "alert output: giving up at shutdown; these transitions were not delivered"
+        );
+        settled(out, 1 + rx.len(), false);
+    };
+    while let Some(d) = rx.recv().await {
+        if !wanted(&d) {
+            out.depth.fetch_sub(1.min(out.depth.load(Relaxed)), Relaxed);
+            continue;
+        }
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let result = tokio::select! {
+                r = attempt(d.clone()) => r,
+                () = give_up.cancelled() => return at_shutdown(&rx),
+            };
+            let (problem, retry_after) = match result {
+                Ok(()) => {
+                    if backoff.failures() > 0 {
+                        tracing::info!(
+                            after_failures = backoff.failures(),
+                            output = name,
+                            target,
+                            "alert output: delivering again"
+                        );
+                    }
+                    backoff.reset();
+                    settled(out, 1, true);
+                    break;
+                }
+                Err(Failure::Refused(problem)) => {
+                    out.errors.fetch_add(1, Relaxed);
+                    tracing::error!(output = name, target, problem, alert_id = %d.transition.alert_id, "alert output: the receiver refused the transition; dropped (retrying cannot help)");
+                    // The next transition starts from retry_initial, as documented.
+                    backoff.reset();
+                    settled(out, 1, false);
+                    break;
+                }
+                Err(Failure::Retry { problem, retry_after }) => (problem, retry_after),
+            };
+            out.errors.fetch_add(1, Relaxed);
+            if how.max_attempts > 0 && attempts >= how.max_attempts {
+                tracing::error!(output = name, target, problem, attempts, alert_id = %d.transition.alert_id, "alert output: giving up on the transition after max_attempts");
+                backoff.reset();
+                settled(out, 1, false);
+                break;
+            }
+            let delay = retry_after.unwrap_or_else(|| backoff.next_delay());
+            if worth_logging(attempts) {
+                tracing::warn!(output = name, target, problem, attempt = attempts, retry_in = ?delay, "alert output: delivery failed; will retry");
+            }
+            if !pause(delay, &give_up).await {
+                return at_shutdown(&rx);
+            }
+        }
+    }
+}
+
+/// An error with its chain of causes, on one line.
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(inner) = src {
+        s.push_str(": ");
+        s.push_str(&inner.to_string());
+        src = inner.source();
+    }
+    s
 }
 
 /// A running output: its queue and its task.
@@ -261,6 +382,13 @@ impl Outputs {
                     webhook::run(hook, cfg, rx, give_up, stats, kind)
                 })
             }
+            OutputKind::Email if c.email.enabled() => {
+                let mailer = email::Mailer::new(&c.email)?;
+                let cfg = c.email.clone();
+                Handle::spawn(kind, cfg.queue, move |rx, give_up| {
+                    email::run(mailer, cfg, rx, give_up, stats)
+                })
+            }
             _ => return Ok(None),
         };
         tracing::info!(output = kind.label(), target = %self.describe(kind, c), "alert output started");
@@ -274,8 +402,9 @@ impl Outputs {
                 c.mqtt.topic_prefix, self.env.mqtt.host, self.env.mqtt.port
             ),
             OutputKind::Influx => format!("measurement alerts in {}", self.env.sink.describe()),
-            OutputKind::Webhook => c.webhook.url.clone(),
-            OutputKind::Oncall => format!("{} (escalations only)", c.oncall.url),
+            OutputKind::Webhook => webhook::redacted_url(&c.webhook.url),
+            OutputKind::Oncall => format!("{} (escalations only)", webhook::redacted_url(&c.oncall.url)),
+            OutputKind::Email => format!("{} via {}:{}", c.email.to.join(", "), c.email.server, c.email.port),
         }
     }
 
@@ -301,7 +430,7 @@ impl Outputs {
     pub fn set_escalation_outputs(&mut self, names: &[String]) {
         for n in names {
             if !OutputKind::ALL.iter().any(|k| k.label() == n) {
-                tracing::error!(output = %n, "[escalation] outputs names no output (known: mqtt, webhook, oncall): nothing is sent to it");
+                tracing::error!(output = %n, "[escalation] outputs names no output (known: mqtt, webhook, oncall, email): nothing is sent to it");
             } else if !self.handles.iter().any(|h| h.kind.label() == n) {
                 tracing::warn!(output = %n, "[escalation] outputs names an output that is not turned on");
             }
@@ -319,6 +448,7 @@ impl Outputs {
                 OutputKind::Influx => old.influx != new.influx,
                 OutputKind::Webhook => old.webhook != new.webhook,
                 OutputKind::Oncall => old.oncall != new.oncall,
+                OutputKind::Email => old.email != new.email,
             })
             .collect()
     }
@@ -348,6 +478,7 @@ impl Outputs {
         self.config.influx = new.influx.clone();
         self.config.webhook = new.webhook.clone();
         self.config.oncall = new.oncall.clone();
+        self.config.email = new.email.clone();
         Ok(changed.into_iter().map(OutputKind::label).collect())
     }
 
@@ -377,13 +508,17 @@ mod tests {
                 .collect()
         };
         let mut t = d.clone();
-        assert_eq!(all(&t, &[]), ["mqtt", "influx", "webhook"]);
+        assert_eq!(all(&t, &[]), ["mqtt", "influx", "webhook", "email"]);
         t.silenced_by = Some("s1".into());
         assert_eq!(all(&t, &[]), ["influx"]);
         let mut e = d.clone();
         e.change = Change::Unacknowledged;
-        assert_eq!(all(&e, &[]), ["mqtt", "influx", "webhook", "oncall"]);
+        assert_eq!(all(&e, &[]), ["mqtt", "influx", "webhook", "oncall", "email"]);
         assert_eq!(all(&e, &["oncall".to_owned()]), ["influx", "oncall"]);
+        assert_eq!(
+            all(&e, &["oncall".to_owned(), "email".to_owned()]),
+            ["influx", "oncall", "email"]
+        );
         e.silenced_by = Some("s1".into());
         assert_eq!(all(&e, &["oncall".to_owned()]), ["influx"]);
     }

@@ -241,7 +241,7 @@
     const silence = silenceOf(a.rule_id, a.series);
     const cls = 'alert ' + s + (state.fresh.has(a.alert_id) ? ' fresh' : '') + (silent ? ' silent' : '')
       + (ack ? ' acked' : '') + (silence ? ' silenced' : '');
-    return el('article', { class: cls, 'data-alert-id': a.alert_id, 'data-severity': s, 'data-silent': silent ? 'true' : 'false', 'data-since-ns': String(a.since_ns || 0), 'data-episode-ns': String(a.episode_start_ns || 0), 'data-device': (a.series && a.series.device_id) || '', 'data-site': (a.series && a.series.site) || '', 'data-acked': ack ? 'true' : 'false', 'data-ack-by': ack ? ack.by : '', 'data-silenced': silence ? silence.id : '' },
+    return el('article', { class: cls, 'data-alert-id': a.alert_id, 'data-severity': s, 'data-silent': silent ? 'true' : 'false', 'data-since-ns': String(a.since_ns || 0), 'data-episode-ns': String(a.episode_start_ns || 0), 'data-device': (a.series && a.series.device_id) || '', 'data-site': (a.series && a.series.site) || '', 'data-acked': ack ? 'true' : 'false', 'data-ack-by': ack ? ack.by : '', 'data-silenced': silence ? silence.id : '', 'data-rule': a.rule_id },
       silent ? el('div', { class: 'silent-flag' }, t('card.silentFlag', { span: span(nowMs() - seen / 1e6) })) : null,
       el('div', {}, badge(s), ' ', el('span', { class: 'title' }, a.rule_name || a.rule_id), ' ', el('span', { class: 'level' }, a.level),
         a.flapping ? [' ', el('span', { class: 'flapping' }, t('card.flapping'))] : null),
