@@ -35,6 +35,7 @@ use telegate_model::Secret;
 use telegate_schema::Registry;
 
 use super::cdp::{Browser, Page};
+use super::views::picture;
 use super::{Fleet, now_ns};
 
 const TOKEN: &str = "ops-e2e-token-7f3a";
@@ -166,6 +167,17 @@ async fn wait_page(
 }
 
 /// Run JavaScript that must return `true`.
+/// Scroll section `id` into view and save the picture `name` (docs/console.md).
+async fn picture_of(browser: &mut Browser, page: &Page, id: &str, name: &str) -> anyhow::Result<()> {
+    let js = format!(
+        "(() => {{ const n = document.getElementById({id}); if (!n) return false; n.scrollIntoView({{ block: 'start' }}); return true; }})()",
+        id = json!(id)
+    );
+    act(browser, page, &js).await?;
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    picture(browser, page, name).await
+}
+
 async fn act(browser: &mut Browser, page: &Page, js: &str) -> anyhow::Result<()> {
     match browser.eval(page, js).await? {
         Ok(Value::Bool(true)) => Ok(()),
@@ -328,6 +340,17 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
     let (ctx_a, ctx_b) = (browser.new_context().await?, browser.new_context().await?);
     let a = browser.open_in(&url, Some(&ctx_a)).await?;
     let b = browser.open_in(&url, Some(&ctx_b)).await?;
+    wait_page(&mut browser, &a, "the login form", Duration::from_secs(10), |s| {
+        s["loginShown"] == true
+    })
+    .await?;
+    act(
+        &mut browser,
+        &a,
+        "(() => { document.getElementById('user-input').value = 'lan'; return true; })()",
+    )
+    .await?;
+    picture(&mut browser, &a, "console-login.png").await?;
     let sa = log_in(&mut browser, &a, "lan", "lan-mật-khẩu-2026").await?;
     assert_eq!(sa["role"], "operator", "{sa:#}");
     assert_eq!(sa["lang"], "vi", "the gateway's language: {sa:#}");
@@ -391,6 +414,7 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
     );
     assert_eq!(card["ackButton"], false, "{card:#}");
     eprintln!("acknowledgement shown in the other console after {live:?}");
+    picture_of(&mut browser, &b, "alerts", "console-ack.png").await?;
 
     // A viewer: no button in the page, 403 from the API.
     let ctx_c = browser.new_context().await?;
@@ -461,6 +485,7 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
         },
     )
     .await?;
+    picture(&mut browser, &a, "console-silence.png").await?;
     let recent = sa["recent"].as_array().context("recent")?;
     assert!(
         recent.iter().any(|r| r["change"] == "fired"
@@ -545,6 +570,13 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
         "escalation of rl-003 after {first:?}, again after {again:?}; rl-001 acknowledged after {:?}",
         acked_at.duration_since(fired_at)
     );
+    wait_page(&mut browser, &b, "the escalation in the history", Duration::from_secs(10), |s| {
+        s["recent"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|r| r["change"] == "unacknowledged"))
+    })
+    .await?;
+    picture_of(&mut browser, &b, "history", "console-escalation.png").await?;
 
     // The audit panel shows who did what.
     let sb = wait_page(&mut browser, &b, "the audit entries", Duration::from_secs(35), |s| {
@@ -559,6 +591,7 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
         .and_then(|e| e["text"].as_str())
         .unwrap_or_default();
     assert!(ack_row.contains(note), "{ack_row}");
+    picture_of(&mut browser, &b, "audit-panel", "console-audit.png").await?;
 
     // Filter by site: only Nậm Giàng's alert.
     act(
@@ -580,6 +613,8 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
         },
     )
     .await?;
+    act(&mut browser, &b, "(() => { window.scrollTo(0, 0); return true; })()").await?;
+    picture(&mut browser, &b, "console-filters.png").await?;
     act(
         &mut browser,
         &b,
@@ -607,6 +642,8 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
         .await?
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     assert_eq!(phone["columns"], 1, "{phone}");
+    act(&mut browser, &b, "(() => { window.scrollTo(0, 0); return true; })()").await?;
+    picture(&mut browser, &b, "console-phone.png").await?;
     assert!(
         phone["width"].as_u64() <= phone["inner"].as_u64().map(|w| w + 1),
         "wider than the phone: {phone}"

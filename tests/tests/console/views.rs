@@ -212,8 +212,9 @@ async fn click(browser: &mut Browser, page: &Page, selector: &str) -> anyhow::Re
     }
 }
 
-/// Save a screenshot under the target dir, and to docs/ when asked.
-async fn picture(browser: &mut Browser, page: &Page, name: &str) -> anyhow::Result<()> {
+/// Save a screenshot under the target dir, and to docs/ when asked
+/// (`UPDATE_DOCS_SCREENSHOT=1`): the pictures of docs/console.md.
+pub(super) async fn picture(browser: &mut Browser, page: &Page, name: &str) -> anyhow::Result<()> {
     let png = browser.screenshot(page).await?;
     ensure!(
         png.starts_with(b"\x89PNG\r\n\x1a\n") && png.len() > 20_000,

@@ -314,6 +314,7 @@ mod tests {
             episode_start_ns: T - 7_200_000_000_000,
             evaluated_at_ns: T + 400_000_000,
             late: false,
+            silenced_by: None,
             message: "rl-001 at muong-te: stage 290.12 m ≥ BĐ III (290 m)".into(),
         }
     }

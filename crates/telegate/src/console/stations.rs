@@ -265,6 +265,8 @@ mod tests {
             },
             last_seen_ns: None,
             silent: false,
+            ack: None,
+            silenced_by: None,
         }
     }
 
@@ -299,6 +301,7 @@ mod tests {
             ],
             recent: vec![],
             silent_devices: 1,
+            silences: vec![],
         };
         let body = stations(&map, &devices, &alerts, 5);
         let s: Vec<(&str, MarkState, Placed, Option<f64>)> = body

@@ -6,7 +6,8 @@
 //   t(key, vars)       the text in the current language, falling back to
 //                      'en', then to the key; {name} replaced from vars
 //   currentLang()      'vi' or 'en'
-//   setLang(lang)      choose for this browser (kept in localStorage)
+//   setLang(lang)      choose for this browser (kept in localStorage);
+//                      fires 'telegate-lang' on document
 //   fmtTime(ms)        dd/mm/yyyy HH:MM in ICT (Asia/Ho_Chi_Minh)
 //   fmtTimeSec(ms)     dd/mm/yyyy HH:MM:SS in ICT
 //   fmtClock(ms)       HH:MM:SS in ICT
@@ -37,6 +38,8 @@ function currentLang() {
 function setLang(lang) {
   try { localStorage.setItem(I18N_STORE_KEY, lang); } catch (e) { /* memory only */ }
   document.documentElement.lang = lang;
+  // Scripts that draw their own texts (trend.js, map.js) redraw on this.
+  document.dispatchEvent(new Event('telegate-lang'));
 }
 
 function t(key, vars) {

@@ -5,8 +5,7 @@
 // station opens its trend (trend.js).
 'use strict';
 
-// registerMessages and t: the console's i18n.js, or the fallback that
-// trend.js (loaded before this file) defines in its absence.
+// registerMessages and t: the console's i18n.js, loaded before this file.
 registerMessages('vi', {
   'map.title': 'Bản đồ trạm',
   'map.state.critical': 'Khẩn cấp',
@@ -18,7 +17,7 @@ registerMessages('vi', {
   'map.station': '{name} ({site}): {state}',
   'map.firing': '{n} cảnh báo đang bật',
   'map.unplaced': 'Chưa có tọa độ: {list}',
-  'map.none': 'Chưa có tọa độ trạm nào: thêm [map.sites] và [map.devices] vào tệp cấu hình.',
+  'map.none': 'Chưa có tọa độ trạm nào: khai báo trong bảng [map] của tệp cấu hình.',
   'map.hint': 'Sơ đồ, không theo tỉ lệ bản đồ nền. Bấm vào một trạm để xem diễn biến.',
   'map.loading': 'Đang tải…',
 });
@@ -120,12 +119,18 @@ registerMessages('en', {
   }
 
   let timer = null;
+  let last = null;
   async function refresh() {
     clearTimeout(timer);
     try {
       const tok = token();
       const r = await fetch('api/stations', { headers: tok ? { Authorization: 'Bearer ' + tok } : {}, cache: 'no-store', credentials: 'same-origin' });
-      if (r.ok) render(await r.json());
+      if (r.ok) { last = await r.json(); render(last); } else if (r.status === 401 && last) {
+        // Logged out (or the session ended): no stations left on screen.
+        last = null;
+        const box = $('map');
+        if (box) box.replaceChildren(el('p', { class: 'empty' }, t('map.loading')));
+      }
     } catch (e) { /* the console's own indicator says the gateway is unreachable */ }
     timer = setTimeout(refresh, EVERY_MS);
   }
@@ -136,5 +141,11 @@ registerMessages('en', {
     sec.replaceChildren(el('h2', { id: 'stations-h' }, t('map.title')), el('div', { id: 'map', class: 'map' }, el('p', { class: 'empty' }, t('map.loading'))));
     refresh();
   }
+  // Another language chosen in the header: the same stations, new words.
+  document.addEventListener('telegate-lang', () => {
+    const h = $('stations-h');
+    if (h) h.textContent = t('map.title');
+    if (last) render(last);
+  });
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start); else start();
 })();

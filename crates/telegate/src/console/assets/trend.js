@@ -5,25 +5,8 @@
 // CDN: the page works at a border gate without internet.
 'use strict';
 
-// Until the console's message catalogue (i18n.js) is loaded in this page,
-// a minimal one with the same globals, so the strings here and in map.js
-// (loaded after this file) work either way.
-if (typeof registerMessages === 'undefined') {
-  const catalog = {};
-  const lang = () => {
-    const asked = new URLSearchParams(location.search).get('lang') || document.documentElement.dataset.lang || '';
-    const prefs = [asked, ...(navigator.languages || [navigator.language || ''])];
-    return prefs.some((l) => /^vi\b/i.test(l || '')) || !prefs.some((l) => /^en\b/i.test(l || '')) ? 'vi' : 'en';
-  };
-  window.registerMessages = (l, messages) => { catalog[l] = Object.assign(catalog[l] || {}, messages); };
-  window.t = (key, vars) => {
-    let s = (catalog[lang()] || {})[key] ?? (catalog.en || {})[key] ?? key;
-    for (const [k, v] of Object.entries(vars || {})) s = s.split('{' + k + '}').join(String(v));
-    return s;
-  };
-  window.currentLang = lang;
-}
-
+// Strings through the console's i18n.js (registerMessages, t,
+// currentLang), which index.html loads before this file and map.js.
 registerMessages('vi', {
   'trend.title': 'Diễn biến {device} · {field}',
   'trend.hint': 'Bấm vào một cảnh báo, một thiết bị hoặc một trạm trên bản đồ để xem diễn biến.',
@@ -81,7 +64,7 @@ registerMessages('en', {
     for (const c of children) if (c !== null && c !== undefined) n.append(c instanceof Node ? c : String(c));
     return n;
   }
-  const lang = () => (typeof currentLang === 'function' ? currentLang() : (document.documentElement.lang || 'vi'));
+  const lang = () => currentLang();
   // Numbers as operators write them: a decimal comma in Vietnamese.
   function num(x) {
     const s = String(Number(x.toFixed(2)));
@@ -225,10 +208,24 @@ registerMessages('en', {
       : t('trend.no_levels');
   }
 
-  // Clicks on the console's alert cards and device rows open their chart.
+  // Another language chosen in the header (i18n.js's setLang): the panel's
+  // texts again, and the open chart redrawn.
+  document.addEventListener('telegate-lang', () => {
+    const p = $('trend');
+    if (!p || !p.dataset.built) return;
+    delete p.dataset.built;
+    const open = !p.hidden && p.dataset.device;
+    panel();
+    if (open) load();
+  });
+
+  // Clicks on the console's alert cards and device rows open their chart
+  // (not those on a card's own controls: acknowledge, its note, …).
+
   document.addEventListener('click', (ev) => {
     const target = ev.target instanceof Element ? ev.target : null;
     if (!target) return;
+    if (target.closest('button, input, select, textarea, form, a')) return;
     const card = target.closest('#firing article.alert[data-device]');
     if (card && card.dataset.device) return openTrend({ device: card.dataset.device, rule: card.dataset.rule || '' });
     const row = target.closest('#devices tr[data-device]');
