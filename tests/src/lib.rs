@@ -8,7 +8,8 @@
 //!   on top of [`process`]. [`servers`] gathers the three.
 //! - MQTT test clients ([`client`]), payloads built from the schemas
 //!   ([`payloads`]) and the gateway run in-process ([`gateway`]).
-//! - A webhook receiver ([`webhook`]) for the alert outputs.
+//! - A webhook receiver ([`webhook`]) and an SMTP server ([`smtp`],
+//!   aiosmtpd with STARTTLS and AUTH) for the alert outputs.
 //! - [`eventually`], for conditions that take a moment to hold.
 
 pub mod admin;
@@ -23,6 +24,8 @@ pub mod payloads;
 pub mod pki;
 pub mod process;
 pub mod raw_mqtt;
+pub mod rules;
+pub mod smtp;
 pub mod stream;
 pub mod victoria;
 pub mod webhook;

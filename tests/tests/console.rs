@@ -22,8 +22,12 @@
 // In a directory of its own: a file beside this one would be a test target.
 #[path = "console/cdp.rs"]
 mod cdp;
+#[path = "console/operators.rs"]
+mod operators;
 #[path = "console/staleness.rs"]
 mod staleness;
+#[path = "console/views.rs"]
+mod views;
 
 use std::time::{Duration, Instant};
 

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::error::ConfigError;
+use crate::escalation::{Escalation, RawEscalation};
 use crate::rule::{Rule, Severity};
 
 /// Validated alert rules plus the device labels they select and group by.
@@ -21,6 +22,8 @@ pub struct AlertConfig {
     pub(crate) rules: Vec<Rule>,
     /// device_id → extra labels (tags only the alert engine sees).
     pub(crate) labels: HashMap<String, Vec<(String, String)>>,
+    /// `[escalation]`: acted on by the gateway, not the engine.
+    pub(crate) escalation: Escalation,
 }
 
 impl AlertConfig {
@@ -28,7 +31,7 @@ impl AlertConfig {
     /// errors.
     pub fn from_toml_str(text: &str, path: impl AsRef<Path>) -> Result<AlertConfig, ConfigError> {
         let path = path.as_ref().display().to_string();
-        let raw: RawFile = toml::from_str(text).map_err(|e| {
+        let mut raw: RawFile = toml::from_str(text).map_err(|e| {
             let line = e.span().map_or(1, |s| line_of(text, s.start));
             // toml's message names the problem; the line shows the key.
             let source = text.lines().nth(line - 1).unwrap_or("").trim();
@@ -38,7 +41,15 @@ impl AlertConfig {
                 message: format!("{} (in `{source}`)", e.message().trim()),
             }
         })?;
-        crate::build::build(raw, text, &path)
+        let escalation = crate::escalation::build(raw.escalation.take(), text, &path)?;
+        let mut config = crate::build::build(raw, text, &path)?;
+        config.escalation = escalation;
+        Ok(config)
+    }
+
+    /// `[escalation]` (off unless `after` is set).
+    pub fn escalation(&self) -> &Escalation {
+        &self.escalation
     }
 
     /// Read and validate a rules file.
@@ -124,6 +135,7 @@ pub(crate) struct RawFile {
     pub(crate) device_labels: BTreeMap<String, Spanned<BTreeMap<String, String>>>,
     #[serde(default)]
     pub(crate) rule: Vec<Spanned<RawRule>>,
+    pub(crate) escalation: Option<RawEscalation>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -46,6 +46,10 @@ pub enum Change {
     Flapping,
     /// flapping → ok: no change for the flap window.
     Settled,
+    /// firing → firing, unchanged: a critical alert nobody acknowledged
+    /// within the rules file's `[escalation] after`. Never made by the
+    /// engine: the gateway's operator layer (acknowledgements) raises it.
+    Unacknowledged,
 }
 
 /// A more severe level waiting out `for` while the alert fires at a lower

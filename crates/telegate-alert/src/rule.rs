@@ -258,4 +258,57 @@ impl Rule {
     pub fn notifies(&self) -> bool {
         self.notify
     }
+    /// The field a value rule (threshold, sum, mean, rate) reads.
+    pub fn field(&self) -> Option<&str> {
+        match &self.kind {
+            Kind::Value { field, .. } => Some(field),
+            _ => None,
+        }
+    }
+    /// The levels as lines on a chart of the field's raw values: for a
+    /// `threshold` rule only, whose levels are values of the field itself
+    /// (a sum, mean or rate rule judges a number computed from the field,
+    /// which a chart of the field does not show). An `outside` level gives
+    /// two lines, low and high. Least to most severe.
+    pub fn level_lines(&self) -> Vec<LevelLine> {
+        let Kind::Value { calc: Calc::Last, .. } = &self.kind else {
+            return Vec::new();
+        };
+        let line = |l: &Level, value: f64, clear: f64| LevelLine {
+            name: l.name.clone(),
+            severity: l.severity,
+            value,
+            clear,
+        };
+        let mut out = Vec::new();
+        for l in &self.levels {
+            match l.bounds {
+                Bounds::Above { threshold, clear } | Bounds::Below { threshold, clear } => {
+                    out.push(line(l, threshold, clear));
+                }
+                Bounds::Outside {
+                    low,
+                    high,
+                    clear_low,
+                    clear_high,
+                } => {
+                    out.push(line(l, low, clear_low));
+                    out.push(line(l, high, clear_high));
+                }
+                Bounds::Flag => {}
+            }
+        }
+        out
+    }
+}
+
+/// One level of a threshold rule as a line on a chart (BĐ II at 288.50 m).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LevelLine {
+    pub name: String,
+    pub severity: Severity,
+    /// The threshold: the level starts here.
+    pub value: f64,
+    /// Where it clears again (hysteresis).
+    pub clear: f64,
 }

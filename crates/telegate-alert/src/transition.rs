@@ -49,6 +49,20 @@ pub struct Transition {
     /// marks it, because it sorts by event time, not arrival.
     pub late: bool,
     pub message: String,
+    /// Set by the gateway, never by the engine: the id of the operator
+    /// silence that covers this transition. A silenced transition is still
+    /// recorded (the `alerts` measurement, the console) but notifying
+    /// outputs skip it ([`Transition::notifies`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub silenced_by: Option<String>,
+}
+
+impl Transition {
+    /// Whether notifying outputs (MQTT, webhook, e-mail…) deliver it: the
+    /// one place that decision is made, so every output agrees.
+    pub fn notifies(&self) -> bool {
+        self.silenced_by.is_none()
+    }
 }
 
 /// A transition caused by a reading older than this on arrival is `late`.
@@ -160,6 +174,7 @@ impl Transition {
             evaluated_at_ns: now_ns,
             late: false,
             message,
+            silenced_by: None,
         }
     }
 }

@@ -58,6 +58,14 @@ impl Output {
         }
     }
 
+    /// The HTTP writer, when the output is a database (not files).
+    pub fn http(&self) -> Option<&HttpWriter> {
+        match &self.sink {
+            Sink::Http(w) => Some(w),
+            Sink::File(_) => None,
+        }
+    }
+
     /// For logs: the URL or the directory.
     pub fn describe(&self) -> String {
         match &self.sink {

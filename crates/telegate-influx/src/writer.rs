@@ -125,6 +125,13 @@ impl HttpWriter {
         &self.url
     }
 
+    /// The HTTP client (timeouts, CA file) and the `Authorization` value
+    /// of the writes, so the operator console reads series from the same
+    /// server with the same credentials (Basic for 1.x, `Token` for 2.x/3.x).
+    pub fn client_and_auth(&self) -> (&reqwest::Client, Option<&HeaderValue>) {
+        (&self.client, self.auth.as_ref())
+    }
+
     /// Whether the server answers at all (for `/readyz`); short timeout.
     pub async fn ping(&self) -> Result<(), WriteError> {
         let resp = self

@@ -63,7 +63,8 @@ pub fn router(state: AdminState, token: Secret, api: Option<Router>) -> Router {
 /// Serve until `shutdown`.
 pub fn serve(listener: TcpListener, app: Router, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        let result = axum::serve(listener, app)
+        // The peer address reaches handlers (login backoff per address, the audit log).
+        let result = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await;
         if let Err(e) = result {
@@ -78,8 +79,24 @@ pub fn local_addr(listener: &TcpListener) -> Option<SocketAddr> {
 }
 
 async fn require_token(State(token): State<Arc<Secret>>, headers: HeaderMap, req: Request, next: Next) -> Response {
+    if token.is_empty() || bearer_matches(&token, &headers, req.uri()) {
+        next.run(req).await
+    } else {
+        (
+            StatusCode::UNAUTHORIZED,
+            [(header::WWW_AUTHENTICATE, "Bearer realm=\"telegate\"")],
+            "a bearer token is required (admin.token_file / admin.token_env)\n",
+        )
+            .into_response()
+    }
+}
+
+/// Whether the request carries the (non-empty) admin token, as
+/// `Authorization: Bearer` or `?token=`. Also used by the console's own
+/// authentication, where the token stands beside operator sessions.
+pub(crate) fn bearer_matches(token: &Secret, headers: &HeaderMap, uri: &axum::http::Uri) -> bool {
     if token.is_empty() {
-        return next.run(req).await;
+        return false;
     }
     let given = headers
         .get(header::AUTHORIZATION)
@@ -87,19 +104,13 @@ async fn require_token(State(token): State<Arc<Secret>>, headers: HeaderMap, req
         .and_then(|v| v.strip_prefix("Bearer "));
     // Also accepted as `?token=` so a browser's EventSource (which cannot
     // set headers) can open the operator stream.
-    let query_token = req
-        .uri()
+    let query_token = uri
         .query()
         .and_then(|q| q.split('&').find_map(|kv| kv.strip_prefix("token=")))
         .map(percent_decode);
     match given.map(str::to_owned).or(query_token) {
-        Some(t) if constant_time_eq(t.as_bytes(), token.expose().as_bytes()) => next.run(req).await,
-        _ => (
-            StatusCode::UNAUTHORIZED,
-            [(header::WWW_AUTHENTICATE, "Bearer realm=\"telegate\"")],
-            "a bearer token is required (admin.token_file / admin.token_env)\n",
-        )
-            .into_response(),
+        Some(t) => constant_time_eq(t.as_bytes(), token.expose().as_bytes()),
+        None => false,
     }
 }
 

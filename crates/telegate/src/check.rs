@@ -127,7 +127,30 @@ pub fn alerts_report(loaded: &LoadedConfig, registry: &Registry) -> Result<Strin
             .enabled
             .then(|| format!("mqtt {}/{{site}}/{{device_id}}/{{rule_id}}", a.mqtt.topic_prefix)),
         a.influx.enabled.then(|| "influx measurement alerts".to_owned()),
-        (!a.webhook.url.is_empty()).then(|| format!("webhook {}", a.webhook.url)),
+        (!a.webhook.url.is_empty()).then(|| {
+            format!(
+                "webhook {}",
+                crate::alerting::outputs::webhook::redacted_url(&a.webhook.url)
+            )
+        }),
+        (!a.oncall.url.is_empty()).then(|| {
+            format!(
+                "oncall {} (escalations only)",
+                crate::alerting::outputs::webhook::redacted_url(&a.oncall.url)
+            )
+        }),
+        a.email.enabled().then(|| {
+            format!(
+                "email to {} via {}:{} ({})",
+                a.email.to.join(", "),
+                a.email.server,
+                a.email.port,
+                match a.email.language {
+                    crate::alerting::text::Lang::Vi => "Vietnamese",
+                    crate::alerting::text::Lang::En => "English",
+                }
+            )
+        }),
     ]
     .into_iter()
     .flatten()
@@ -141,5 +164,40 @@ pub fn alerts_report(loaded: &LoadedConfig, registry: &Registry) -> Result<Strin
             outputs.join(", ")
         }
     );
+    let esc = rules.escalation();
+    if esc.after_ns > 0 {
+        let after = humantime::format_duration(std::time::Duration::from_nanos(
+            u64::try_from(esc.after_ns).unwrap_or(0),
+        ));
+        let to = if esc.outputs.is_empty() {
+            "every notifying output".to_owned()
+        } else {
+            esc.outputs.join(", ")
+        };
+        let _ = writeln!(out, "escalation: unacknowledged critical alerts after {after}, to {to}");
+    }
+    Ok(out)
+}
+
+/// The console part of `telegate check`: the users file read as `run`
+/// reads it (an error names file, line and fix).
+pub fn console_report(loaded: &LoadedConfig) -> Result<String, crate::operators::users::UserError> {
+    let c = &loaded.config.admin.console;
+    if !loaded.config.alerts.enabled() {
+        return Ok(String::new());
+    }
+    let mut out = String::new();
+    if c.users_file.is_empty() {
+        let _ = writeln!(out, "operator console: no accounts (admin.console.users_file is empty)");
+    } else {
+        let users = crate::operators::users::UserFile::load(std::path::Path::new(&c.users_file))?;
+        let _ = writeln!(
+            out,
+            "operator console: {} account(s) in {}, audit log {}",
+            users.users.len(),
+            c.users_file,
+            c.audit_path(&loaded.config.alerts.state_file).display()
+        );
+    }
     Ok(out)
 }

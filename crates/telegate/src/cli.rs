@@ -99,6 +99,75 @@ pub enum Command {
         after_help = "Examples:\n  telegate alerts replay --rules config/alerts.example.toml\n  telegate alerts replay --rules alerts.toml --days 10 --seed 7 --json"
     )]
     Alerts(AlertsCommand),
+    /// Operator accounts of the console (viewer, operator, admin), kept as
+    /// Argon2id hashes in `[admin.console] users_file`; every change is
+    /// written to the audit log. The password is read from the terminal
+    /// (asked twice, not echoed) or, with --password-stdin, from the first
+    /// line of standard input; never from the command line.
+    #[command(
+        subcommand,
+        after_help = "Examples:\n  telegate user add lan --role operator --config /etc/telegate/telegate.toml\n  printf '%s\\n' \"$PW\" | telegate user add minh --role admin --password-stdin --config /etc/telegate/telegate.toml\n  telegate user passwd lan --config /etc/telegate/telegate.toml\n  telegate user passwd lan --role viewer --keep-password --config /etc/telegate/telegate.toml\n  telegate user remove lan --config /etc/telegate/telegate.toml\n  telegate user list --config /etc/telegate/telegate.toml"
+    )]
+    User(UserCommand),
+}
+
+/// Where the users file is: the config's `admin.console.users_file`, or
+/// `--users`.
+#[derive(Debug, Clone, Args)]
+pub struct UsersArg {
+    #[command(flatten)]
+    pub config: ConfigArg,
+    /// The users file itself (instead of the config's
+    /// admin.console.users_file; the audit log is then the config's, or
+    /// `audit.log` beside the users file).
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user.
+    Add {
+        name: String,
+        #[arg(long, value_enum)]
+        role: UserRole,
+        /// Read the password from the first line of standard input.
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        users: UsersArg,
+    },
+    /// Set a user's password (and, with --role, its role).
+    Passwd {
+        name: String,
+        #[arg(long, value_enum)]
+        role: Option<UserRole>,
+        /// Change only the role.
+        #[arg(long, requires = "role")]
+        keep_password: bool,
+        #[arg(long, conflicts_with = "keep_password")]
+        password_stdin: bool,
+        #[command(flatten)]
+        users: UsersArg,
+    },
+    /// Remove a user; its sessions end at their next request.
+    Remove {
+        name: String,
+        #[command(flatten)]
+        users: UsersArg,
+    },
+    /// Every user and role.
+    List(UsersArg),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum UserRole {
+    /// Sees everything, changes nothing.
+    Viewer,
+    /// Also acknowledges alerts and silences them.
+    Operator,
+    /// Also decommissions devices.
+    Admin,
 }
 
 #[derive(Debug, Subcommand)]

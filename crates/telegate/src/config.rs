@@ -37,6 +37,10 @@ pub struct Config {
     pub alerts: AlertsConfig,
     pub quarantine: crate::quarantine::QuarantineConfig,
     pub feedback: crate::feedback::FeedbackConfig,
+    /// The console's trend chart.
+    pub trend: crate::console::series::TrendConfig,
+    /// Coordinates of the console's station map.
+    pub map: crate::console::stations::MapConfig,
 }
 
 /// `[admin]`: the HTTP listener for `/metrics`, `/healthz`, `/readyz` and
@@ -58,6 +62,8 @@ pub struct AdminConfig {
     /// nothing within seconds.
     #[serde(with = "humantime_serde")]
     pub ready_grace: std::time::Duration,
+    /// `[admin.console]`: operator accounts, audit log, language.
+    pub console: crate::operators::ConsoleConfig,
 }
 
 impl Default for AdminConfig {
@@ -68,6 +74,7 @@ impl Default for AdminConfig {
             token_file: String::new(),
             token_env: String::new(),
             ready_grace: std::time::Duration::from_secs(5),
+            console: crate::operators::ConsoleConfig::default(),
         }
     }
 }
@@ -274,6 +281,11 @@ impl Config {
             &mut config.alerts.rules_file,
             &mut config.alerts.state_file,
             &mut config.alerts.webhook.token_file,
+            &mut config.alerts.oncall.token_file,
+            &mut config.admin.console.users_file,
+            &mut config.admin.console.audit_file,
+            &mut config.alerts.email.password_file,
+            &mut config.alerts.email.ca_file,
         ] {
             if !dir.is_empty() && Path::new(dir.as_str()).is_relative() {
                 *dir = base_dir.join(dir.as_str()).display().to_string();
@@ -330,7 +342,7 @@ impl Config {
     /// one source for the same secret is an error: which one wins would be a
     /// guess.
     pub fn resolve_secrets(&mut self, file: &str, get: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
-        let slots: [(&str, &mut Secret, &str, &str); 5] = [
+        let slots: [(&str, &mut Secret, &str, &str); 7] = [
             (
                 "mqtt.password",
                 &mut self.mqtt.password,
@@ -360,6 +372,18 @@ impl Config {
                 &mut self.alerts.webhook.token,
                 &self.alerts.webhook.token_file,
                 &self.alerts.webhook.token_env,
+            ),
+            (
+                "alerts.oncall.token",
+                &mut self.alerts.oncall.token,
+                &self.alerts.oncall.token_file,
+                &self.alerts.oncall.token_env,
+            ),
+            (
+                "alerts.email.password",
+                &mut self.alerts.email.password,
+                &self.alerts.email.password_file,
+                &self.alerts.email.password_env,
             ),
         ];
         for (key, secret, from_file, from_env) in slots {

@@ -48,6 +48,22 @@ pub fn demo_config(port: u16, data_dir: &Path, influx_url: Option<&str>) -> anyh
     c.pipeline.shutdown_timeout = Duration::from_secs(10);
     // Any free port: the demo must not collide with a gateway already running.
     c.admin.listen = "127.0.0.1:0".into();
+    // The console's station map: the fleet's sites, approximately where
+    // they are (its devices are drawn around them).
+    for (site, name, lat, lon) in [
+        ("muong-te", "Mường Tè", 22.377, 102.832),
+        ("sin-ho", "Sìn Hồ", 22.366, 103.243),
+        ("ma-lu-thang", "Ma Lù Thàng", 22.617, 103.183),
+    ] {
+        c.map.sites.insert(
+            site.into(),
+            crate::console::stations::Place {
+                lat,
+                lon,
+                name: name.into(),
+            },
+        );
+    }
     match influx_url {
         Some(url) => {
             c.influx.url = url.trim_end_matches('/').to_owned();

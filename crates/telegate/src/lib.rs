@@ -18,6 +18,7 @@ pub mod episode;
 pub mod feedback;
 pub mod inspect;
 pub mod metrics;
+pub mod operators;
 pub mod pipeline;
 pub mod quarantine;
 pub mod registry;

@@ -49,6 +49,7 @@ fn main() -> ExitCode {
         Command::Device(cmd) => {
             telegate::devices::run(cmd, |path| Ok(loaded_registry(path)?.1)).map(|()| ExitCode::SUCCESS)
         }
+        Command::User(cmd) => telegate::operators::cli::run(cmd).map(|()| ExitCode::SUCCESS),
         Command::Alerts(AlertsCommand::Replay(args)) => loaded_registry(args.config.config.as_deref())
             .and_then(|(_, registry)| telegate::replay::run(&args, &registry)),
     };
@@ -105,8 +106,10 @@ fn check(
         return Ok(ExitCode::SUCCESS);
     }
     let alerts = telegate::check::alerts_report(&loaded, &registry)?;
+    let console = telegate::check::console_report(&loaded)?;
     out.write_all(report(&loaded, &registry).as_bytes())?;
     out.write_all(alerts.as_bytes())?;
+    out.write_all(console.as_bytes())?;
     if let Some(devices) = devices {
         writeln!(out, "device inventory {}: valid", devices.display())?;
     }

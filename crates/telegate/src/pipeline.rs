@@ -211,13 +211,20 @@ async fn start_inner(
                     .as_ref()
                     .map(|a| a.stats.clone() as Arc<dyn crate::metrics::ExtraMetrics>),
             };
-            // The operator console reads the alert hub: only with alerting on.
-            let api = alerts
-                .as_ref()
-                .map(|a| crate::console::api_router(a.hub.clone(), admin_stop.clone()));
-            let mut app = admin::router(state, config.admin.token.clone(), api);
-            if alerts.is_some() {
-                app = app.merge(crate::console::page_router());
+            let mut app = admin::router(state, config.admin.token.clone(), None);
+            // The operator console reads the alert hub: only with alerting
+            // on. It checks the token (or an operator's session) itself, for
+            // the trend and map data routes too.
+            if let Some(a) = &alerts {
+                let auth = crate::console::auth::Auth::from_config(&config.admin)?;
+                let series = crate::console::series::SeriesReader::new(&config.trend, &config.influx, &writer);
+                let views = crate::console::views_router(a.hub.clone(), series, config.map.clone());
+                app = app.merge(crate::console::router(
+                    a.hub.clone(),
+                    admin_stop.clone(),
+                    Arc::new(auth),
+                    Some(views),
+                ));
             }
             if let Some(addr) = addr {
                 tracing::info!(%addr, token = !config.admin.token.is_empty(), "admin listener: /metrics /healthz /readyz");

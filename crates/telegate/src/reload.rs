@@ -175,6 +175,12 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
     if old.feedback != new.feedback {
         keys.push("feedback");
     }
+    if old.trend != new.trend {
+        keys.push("trend");
+    }
+    if old.map != new.map {
+        keys.push("map");
+    }
     // With alerting off there is no alert service to notice it being turned on.
     if old.alerts.rules_file.is_empty() && !new.alerts.rules_file.is_empty() {
         keys.push("alerts.rules_file");

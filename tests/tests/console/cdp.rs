@@ -158,14 +158,36 @@ impl Browser {
     /// Open `url` in a new tab and attach to it (Runtime events on, for
     /// script errors).
     pub(crate) async fn open(&mut self, url: &str) -> anyhow::Result<Page> {
-        // The first command also waits for Chromium to start: generous.
-        let target = self
+        self.open_in(url, None).await
+    }
+
+    /// A new browser context: its own cookies and storage, like a second
+    /// browser (two operators on one machine).
+    #[allow(dead_code)]
+    pub(crate) async fn new_context(&mut self) -> anyhow::Result<String> {
+        let r = self
             .call(
                 None,
-                "Target.createTarget",
-                json!({ "url": url }),
+                "Target.createBrowserContext",
+                json!({ "disposeOnDetach": false }),
                 Duration::from_secs(30),
             )
+            .await?;
+        Ok(r["browserContextId"]
+            .as_str()
+            .context("createBrowserContext: no browserContextId")?
+            .to_owned())
+    }
+
+    /// [`Browser::open`] in the browser context `context` (`None`: the default one).
+    pub(crate) async fn open_in(&mut self, url: &str, context: Option<&str>) -> anyhow::Result<Page> {
+        let mut params = json!({ "url": url });
+        if let Some(c) = context {
+            params["browserContextId"] = json!(c);
+        }
+        // The first command also waits for Chromium to start: generous.
+        let target = self
+            .call(None, "Target.createTarget", params, Duration::from_secs(30))
             .await?;
         let target_id = target["targetId"]
             .as_str()
@@ -198,7 +220,7 @@ impl Browser {
             .call(
                 Some(&page.session),
                 "Runtime.evaluate",
-                json!({ "expression": expression, "returnByValue": true }),
+                json!({ "expression": expression, "returnByValue": true, "awaitPromise": true }),
                 Duration::from_secs(10),
             )
             .await?;

@@ -227,7 +227,11 @@ pub(crate) fn build(raw: RawFile, text: &str, path: &str) -> Result<AlertConfig,
             *all_of = resolved;
         }
     }
-    Ok(AlertConfig { rules, labels })
+    Ok(AlertConfig {
+        rules,
+        labels,
+        escalation: Default::default(),
+    })
 }
 
 fn build_labels(

@@ -108,3 +108,28 @@ fn example_rules_are_quiet_on_a_normal_day() {
     let risky: Vec<String> = cfg.rules().iter().filter_map(|r| r.flap_risk()).collect();
     assert_eq!(risky, Vec::<String>::new(), "no example rule can flap");
 }
+
+#[test]
+fn level_lines_are_a_threshold_rules_levels_only() {
+    let config = AlertConfig::from_toml_str(EXAMPLE, "alerts.example.toml").unwrap();
+    let flood = config.rule("flood-muong-te").unwrap();
+    assert_eq!(flood.field(), Some("stage_m"));
+    let lines = flood.level_lines();
+    let got: Vec<(&str, f64, f64, Severity)> = lines
+        .iter()
+        .map(|l| (l.name.as_str(), l.value, l.clear, l.severity))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("BĐ I", 287.0, 286.8, Severity::Info),
+            ("BĐ II", 288.5, 288.3, Severity::Warning),
+            ("BĐ III", 290.0, 289.8, Severity::Critical),
+        ]
+    );
+    // A sum's levels are millimetres over 24 h, not a rain gauge's reading.
+    let rain = config.rule("rain-24h").unwrap();
+    assert_eq!(rain.field(), Some("rain_mm"));
+    assert!(rain.level_lines().is_empty());
+    assert_eq!(config.rule("barrier-tamper").unwrap().field(), None);
+}

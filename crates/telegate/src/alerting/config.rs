@@ -9,6 +9,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use telegate_model::Secret;
 
+use super::text::Lang;
 use crate::config::ConfigError;
 
 /// `[alerts]`.
@@ -35,6 +36,11 @@ pub struct AlertsConfig {
     pub mqtt: MqttOutputConfig,
     pub influx: InfluxOutputConfig,
     pub webhook: WebhookConfig,
+    /// `[alerts.oncall]`: a second webhook (e.g. the on-call chief's) that
+    /// receives only escalations of unacknowledged critical alerts, when the
+    /// rules file's `[escalation] outputs` names `"oncall"`.
+    pub oncall: WebhookConfig,
+    pub email: EmailConfig,
 }
 
 impl Default for AlertsConfig {
@@ -49,6 +55,8 @@ impl Default for AlertsConfig {
             mqtt: MqttOutputConfig::default(),
             influx: InfluxOutputConfig::default(),
             webhook: WebhookConfig::default(),
+            oncall: WebhookConfig::default(),
+            email: EmailConfig::default(),
         }
     }
 }
@@ -147,6 +155,15 @@ pub struct WebhookConfig {
     pub retry_initial: Duration,
     #[serde(with = "humantime_serde")]
     pub retry_max: Duration,
+    /// Body template for chat bots (Telegram, Slack, Zalo…): placeholders
+    /// become JSON-escaped strings (see [`crate::alerting::outputs::webhook`]).
+    /// Empty: the transition's JSON.
+    pub body: String,
+    /// Language of `{subject}`, `{body}` and `{text}` in `body`.
+    pub language: Lang,
+    /// Send the token in this header, as is (e.g. Zalo's `access_token`),
+    /// instead of `Authorization: Bearer`.
+    pub token_header: String,
 }
 
 impl Default for WebhookConfig {
@@ -161,6 +178,100 @@ impl Default for WebhookConfig {
             queue: 1024,
             retry_initial: Duration::from_secs(1),
             retry_max: Duration::from_secs(60),
+            body: String::new(),
+            language: Lang::Vi,
+            token_header: String::new(),
+        }
+    }
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connect, then STARTTLS, which is required (port 587).
+    #[default]
+    Starttls,
+    /// TLS from the first byte (port 465).
+    Tls,
+    /// No encryption: only for a relay on the same host.
+    None,
+}
+
+/// `[alerts.email]`: every transition as an email, in Vietnamese or English.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct EmailConfig {
+    /// SMTP server host name (also the name its certificate must carry);
+    /// empty: no email.
+    pub server: String,
+    pub port: u16,
+    pub tls: SmtpTls,
+    /// PEM file of extra CA certificates (a private CA); the system's roots
+    /// are trusted as well.
+    pub ca_file: String,
+    /// Name sent in EHLO; empty: `localhost`.
+    pub hello_name: String,
+    /// AUTH user; empty: no authentication.
+    pub username: String,
+    /// Prefer `password_file` or `password_env`.
+    pub password: Secret,
+    pub password_file: String,
+    pub password_env: String,
+    /// `Name <address>` or `address`.
+    pub from: String,
+    /// Recipients, each `Name <address>` or `address`.
+    pub to: Vec<String>,
+    /// Language of subject and body.
+    pub language: Lang,
+    /// Transitions of a lower severity are not emailed.
+    pub min_severity: telegate_alert::Severity,
+    /// Timeout of one SMTP session (connect to QUIT).
+    #[serde(with = "humantime_serde")]
+    pub timeout: Duration,
+    /// Attempts per transition before it is dropped (logged, counted); 0: no limit.
+    pub max_attempts: u32,
+    pub queue: usize,
+    #[serde(with = "humantime_serde")]
+    pub retry_initial: Duration,
+    #[serde(with = "humantime_serde")]
+    pub retry_max: Duration,
+}
+
+impl Default for EmailConfig {
+    fn default() -> Self {
+        Self {
+            server: String::new(),
+            port: 587,
+            tls: SmtpTls::Starttls,
+            ca_file: String::new(),
+            hello_name: String::new(),
+            username: String::new(),
+            password: Secret::default(),
+            password_file: String::new(),
+            password_env: String::new(),
+            from: String::new(),
+            to: Vec::new(),
+            language: Lang::Vi,
+            min_severity: telegate_alert::Severity::Info,
+            timeout: Duration::from_secs(30),
+            max_attempts: 10,
+            queue: 1024,
+            retry_initial: Duration::from_secs(5),
+            retry_max: Duration::from_secs(300),
+        }
+    }
+}
+
+impl EmailConfig {
+    pub fn enabled(&self) -> bool {
+        !self.server.is_empty()
+    }
+
+    pub fn retry(&self) -> Retry {
+        Retry {
+            retry_initial: self.retry_initial,
+            retry_max: self.retry_max,
         }
     }
 }
@@ -243,6 +354,8 @@ impl AlertsConfig {
             ("alerts.mqtt.queue", self.mqtt.queue),
             ("alerts.influx.queue", self.influx.queue),
             ("alerts.webhook.queue", self.webhook.queue),
+            ("alerts.oncall.queue", self.oncall.queue),
+            ("alerts.email.queue", self.email.queue),
         ] {
             if n == 0 {
                 return Err(bad(
@@ -257,6 +370,8 @@ impl AlertsConfig {
             ("alerts.silent_after", self.silent_after, "e.g. \"30m\""),
             ("alerts.mqtt.timeout", self.mqtt.timeout, "e.g. \"10s\""),
             ("alerts.webhook.timeout", self.webhook.timeout, "e.g. \"5s\""),
+            ("alerts.oncall.timeout", self.oncall.timeout, "e.g. \"5s\""),
+            ("alerts.email.timeout", self.email.timeout, "e.g. \"30s\""),
         ] {
             if d.is_zero() {
                 return Err(bad(key, "is 0".into(), fix));
@@ -266,6 +381,8 @@ impl AlertsConfig {
             ("alerts.mqtt", self.mqtt.retry()),
             ("alerts.influx", self.influx.retry()),
             ("alerts.webhook", self.webhook.retry()),
+            ("alerts.oncall", self.oncall.retry()),
+            ("alerts.email", self.email.retry()),
         ] {
             if r.retry_initial.is_zero() || r.retry_max < r.retry_initial {
                 return Err(bad(
@@ -288,16 +405,112 @@ impl AlertsConfig {
                 "use plain topic levels without wildcards or a leading/trailing `/`, e.g. \"telegate/alerts\"",
             ));
         }
-        let url = &self.webhook.url;
-        if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+        for (key, url) in [
+            ("alerts.webhook.url", &self.webhook.url),
+            ("alerts.oncall.url", &self.oncall.url),
+        ] {
+            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(bad(
+                    key,
+                    format!("`{url}` is not an http(s) URL"),
+                    "e.g. \"https://alerts.example.org/telegate\", or \"\" for no webhook",
+                ));
+            }
+        }
+        for (table, hook) in [("alerts.webhook", &self.webhook), ("alerts.oncall", &self.oncall)] {
+            if let Err(problem) = super::outputs::webhook::check_body(&hook.body) {
+                return Err(bad(
+                    &format!("{table}.body"),
+                    problem,
+                    "write a JSON object whose strings may hold {text}, {subject}, {body}, {alert_id}, {rule_id}, \
+                     {rule_name}, {severity}, {change}, {level}, {device_id}, {site}, and {json} as a value \
+                     (docs/alerts.md, \"Chat bots\")",
+                ));
+            }
+            if hook
+                .token_header
+                .contains(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
+            {
+                return Err(bad(
+                    &format!("{table}.token_header"),
+                    format!("`{}` is not an HTTP header name", hook.token_header),
+                    "letters, digits, `-` and `_`, e.g. \"access_token\"",
+                ));
+            }
+        }
+        self.email.validate(file)
+    }
+}
+
+impl EmailConfig {
+    /// The `[alerts.email]` part of [`AlertsConfig::validate`].
+    fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        let bad = |key: &str, problem: String, fix: &str| ConfigError::Invalid {
+            file: file.to_owned(),
+            key: format!("alerts.email.{key}"),
+            problem,
+            fix: fix.to_owned(),
+        };
+        if !self.enabled() {
+            return Ok(());
+        }
+        if self.from.is_empty() {
             return Err(bad(
-                "alerts.webhook.url",
-                format!("`{url}` is not an http(s) URL"),
-                "e.g. \"https://alerts.example.org/telegate\", or \"\" for no webhook",
+                "from",
+                "is empty".into(),
+                "e.g. \"telegate <telegate@example.org>\"",
+            ));
+        }
+        if let Err(e) = self.from.parse::<lettre::message::Mailbox>() {
+            return Err(bad(
+                "from",
+                format!("`{}` is not an email address: {e}", self.from),
+                "e.g. \"telegate <telegate@example.org>\"",
+            ));
+        }
+        if self.to.is_empty() {
+            return Err(bad(
+                "to",
+                "is empty".into(),
+                "list the recipients, e.g. [\"duty@example.org\"]",
+            ));
+        }
+        for to in &self.to {
+            if let Err(e) = to.parse::<lettre::message::Mailbox>() {
+                return Err(bad(
+                    "to",
+                    format!("`{to}` is not an email address: {e}"),
+                    "each entry `address` or `Name <address>`",
+                ));
+            }
+        }
+        if self.port == 0 {
+            return Err(bad(
+                "port",
+                "is 0".into(),
+                "587 with tls = \"starttls\", 465 with tls = \"tls\"",
+            ));
+        }
+        if self.password.is_empty() != self.username.is_empty() {
+            return Err(bad(
+                "username",
+                "a user without a password, or a password without a user".into(),
+                "set both (password_file or password_env for the password), or neither",
+            ));
+        }
+        if !self.username.is_empty() && self.tls == SmtpTls::None && !is_loopback(&self.server) {
+            return Err(bad(
+                "tls",
+                format!("\"none\" would send the password in clear to {}", self.server),
+                "use \"starttls\" (port 587) or \"tls\" (port 465); \"none\" only for a relay on this host",
             ));
         }
         Ok(())
     }
+}
+
+fn is_loopback(host: &str) -> bool {
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 #[cfg(test)]
@@ -336,5 +549,22 @@ mod tests {
         c.influx.retry_max = Duration::from_secs(1);
         c.queue = 0;
         assert!(problem(&c).contains("key `alerts.queue`: is 0"));
+        c.queue = 4096;
+        c.email.server = "smtp.example.org".into();
+        assert!(problem(&c).contains("key `alerts.email.from`"));
+        c.email.from = "telegate <telegate@example.org>".into();
+        c.email.to = vec!["not an address".into()];
+        assert!(problem(&c).contains("key `alerts.email.to`"), "{}", problem(&c));
+        c.email.to = vec!["Trực ban <duty@example.org>".into()];
+        assert_eq!(problem(&c), "");
+        c.email.username = "telegate".into();
+        assert!(problem(&c).contains("key `alerts.email.username`"));
+        c.email.password = Secret::new("pw");
+        c.email.tls = SmtpTls::None;
+        assert!(problem(&c).contains("key `alerts.email.tls`"));
+        c.email.server = "127.0.0.1".into();
+        assert_eq!(problem(&c), "");
+        c.webhook.body = "{\"text\": \"{nope}\"}".into();
+        assert!(problem(&c).contains("key `alerts.webhook.body`"), "{}", problem(&c));
     }
 }

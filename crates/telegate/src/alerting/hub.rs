@@ -9,13 +9,30 @@ use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use serde::Serialize;
-use telegate_alert::{ActiveAlert, DeviceRecord, Transition};
+use telegate_alert::{ActiveAlert, AlertConfig, DeviceRecord, Transition};
 use tokio::sync::{broadcast, mpsc, oneshot};
+
+use super::operator::{Ack, OperatorError, OperatorState, Scope, Silence};
+use crate::operators::AuditLog;
 
 /// Transitions kept for `GET /api/alerts` (`recent`).
 pub const RECENT: usize = 200;
-/// Operator commands waiting for the evaluator (decommissions are rare).
+/// Operator commands waiting for the evaluator (people click; a full
+/// queue makes the request wait, never the evaluator).
 const COMMANDS: usize = 16;
+/// Longest an operator's request waits for the evaluator's answer.
+const COMMAND_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// What the live stream (`GET /api/events`) carries.
+#[derive(Debug, Clone)]
+pub enum HubEvent {
+    /// An alert changed (or was escalated).
+    Transition(Arc<Transition>),
+    /// An operator acknowledged a firing alert.
+    Ack(Arc<Ack>),
+    /// The active silences changed (added, ended, expired): the whole list.
+    Silences(Arc<Vec<Silence>>),
+}
 
 /// One device as the console shows it.
 #[derive(Debug, Clone, Default, Serialize, PartialEq)]
@@ -54,6 +71,10 @@ pub struct FiringView {
     pub last_seen_ns: Option<i64>,
     /// That device is silent (nothing for `silent_after`).
     pub silent: bool,
+    /// The operator's acknowledgement, while it covers the alert.
+    pub ack: Option<Ack>,
+    /// The active silence covering it: its transitions are not notified.
+    pub silenced_by: Option<String>,
 }
 
 /// `GET /api/alerts`.
@@ -64,6 +85,8 @@ pub struct AlertsView {
     pub recent: Vec<Arc<Transition>>,
     /// Devices silent now (the console's header).
     pub silent_devices: usize,
+    /// Active silences (the console's banner).
+    pub silences: Vec<Silence>,
 }
 
 /// An operator's request to the evaluator.
@@ -73,6 +96,27 @@ pub enum Command {
     Decommission {
         device_id: String,
         reply: oneshot::Sender<bool>,
+    },
+    /// Acknowledge a firing alert.
+    Ack {
+        alert_id: String,
+        by: String,
+        note: String,
+        reply: oneshot::Sender<Result<Ack, OperatorError>>,
+    },
+    /// Silence a rule, device or site.
+    Silence {
+        scope: Scope,
+        value: String,
+        reason: String,
+        by: String,
+        duration_ns: i64,
+        reply: oneshot::Sender<Result<Silence, OperatorError>>,
+    },
+    /// End a silence early.
+    Unsilence {
+        id: String,
+        reply: oneshot::Sender<Result<Silence, OperatorError>>,
     },
 }
 
@@ -90,11 +134,17 @@ struct State {
     firing: Vec<ActiveAlert>,
     recent: VecDeque<Arc<Transition>>,
     devices: BTreeMap<String, DeviceRecord>,
+    /// The evaluator's acknowledgements and silences, as last pushed.
+    operator: OperatorState,
+    /// The rules in service (the trend chart draws their levels).
+    rules: Option<Arc<AlertConfig>>,
 }
 
 #[derive(Debug)]
 pub struct AlertHub {
-    events: broadcast::Sender<Arc<Transition>>,
+    events: broadcast::Sender<HubEvent>,
+    /// The audit log (operator actions, expired silences).
+    audit: Option<Arc<AuditLog>>,
     state: RwLock<State>,
     /// A device with no reading for this long is shown "silent".
     silent_after_ns: i64,
@@ -105,10 +155,15 @@ pub struct AlertHub {
 
 impl AlertHub {
     pub fn new(silent_after: std::time::Duration) -> Arc<Self> {
+        Self::with_audit(silent_after, None)
+    }
+
+    pub fn with_audit(silent_after: std::time::Duration, audit: Option<Arc<AuditLog>>) -> Arc<Self> {
         let (events, _) = broadcast::channel(256);
         let (commands, command_rx) = mpsc::channel(COMMANDS);
         Arc::new(Self {
             events,
+            audit,
             state: RwLock::default(),
             silent_after_ns: i64::try_from(silent_after.as_nanos()).unwrap_or(i64::MAX),
             commands,
@@ -156,7 +211,93 @@ impl AlertHub {
             st.recent.truncate(RECENT);
         }
         // No subscriber is fine.
-        let _ = self.events.send(t);
+        let _ = self.events.send(HubEvent::Transition(t));
+    }
+
+    /// The audit log, when there is one.
+    pub fn audit(&self) -> Option<&Arc<AuditLog>> {
+        self.audit.as_ref()
+    }
+
+    /// The evaluator's operator state after a change.
+    pub fn set_operator(&self, operator: OperatorState) {
+        self.write().operator = operator;
+    }
+
+    /// Tell live consoles about an acknowledgement.
+    pub fn announce_ack(&self, ack: Ack) {
+        let _ = self.events.send(HubEvent::Ack(Arc::new(ack)));
+    }
+
+    /// Tell live consoles the active silences changed.
+    pub fn announce_silences(&self, now_ns: i64) {
+        let list = self.read().operator.active_silences(now_ns);
+        let _ = self.events.send(HubEvent::Silences(Arc::new(list)));
+    }
+
+    /// Send a command to the evaluator and wait for its answer.
+    async fn ask<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<Result<T, OperatorError>>) -> Command,
+    ) -> Result<T, OperatorError> {
+        let (reply, answer) = oneshot::channel();
+        // Bounded: a request never waits for ever on an evaluator that is
+        // stuck or was never started.
+        let asked = async {
+            self.commands
+                .send(make(reply))
+                .await
+                .map_err(|_| OperatorError::NotRunning)?;
+            answer.await.unwrap_or(Err(OperatorError::NotRunning))
+        };
+        tokio::time::timeout(COMMAND_TIMEOUT, asked)
+            .await
+            .unwrap_or(Err(OperatorError::NotRunning))
+    }
+
+    /// Acknowledge a firing alert as `by`.
+    pub async fn ack(&self, alert_id: &str, by: &str, note: &str) -> Result<Ack, OperatorError> {
+        self.ask(|reply| Command::Ack {
+            alert_id: alert_id.to_owned(),
+            by: by.to_owned(),
+            note: note.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// Silence a rule, device or site for `duration_ns`.
+    pub async fn silence(
+        &self,
+        scope: Scope,
+        value: &str,
+        reason: &str,
+        by: &str,
+        duration_ns: i64,
+    ) -> Result<Silence, OperatorError> {
+        self.ask(|reply| Command::Silence {
+            scope,
+            value: value.to_owned(),
+            reason: reason.to_owned(),
+            by: by.to_owned(),
+            duration_ns,
+            reply,
+        })
+        .await
+    }
+
+    /// End a silence early.
+    pub async fn unsilence(&self, id: &str) -> Result<Silence, OperatorError> {
+        self.ask(|reply| Command::Unsilence {
+            id: id.to_owned(),
+            reply,
+        })
+        .await
+    }
+
+    /// The active silences at `now_ns`.
+    pub fn silences(&self, now_ns: i64) -> Vec<Silence> {
+        self.read().operator.active_silences(now_ns)
     }
 
     /// The engine's firing list after a round of evaluation.
@@ -169,7 +310,22 @@ impl AlertHub {
         self.write().devices = devices.into_iter().map(|d| (d.device_id.clone(), d)).collect();
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Transition>> {
+    /// The rules in service, at start and after each reload.
+    pub fn set_rules(&self, rules: AlertConfig) {
+        self.write().rules = Some(Arc::new(rules));
+    }
+
+    /// The rules in service (`None` before the evaluator started).
+    pub fn rules(&self) -> Option<Arc<AlertConfig>> {
+        self.read().rules.clone()
+    }
+
+    /// One device's registry record.
+    pub fn device(&self, device_id: &str) -> Option<DeviceRecord> {
+        self.read().devices.get(device_id).cloned()
+    }
+
+    pub fn subscribe(&self) -> broadcast::Receiver<HubEvent> {
         self.events.subscribe()
     }
 
@@ -195,6 +351,8 @@ impl AlertHub {
                     alert: a.clone(),
                     last_seen_ns: device.map(|d| d.last_seen_ns),
                     silent: device.is_some_and(|d| self.is_silent(d, now_ns)),
+                    ack: st.operator.ack_of(a).cloned(),
+                    silenced_by: st.operator.silenced_by(&a.rule_id, &a.series, now_ns),
                 }
             })
             .collect();
@@ -202,6 +360,7 @@ impl AlertHub {
             firing,
             recent: st.recent.iter().cloned().collect(),
             silent_devices: st.devices.values().filter(|d| self.is_silent(d, now_ns)).count(),
+            silences: st.operator.active_silences(now_ns),
         }
     }
 

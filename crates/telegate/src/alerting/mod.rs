@@ -6,15 +6,18 @@
 //!   (tap, never waits)           │ engine: rules, state, timers
 //!                                ├─try_send──▶ [mqtt output]    ──▶ {prefix}/{site}/{device}/{rule}
 //!                                ├─try_send──▶ [influx output]  ──▶ measurement `alerts`
-//!                                └─try_send──▶ [webhook output] ──▶ POST JSON
+//!                                ├─try_send──▶ [webhook output] ──▶ POST JSON (or a chat bot's body)
+//!                                └─try_send──▶ [email output]   ──▶ SMTP, Vietnamese or English
 //! ```
 
 pub mod config;
 pub mod hub;
+pub mod operator;
 pub mod outputs;
 pub mod payload;
 pub mod service;
 pub mod stats;
+pub mod text;
 pub mod watch;
 
 use std::path::{Path, PathBuf};
@@ -57,6 +60,10 @@ pub enum StartError {
     },
     #[error(transparent)]
     Output(#[from] OutputError),
+    #[error("alerts.state_file: {0}")]
+    Operator(#[from] operator::StateFileError),
+    #[error(transparent)]
+    Audit(#[from] crate::operators::audit::AuditError),
 }
 
 /// Ask the evaluator to re-read its rules and outputs now (SIGHUP).
@@ -142,7 +149,10 @@ pub fn start(config: &Config, config_path: Option<PathBuf>, sink: Output) -> Res
         sink,
     };
     let outputs = Outputs::start(a, env, stats.clone(), grace)?;
-    let hub = AlertHub::new(a.silent_after);
+    let audit = crate::operators::AuditLog::open(&config.admin.console.audit_path(&a.state_file))?;
+    let hub = AlertHub::with_audit(a.silent_after, Some(Arc::new(audit)));
+    let operator_file = operator::path_beside(&state_file);
+    let operator_state = operator::OperatorState::load(&operator_file)?;
     let (tx, rx) = mpsc::channel(a.queue);
     let reloader = AlertReloader::default();
     let evaluator = Evaluator::new(
@@ -154,7 +164,8 @@ pub fn start(config: &Config, config_path: Option<PathBuf>, sink: Output) -> Res
         Watched::new(rules_path, config_path),
         a.snapshot_interval,
         a.reload_interval,
-    );
+    )
+    .with_operator(operator_state, operator_file);
     let task = tokio::spawn(evaluator.run(rx, reloader.0.clone()));
     tracing::info!(rules = rule_count, file = %a.rules_file, state = %a.state_file, "alerting started");
     Ok(AlertService {

@@ -18,12 +18,21 @@ pub struct Delivery {
     pub transition: Transition,
     /// `serde_json` of the transition: the MQTT payload and the webhook body.
     pub json: Bytes,
+    /// The rule is a deadman: its value is seconds of silence, which the
+    /// human text ([`super::text`]) says as a duration.
+    pub deadman: bool,
 }
 
 impl Delivery {
-    pub fn new(transition: Transition) -> Result<Arc<Delivery>, serde_json::Error> {
+    /// `rule_kind`: the rule's `kind` (`Rule::kind`), as far as the text
+    /// told to people depends on it.
+    pub fn new(transition: Transition, rule_kind: &str) -> Result<Arc<Delivery>, serde_json::Error> {
         let json = Bytes::from(serde_json::to_vec(&transition)?);
-        Ok(Arc::new(Delivery { transition, json }))
+        Ok(Arc::new(Delivery {
+            transition,
+            json,
+            deadman: rule_kind == "deadman",
+        }))
     }
 
     /// Unique per transition (not per alert): lets a webhook receiver drop
@@ -122,6 +131,9 @@ pub fn influx_point(t: &Transition) -> Point {
         ("message".into(), FieldValue::Str(t.message.clone())),
         ("alert_id".into(), FieldValue::Str(t.alert_id.clone())),
     ];
+    if let Some(s) = &t.silenced_by {
+        fields.push(("silenced_by".into(), FieldValue::Str(s.clone())));
+    }
     for (k, v) in [("value", t.value), ("threshold", t.threshold)] {
         if let Some(v) = v.filter(|v| v.is_finite()) {
             fields.push((k.into(), FieldValue::Float(v)));
@@ -136,6 +148,11 @@ pub fn influx_point(t: &Transition) -> Point {
 }
 
 #[cfg(test)]
+pub(crate) mod tests_support {
+    pub(crate) use super::tests::transition;
+}
+
+#[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
 
@@ -143,7 +160,7 @@ mod tests {
 
     use super::*;
 
-    fn transition() -> Transition {
+    pub(crate) fn transition() -> Transition {
         Transition {
             alert_id: "0123456789abcdef".into(),
             rule_id: "flood-muong-te".into(),
@@ -167,6 +184,7 @@ mod tests {
             episode_start_ns: 1_699_999_000_000_000_000,
             evaluated_at_ns: 1_700_000_000_100_000_000,
             late: false,
+            silenced_by: None,
             message: "rl-001 at muong-te: stage 288.6 m ≥ BĐ II (288.5 m)".into(),
         }
     }
@@ -198,7 +216,7 @@ mod tests {
 
     #[test]
     fn json_uses_snake_case_names() {
-        let d = Delivery::new(transition()).unwrap();
+        let d = Delivery::new(transition(), "threshold").unwrap();
         let v: serde_json::Value = serde_json::from_slice(&d.json).unwrap();
         assert_eq!(v["change"], "escalated");
         assert_eq!(v["severity"], "warning");

@@ -26,10 +26,12 @@ use tokio::task::JoinHandle;
 
 use super::config::AlertsConfig;
 use super::hub::{AlertHub, Command};
+use super::operator::OperatorState;
 use super::outputs::Outputs;
 use super::payload::Delivery;
 use super::stats::AlertStats;
 use super::watch::{SETTLE, Watched};
+use crate::operators::AuditEntry;
 
 /// Messages taken from the queue per round before transitions are handed on.
 const ROUND: usize = 256;
@@ -95,6 +97,9 @@ pub(crate) struct Evaluator {
     /// reading lists it.
     devices_in_hub: usize,
     saving: Option<JoinHandle<()>>,
+    /// Acknowledgements, silences, escalation clocks (`operator.rs`).
+    operator: OperatorState,
+    operator_file: Option<PathBuf>,
 }
 
 impl Evaluator {
@@ -110,6 +115,7 @@ impl Evaluator {
         reload_interval: Duration,
     ) -> Self {
         hub.set_devices(engine.devices().cloned());
+        hub.set_rules(engine.config().clone());
         Self {
             engine,
             hub,
@@ -123,6 +129,61 @@ impl Evaluator {
             dirty: false,
             devices_in_hub: 0,
             saving: None,
+            operator: OperatorState::default(),
+            operator_file: None,
+        }
+    }
+
+    /// Start from saved operator state, saved back to `path` on change.
+    pub(crate) fn with_operator(mut self, operator: OperatorState, path: PathBuf) -> Self {
+        self.operator = operator;
+        self.operator_file = Some(path);
+        self.hub.set_operator(self.operator.clone());
+        self.outputs
+            .set_escalation_outputs(&self.engine.config().escalation().outputs);
+        self
+    }
+
+    /// Save the operator state (small: acks and silences; written at once)
+    /// and show it to the console.
+    fn operator_changed(&mut self) {
+        self.hub.set_operator(self.operator.clone());
+        if let Some(path) = &self.operator_file
+            && let Err(e) = self.operator.save(path)
+        {
+            tracing::error!(error = %e, "cannot save acknowledgements and silences; they may be lost at a restart");
+        }
+    }
+
+    /// Once a second: end expired silences, escalate unacknowledged
+    /// critical alerts, forget acks of alerts that no longer fire.
+    fn operator_tick(&mut self, now: i64) {
+        let mut changed = false;
+        let ended = self.operator.expire(now);
+        if !ended.is_empty() {
+            changed = true;
+            for s in &ended {
+                tracing::info!(silence = %s.id, scope = s.scope.as_str(), value = %s.value, "silence expired");
+                if let Some(audit) = self.hub.audit() {
+                    audit.record(
+                        AuditEntry::now("system", "silence_expired")
+                            .target(format!("{} {} ({})", s.scope.as_str(), s.value, s.id))
+                            .note(&s.reason),
+                    );
+                }
+            }
+        }
+        let firing = self.engine.firing();
+        changed |= self.operator.prune(&firing);
+        let after = self.engine.config().escalation().after_ns;
+        let (escalations, clocks) = self.operator.escalations(&firing, after, now);
+        changed |= clocks;
+        self.out.extend(escalations);
+        if changed {
+            self.operator_changed();
+        }
+        if !ended.is_empty() {
+            self.hub.announce_silences(now);
         }
     }
 
@@ -158,9 +219,12 @@ impl Evaluator {
             self.hub.set_devices(self.engine.devices().cloned());
             self.devices_in_hub = devices;
         }
-        for t in self.out.drain(..) {
+        let now = now_ns();
+        for mut t in self.out.drain(..) {
+            t.silenced_by = self.operator.silenced_by(&t.rule_id, &t.series, now);
             self.stats.transition(&t.rule_id, state_label(t.to));
-            match Delivery::new(t.clone()) {
+            let kind = self.engine.config().rule(&t.rule_id).map_or("", |r| r.kind());
+            match Delivery::new(t.clone(), kind) {
                 Ok(d) => self.outputs.send(&d),
                 Err(e) => tracing::error!(error = %e, alert_id = %t.alert_id, "alert transition cannot be serialized"),
             }
@@ -170,6 +234,7 @@ impl Evaluator {
                 change = ?t.change,
                 level = %t.level,
                 message = %t.message,
+                silenced_by = t.silenced_by.as_deref().unwrap_or(""),
                 "alert transition"
             );
             self.hub.publish(t);
@@ -191,6 +256,48 @@ impl Evaluator {
                 self.save();
                 // The requester may have gone away: fine.
                 let _ = reply.send(known);
+            }
+            Command::Ack {
+                alert_id,
+                by,
+                note,
+                reply,
+            } => {
+                let firing = self.engine.firing();
+                let result = self.operator.ack(&firing, &alert_id, &by, &note, now_ns());
+                if let Ok(ack) = &result {
+                    tracing::info!(alert_id = %ack.alert_id, by = %ack.by, note = %ack.note, "alert acknowledged");
+                    self.operator_changed();
+                    self.hub.announce_ack(ack.clone());
+                }
+                let _ = reply.send(result);
+            }
+            Command::Silence {
+                scope,
+                value,
+                reason,
+                by,
+                duration_ns,
+                reply,
+            } => {
+                let now = now_ns();
+                let result = self.operator.silence(scope, &value, &reason, &by, duration_ns, now);
+                if let Ok(s) = &result {
+                    tracing::info!(silence = %s.id, scope = scope.as_str(), value = %s.value, by = %s.by, reason = %s.reason, "silence added");
+                    self.operator_changed();
+                    self.hub.announce_silences(now);
+                }
+                let _ = reply.send(result);
+            }
+            Command::Unsilence { id, reply } => {
+                let now = now_ns();
+                let result = self.operator.unsilence(&id, now);
+                if result.is_ok() {
+                    tracing::info!(silence = %id, "silence ended early");
+                    self.operator_changed();
+                    self.hub.announce_silences(now);
+                }
+                let _ = reply.send(result);
             }
         }
     }
@@ -271,7 +378,9 @@ impl Evaluator {
             }
             Ok(config) => {
                 let rules = config.rules().len();
+                self.outputs.set_escalation_outputs(&config.escalation().outputs);
                 self.engine.reload(config);
+                self.hub.set_rules(self.engine.config().clone());
                 tracing::info!(rules, file = %self.watched.rules.display(), "alert rules reloaded");
                 self.save();
             }
@@ -318,7 +427,9 @@ impl Evaluator {
                     self.after_round(false);
                 }
                 _ = tick.tick() => {
-                    self.engine.tick_into(now_ns(), &mut self.out);
+                    let now = now_ns();
+                    self.engine.tick_into(now, &mut self.out);
+                    self.operator_tick(now);
                     self.after_round(true);
                     if self.dirty {
                         self.save();

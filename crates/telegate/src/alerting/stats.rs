@@ -17,17 +17,35 @@ pub enum OutputKind {
     Mqtt,
     Influx,
     Webhook,
+    /// `[alerts.oncall]`: a second webhook that receives escalations only.
+    Oncall,
+    /// `[alerts.email]`: SMTP.
+    Email,
 }
 
 impl OutputKind {
-    pub const ALL: [OutputKind; 3] = [OutputKind::Mqtt, OutputKind::Influx, OutputKind::Webhook];
+    pub const ALL: [OutputKind; 5] = [
+        OutputKind::Mqtt,
+        OutputKind::Influx,
+        OutputKind::Webhook,
+        OutputKind::Oncall,
+        OutputKind::Email,
+    ];
 
     pub fn label(self) -> &'static str {
         match self {
             OutputKind::Mqtt => "mqtt",
             OutputKind::Influx => "influx",
             OutputKind::Webhook => "webhook",
+            OutputKind::Oncall => "oncall",
+            OutputKind::Email => "email",
         }
+    }
+
+    /// Records every transition (silenced ones too) rather than notifying
+    /// anyone: see [`super::outputs::delivers`].
+    pub fn records(self) -> bool {
+        matches!(self, OutputKind::Influx)
     }
 
     fn index(self) -> usize {
@@ -64,7 +82,7 @@ pub struct AlertStats {
     pub parse_errors: AtomicU64,
     /// (rule, state the transition went to) → count.
     transitions: Mutex<BTreeMap<(String, &'static str), u64>>,
-    outputs: [OutputStats; 3],
+    outputs: [OutputStats; OutputKind::ALL.len()],
 }
 
 impl AlertStats {

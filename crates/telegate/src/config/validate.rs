@@ -259,6 +259,9 @@ impl Config {
             }
         }
         self.alerts.validate(file)?;
+        self.admin.console.validate(file)?;
+        self.trend.validate(file)?;
+        self.map.validate(file)?;
         Ok(())
     }
 }

@@ -46,6 +46,7 @@ fn transition(n: i64, change: Change, level: &str, severity: Severity) -> Transi
         episode_start_ns: 1_700_000_000_000_000_000,
         evaluated_at_ns: 1_700_000_000_100_000_000 + n,
         late: false,
+        silenced_by: None,
         message: "rl-001 at muong-te: stage 290.42 m ≥ BĐ III (290 m)".into(),
     }
 }
@@ -383,4 +384,266 @@ fn script_matches_the_page_and_never_writes_markup() {
             "an external URL in an asset"
         );
     }
+}
+
+/// Keys of one `registerMessages(lang, {...})` block of i18n.js.
+fn catalogue(lang: &str) -> Vec<String> {
+    let start = I18N_JS
+        .find(&format!("registerMessages('{lang}', {{"))
+        .unwrap_or_else(|| panic!("no {lang} catalogue"));
+    let body = &I18N_JS[start..];
+    let end = body.find("\n});").expect("the catalogue ends");
+    body[..end]
+        .lines()
+        .filter_map(|l| {
+            l.trim()
+                .strip_prefix('\'')?
+                .split_once("': ")
+                .map(|(k, _)| k.to_owned())
+        })
+        .collect()
+}
+
+/// Both catalogues hold the same keys, and every key the page and the
+/// script name literally is in them.
+#[test]
+fn vietnamese_and_english_catalogues_are_complete() {
+    let en = catalogue("en");
+    let vi = catalogue("vi");
+    assert!(en.len() > 150, "{}", en.len());
+    let missing: Vec<_> = en.iter().filter(|k| !vi.contains(k)).collect();
+    assert!(missing.is_empty(), "keys without Vietnamese text: {missing:?}");
+    let extra: Vec<_> = vi.iter().filter(|k| !en.contains(k)).collect();
+    assert!(extra.is_empty(), "Vietnamese keys without English text: {extra:?}");
+    // Calls of t('key'…), not of split('…') or closest('…').
+    let mut used: Vec<&str> = CONSOLE_JS
+        .match_indices("t('")
+        .filter(|(i, _)| {
+            CONSOLE_JS[..*i]
+                .chars()
+                .next_back()
+                .is_none_or(|c| !(c.is_alphanumeric() || c == '_' || c == '.'))
+        })
+        .filter_map(|(i, _)| CONSOLE_JS[i + 3..].split_once('\'').map(|(k, _)| k))
+        .collect();
+    for attr in ["data-i18n=\"", "data-i18n-title=\"", "data-i18n-placeholder=\""] {
+        used.extend(
+            INDEX_HTML
+                .split(attr)
+                .skip(1)
+                .filter_map(|rest| rest.split_once('"').map(|(k, _)| k)),
+        );
+    }
+    assert!(used.len() > 60, "{}", used.len());
+    // `t('sev.' + s)`: a prefix, completed at run time.
+    for key in used.into_iter().filter(|k| !k.ends_with('.')) {
+        assert!(en.iter().any(|k| k == key), "`{key}` is used but not in the catalogues");
+    }
+}
+
+fn users_auth(dir: &std::path::Path, secure: bool) -> Auth {
+    let path = dir.join("users");
+    let mut f = crate::operators::users::UserFile::default();
+    let hash = crate::operators::password::hash("mật-khẩu-đủ-dài").expect("a hash");
+    f.add("lan", crate::operators::Role::Operator, hash.clone())
+        .expect("added");
+    f.add("xem", crate::operators::Role::Viewer, hash).expect("added");
+    f.save(&path).expect("saved");
+    let mut admin = crate::config::AdminConfig::default();
+    admin.console.users_file = path.display().to_string();
+    admin.console.secure_cookie = secure;
+    admin.token = Secret::new("tok-123");
+    Auth::from_config(&admin).expect("auth")
+}
+
+async fn call(app: &Router, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+    let resp = app.clone().oneshot(req).await.expect("routers are infallible");
+    let (parts, body) = resp.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20).await.expect("a complete body");
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8_lossy(&bytes).into_owned(),
+    )
+}
+
+fn login_req(user: &str, password: &str) -> Request<Body> {
+    Request::post("/api/login")
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            serde_json::json!({ "user": user, "password": password }).to_string(),
+        ))
+        .expect("a request")
+}
+
+/// Sessions through the router: the cookie's flags (Secure when asked),
+/// the CSRF token, roles, and the token beside sessions.
+#[tokio::test]
+async fn sessions_cookies_csrf_and_roles() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let hub = AlertHub::new(Duration::from_secs(1800));
+    let t = transition(1, Change::Fired, "BĐ III", Severity::Critical);
+    hub.set_firing(vec![active(&t)]);
+    let extra = Router::new().route("/api/extra", axum::routing::get(|| async { "data" }));
+    let app = router(
+        hub,
+        CancellationToken::new(),
+        Arc::new(users_auth(dir.path(), true)),
+        Some(extra),
+    );
+
+    let (status, _, body) = get(&app, "/", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("data-auth=\"users\""), "{body}");
+    assert_eq!(get(&app, "/api/alerts", None).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(get(&app, "/api/alerts", Some("tok-123")).await.0, StatusCode::OK);
+    assert_eq!(
+        get(&app, "/api/extra", None).await.0,
+        StatusCode::UNAUTHORIZED,
+        "extra routes are behind it too"
+    );
+    assert_eq!(get(&app, "/api/extra", Some("tok-123")).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&app, login_req("lan", "wrong-password")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        call(&app, login_req("nobody", "wrong-password")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let (status, headers, body) = call(&app, login_req("lan", "mật-khẩu-đủ-dài")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cookie = headers[header::SET_COOKIE].to_str().expect("ascii").to_owned();
+    assert!(
+        cookie.ends_with("; Path=/; Max-Age=43200; HttpOnly; SameSite=Strict; Secure"),
+        "{cookie}"
+    );
+    let session = cookie.split(';').next().expect("a pair").to_owned();
+    let csrf = json(&body)["csrf"].as_str().expect("a csrf token").to_owned();
+
+    let with = |method: &str, uri: &str, csrf: Option<&str>, body: &str| {
+        let mut r = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header(header::COOKIE, &session)
+            .header(header::CONTENT_TYPE, "application/json");
+        if let Some(c) = csrf {
+            r = r.header("x-csrf-token", c);
+        }
+        r.body(Body::from(body.to_owned())).expect("a request")
+    };
+    let (status, _, body) = call(&app, with("GET", "/api/session", None, "")).await;
+    assert_eq!(status, StatusCode::OK);
+    let v = json(&body);
+    assert_eq!(
+        (v["user"].as_str(), v["role"].as_str(), v["auth"].as_str()),
+        (Some("lan"), Some("operator"), Some("session"))
+    );
+    let uri = format!("/api/alerts/{}/ack", t.alert_id);
+    assert_eq!(
+        call(&app, with("POST", &uri, None, "{}")).await.0,
+        StatusCode::FORBIDDEN,
+        "no CSRF token"
+    );
+    assert_eq!(
+        call(&app, with("POST", &uri, Some("forged"), "{}")).await.0,
+        StatusCode::FORBIDDEN
+    );
+    // With the token the request reaches the handler (no evaluator runs
+    // here, so one the handler itself refuses).
+    let (status, _, body) = call(
+        &app,
+        with(
+            "POST",
+            "/api/silences",
+            Some(&csrf),
+            r#"{"scope":"planet","value":"x","duration":"1h","reason":"r"}"#,
+        ),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    assert!(body.contains("scope must be"), "{body}");
+    // Decommission needs admin.
+    assert_eq!(
+        call(&app, with("DELETE", "/api/devices/rl-001", Some(&csrf), ""))
+            .await
+            .0,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        call(&app, with("POST", "/api/logout", Some(&csrf), "")).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        call(&app, with("GET", "/api/session", None, "")).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn a_viewer_cannot_act_and_without_secure_cookie_there_is_no_secure_flag() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let hub = AlertHub::new(Duration::from_secs(1800));
+    let app = router(
+        hub,
+        CancellationToken::new(),
+        Arc::new(users_auth(dir.path(), false)),
+        None,
+    );
+    let (status, headers, body) = call(&app, login_req("xem", "mật-khẩu-đủ-dài")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let cookie = headers[header::SET_COOKIE].to_str().expect("ascii").to_owned();
+    assert!(!cookie.contains("Secure") && cookie.contains("HttpOnly"), "{cookie}");
+    let session = cookie.split(';').next().expect("a pair").to_owned();
+    let csrf = json(&body)["csrf"].as_str().expect("a csrf token").to_owned();
+    let req = Request::post("/api/silences")
+        .header(header::COOKIE, &session)
+        .header("x-csrf-token", &csrf)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(
+            r#"{"scope":"site","value":"muong-te","duration":"1h","reason":"x"}"#,
+        ))
+        .expect("a request");
+    let (status, _, body) = call(&app, req).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(body.contains("operator"), "{body}");
+}
+
+#[test]
+fn trend_and_map_scripts_never_write_markup_nor_fetch_from_outside() {
+    for (name, js) in [("trend.js", TREND_JS), ("map.js", MAP_JS)] {
+        for sink in [
+            "innerHTML",
+            "outerHTML",
+            "insertAdjacentHTML",
+            "document.write",
+            "eval(",
+        ] {
+            assert!(!js.contains(sink), "{name} uses {sink}");
+        }
+        // The SVG namespace is a name, not a request.
+        let without_ns = js.replace("'http://www.w3.org/2000/svg'", "");
+        assert!(
+            !without_ns.contains("http://") && !without_ns.contains("https://"),
+            "{name}: an external URL"
+        );
+        // Every visible string goes through t(), in both languages.
+        for lang in ["'vi'", "'en'"] {
+            assert!(
+                js.contains(&format!("registerMessages({lang}, {{")),
+                "{name}: no {lang} messages"
+            );
+        }
+    }
+    for id in ["trend", "stations"] {
+        assert!(INDEX_HTML.contains(&format!("id=\"{id}\"")), "index.html lacks #{id}");
+    }
+    for script in ["trend.js", "map.js"] {
+        assert!(
+            INDEX_HTML.contains(&format!("<script src=\"{script}\" defer>")),
+            "index.html lacks {script}"
+        );
+    }
+    assert!(!VIEWS_CSS.contains("http"), "views.css fetches nothing");
 }

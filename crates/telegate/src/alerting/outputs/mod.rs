@@ -10,6 +10,7 @@
 //! reload) it keeps delivering what is queued for a grace period, then gives
 //! up on the rest, logging how many it dropped.
 
+pub mod email;
 pub mod influx;
 pub mod mqtt;
 pub mod webhook;
@@ -25,7 +26,9 @@ use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use super::config::AlertsConfig;
+use telegate_alert::{Change, Transition};
+
+use super::config::{AlertsConfig, Retry};
 use super::payload::Delivery;
 use super::stats::{AlertStats, OutputKind, OutputStats};
 
@@ -41,8 +44,10 @@ pub enum OutputError {
         #[source]
         source: reqwest::Error,
     },
-    #[error("alerts.webhook.url = {url:?}: the token contains characters not allowed in an HTTP header")]
-    WebhookToken { url: String },
+    #[error("alerts.webhook.url = {url:?}: {message}")]
+    Webhook { url: String, message: String },
+    #[error("alerts.email.{key}: {message}")]
+    Email { key: &'static str, message: String },
 }
 
 /// What outputs share with the rest of the gateway and cannot change
@@ -78,6 +83,139 @@ pub(crate) fn settled(stats: &OutputStats, n: usize, delivered: bool) {
         stats.dropped.fetch_add(n, Relaxed);
     }
 }
+
+/// Whether output `kind` takes transition `t`: **the one place** where
+/// silences and escalation routing are decided, so every output — present
+/// or added later — agrees.
+///
+/// - Recording outputs ([`OutputKind::records`]: the `alerts` measurement)
+///   take every transition, silenced or not.
+/// - Notifying outputs skip silenced transitions ([`Transition::notifies`]).
+/// - An escalation (`change = "unacknowledged"`) goes to the outputs the
+///   rules file's `[escalation] outputs` names, or to every notifying output
+///   when it names none.
+/// - `oncall` takes escalations only.
+pub fn delivers(kind: OutputKind, t: &Transition, escalate_to: &[String]) -> bool {
+    if kind.records() {
+        return true;
+    }
+    if !t.notifies() {
+        return false;
+    }
+    if t.change == Change::Unacknowledged {
+        escalate_to.is_empty() || escalate_to.iter().any(|n| n == kind.label())
+    } else {
+        kind != OutputKind::Oncall
+    }
+}
+
+/// Why one delivery attempt of a one-at-a-time output (webhook, email) failed.
+#[derive(Debug)]
+pub(crate) enum Failure {
+    /// Worth another attempt, after `retry_after` if the receiver said so.
+    Retry {
+        problem: String,
+        retry_after: Option<Duration>,
+    },
+    /// Another attempt would get the same answer.
+    Refused(String),
+}
+
+/// How a one-at-a-time output retries.
+#[derive(Debug, Clone)]
+pub(crate) struct OneByOne {
+    pub(crate) kind: OutputKind,
+    /// Where it delivers, for the log (a URL, an SMTP server).
+    pub(crate) target: String,
+    pub(crate) retry: Retry,
+    /// Attempts per transition before it is dropped; 0: no limit.
+    pub(crate) max_attempts: u32,
+}
+
+/// The loop of the outputs that deliver one transition at a time and in
+/// order (webhook, email): `attempt` until delivered, retried with backoff
+/// (or the receiver's `Retry-After`) up to `max_attempts`, dropped at once
+/// when refused for good; transitions `wanted` says no to leave the queue
+/// uncounted. At `give_up` (shutdown past the grace period) what is left is
+/// counted as dropped.
+pub(crate) async fn deliver_each<F, Fut>(
+    how: OneByOne,
+    mut rx: mpsc::Receiver<Arc<Delivery>>,
+    give_up: CancellationToken,
+    stats: Arc<AlertStats>,
+    wanted: impl Fn(&Delivery) -> bool,
+    mut attempt: F,
+) where
+    F: FnMut(Arc<Delivery>) -> Fut,
+    Fut: Future<Output = Result<(), Failure>>,
+{
+    let out = stats.output(how.kind);
+    let (name, target) = (how.kind.label(), how.target.as_str());
+    let mut backoff = how.retry.backoff();
+    let at_shutdown = |rx: &mpsc::Receiver<Arc<Delivery>>| {
+        tracing::error!(
+            transitions = 1 + rx.len(),
+            output = name,
+            target,
+            "alert output: giving up at shutdown; these transitions were not delivered"
+        );
+        settled(out, 1 + rx.len(), false);
+    };
+    while let Some(d) = rx.recv().await {
+        if !wanted(&d) {
+            out.depth.fetch_sub(1.min(out.depth.load(Relaxed)), Relaxed);
+            continue;
+        }
+        let mut attempts = 0u32;
+        loop {
+            attempts += 1;
+            let result = tokio::select! {
+                r = attempt(d.clone()) => r,
+                () = give_up.cancelled() => return at_shutdown(&rx),
+            };
+            let (problem, retry_after) = match result {
+                Ok(()) => {
+                    if backoff.failures() > 0 {
+                        tracing::info!(
+                            after_failures = backoff.failures(),
+                            output = name,
+                            target,
+                            "alert output: delivering again"
+                        );
+                    }
+                    backoff.reset();
+                    settled(out, 1, true);
+                    break;
+                }
+                Err(Failure::Refused(problem)) => {
+                    out.errors.fetch_add(1, Relaxed);
+                    tracing::error!(output = name, target, problem, alert_id = %d.transition.alert_id, "alert output: the receiver refused the transition; dropped (retrying cannot help)");
+                    // The next transition starts from retry_initial, as documented.
+                    backoff.reset();
+                    settled(out, 1, false);
+                    break;
+                }
+                Err(Failure::Retry { problem, retry_after }) => (problem, retry_after),
+            };
+            out.errors.fetch_add(1, Relaxed);
+            if how.max_attempts > 0 && attempts >= how.max_attempts {
+                tracing::error!(output = name, target, problem, attempts, alert_id = %d.transition.alert_id, "alert output: giving up on the transition after max_attempts");
+                backoff.reset();
+                settled(out, 1, false);
+                break;
+            }
+            let delay = retry_after.unwrap_or_else(|| backoff.next_delay());
+            if worth_logging(attempts) {
+                tracing::warn!(output = name, target, problem, attempt = attempts, retry_in = ?delay, "alert output: delivery failed; will retry");
+            }
+            if !pause(delay, &give_up).await {
+                return at_shutdown(&rx);
+            }
+        }
+    }
+}
+
+pub(crate) use telegate_model::error_chain;
 
 /// A running output: its queue and its task.
 #[derive(Debug)]
@@ -145,6 +283,8 @@ pub struct Outputs {
     stats: Arc<AlertStats>,
     grace: Duration,
     handles: Vec<Handle>,
+    /// `[escalation] outputs` of the rules in service.
+    escalate_to: Vec<String>,
 }
 
 impl Outputs {
@@ -162,6 +302,7 @@ impl Outputs {
             stats,
             grace,
             handles: Vec::new(),
+            escalate_to: Vec::new(),
         };
         for kind in OutputKind::ALL {
             if let Some(h) = outputs.spawn(kind, config)? {
@@ -193,7 +334,21 @@ impl Outputs {
                 let hook = webhook::Webhook::new(&c.webhook)?;
                 let cfg = c.webhook.clone();
                 Handle::spawn(kind, cfg.queue, move |rx, give_up| {
-                    webhook::run(hook, cfg, rx, give_up, stats)
+                    webhook::run(hook, cfg, rx, give_up, stats, kind)
+                })
+            }
+            OutputKind::Oncall if !c.oncall.url.is_empty() => {
+                let hook = webhook::Webhook::new(&c.oncall)?;
+                let cfg = c.oncall.clone();
+                Handle::spawn(kind, cfg.queue, move |rx, give_up| {
+                    webhook::run(hook, cfg, rx, give_up, stats, kind)
+                })
+            }
+            OutputKind::Email if c.email.enabled() => {
+                let mailer = email::Mailer::new(&c.email)?;
+                let cfg = c.email.clone();
+                Handle::spawn(kind, cfg.queue, move |rx, give_up| {
+                    email::run(mailer, cfg, rx, give_up, stats)
                 })
             }
             _ => return Ok(None),
@@ -209,7 +364,9 @@ impl Outputs {
                 c.mqtt.topic_prefix, self.env.mqtt.host, self.env.mqtt.port
             ),
             OutputKind::Influx => format!("measurement alerts in {}", self.env.sink.describe()),
-            OutputKind::Webhook => c.webhook.url.clone(),
+            OutputKind::Webhook => webhook::redacted_url(&c.webhook.url),
+            OutputKind::Oncall => format!("{} (escalations only)", webhook::redacted_url(&c.oncall.url)),
+            OutputKind::Email => format!("{} via {}:{}", c.email.to.join(", "), c.email.server, c.email.port),
         }
     }
 
@@ -219,11 +376,28 @@ impl Outputs {
         &self.config
     }
 
-    /// Hand a transition to every output; never waits.
+    /// Hand a transition to every output that takes it ([`delivers`]);
+    /// never waits.
     pub fn send(&self, d: &Arc<Delivery>) {
         for h in &self.handles {
-            h.offer(d, &self.stats);
+            if delivers(h.kind, &d.transition, &self.escalate_to) {
+                h.offer(d, &self.stats);
+            }
         }
+    }
+
+    /// The rules file's `[escalation] outputs` (empty: every notifying
+    /// output). Names that are no output are logged: a typo must not
+    /// silently send the chief nothing.
+    pub fn set_escalation_outputs(&mut self, names: &[String]) {
+        for n in names {
+            if !OutputKind::ALL.iter().any(|k| k.label() == n) {
+                tracing::error!(output = %n, "[escalation] outputs names no output (known: mqtt, webhook, oncall, email): nothing is sent to it");
+            } else if !self.handles.iter().any(|h| h.kind.label() == n) {
+                tracing::warn!(output = %n, "[escalation] outputs names an output that is not turned on");
+            }
+        }
+        self.escalate_to = names.to_vec();
     }
 
     /// The outputs whose settings differ in `new`.
@@ -235,6 +409,8 @@ impl Outputs {
                 OutputKind::Mqtt => old.mqtt != new.mqtt,
                 OutputKind::Influx => old.influx != new.influx,
                 OutputKind::Webhook => old.webhook != new.webhook,
+                OutputKind::Oncall => old.oncall != new.oncall,
+                OutputKind::Email => old.email != new.email,
             })
             .collect()
     }
@@ -263,6 +439,8 @@ impl Outputs {
         self.config.mqtt = new.mqtt.clone();
         self.config.influx = new.influx.clone();
         self.config.webhook = new.webhook.clone();
+        self.config.oncall = new.oncall.clone();
+        self.config.email = new.email.clone();
         Ok(changed.into_iter().map(OutputKind::label).collect())
     }
 
@@ -274,5 +452,36 @@ impl Outputs {
         for c in closing {
             let _ = c.await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn silenced_transitions_are_recorded_not_notified_and_escalations_are_routed() {
+        let d = super::super::payload::tests_support::transition();
+        let all = |t: &Transition, to: &[String]| -> Vec<&str> {
+            OutputKind::ALL
+                .into_iter()
+                .filter(|k| delivers(*k, t, to))
+                .map(OutputKind::label)
+                .collect()
+        };
+        let mut t = d.clone();
+        assert_eq!(all(&t, &[]), ["mqtt", "influx", "webhook", "email"]);
+        t.silenced_by = Some("s1".into());
+        assert_eq!(all(&t, &[]), ["influx"]);
+        let mut e = d.clone();
+        e.change = Change::Unacknowledged;
+        assert_eq!(all(&e, &[]), ["mqtt", "influx", "webhook", "oncall", "email"]);
+        assert_eq!(all(&e, &["oncall".to_owned()]), ["influx", "oncall"]);
+        assert_eq!(
+            all(&e, &["oncall".to_owned(), "email".to_owned()]),
+            ["influx", "oncall", "email"]
+        );
+        e.silenced_by = Some("s1".into());
+        assert_eq!(all(&e, &["oncall".to_owned()]), ["influx"]);
     }
 }
