@@ -439,11 +439,24 @@ mod tests {
         let health = WriteHealth::default();
         for (wal, oldest, before) in BEFORE {
             let (stats, alerts) = busy(wal);
-            let oldest = oldest.then_some(Duration::from_millis(1500));
-            assert_eq!(
-                render(&stats, &health, oldest, Some(&alerts as &dyn ExtraMetrics)),
-                before
+            let page = render(
+                &stats,
+                &health,
+                oldest.then_some(Duration::from_millis(1500)),
+                Some(&alerts as &dyn ExtraMetrics),
             );
+            // A deliberate change of the page (a new family, a new output):
+            // UPDATE_GOLDEN=1 rewrites the files, and the diff shows it.
+            if std::env::var_os("UPDATE_GOLDEN").is_some() && page != before {
+                let path = format!(
+                    "{}/tests/golden/metrics/wal-{wal}-oldest-{oldest}.prom",
+                    env!("CARGO_MANIFEST_DIR")
+                );
+                std::fs::write(&path, &page).unwrap_or_else(|e| panic!("{path}: {e}"));
+                continue;
+            }
+            let oldest = oldest.then_some(Duration::from_millis(1500));
+            assert_eq!(page, before);
             // Without alerting: the same page up to the alert families.
             let core = &before[..before.find("# HELP telegate_alert_").unwrap_or(before.len())];
             assert_eq!(render(&stats, &health, oldest, None), core);
