@@ -570,11 +570,17 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
         "escalation of rl-003 after {first:?}, again after {again:?}; rl-001 acknowledged after {:?}",
         acked_at.duration_since(fired_at)
     );
-    wait_page(&mut browser, &b, "the escalation in the history", Duration::from_secs(10), |s| {
-        s["recent"]
-            .as_array()
-            .is_some_and(|r| r.iter().any(|r| r["change"] == "unacknowledged"))
-    })
+    wait_page(
+        &mut browser,
+        &b,
+        "the escalation in the history",
+        Duration::from_secs(10),
+        |s| {
+            s["recent"]
+                .as_array()
+                .is_some_and(|r| r.iter().any(|r| r["change"] == "unacknowledged"))
+        },
+    )
     .await?;
     picture_of(&mut browser, &b, "history", "console-escalation.png").await?;
 

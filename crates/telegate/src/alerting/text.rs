@@ -421,7 +421,11 @@ mod tests {
         t.previous_level = None;
         t.message = "not acknowledged for 15m: rl-001 tại muong-te: mực nước 290,12 m".into();
         let vi = render(&t, false, Lang::Vi);
-        assert!(vi.subject.starts_with("[KHẨN CẤP] Chưa ai xác nhận: BĐ III"), "{}", vi.subject);
+        assert!(
+            vi.subject.starts_with("[KHẨN CẤP] Chưa ai xác nhận: BĐ III"),
+            "{}",
+            vi.subject
+        );
         assert!(vi.body.contains("\nChưa ai xác nhận sau 15 phút\n"), "{}", vi.body);
         assert!(
             vi.body.contains("\nNội dung: rl-001 tại muong-te: mực nước 290,12 m\n"),
@@ -430,7 +434,11 @@ mod tests {
         );
         assert!(!vi.body.contains("not acknowledged"), "{}", vi.body);
         let en = render(&t, false, Lang::En);
-        assert!(en.subject.starts_with("[CRITICAL] Not acknowledged: BĐ III"), "{}", en.subject);
+        assert!(
+            en.subject.starts_with("[CRITICAL] Not acknowledged: BĐ III"),
+            "{}",
+            en.subject
+        );
         assert!(en.body.contains("\nNobody acknowledged it for 15 min\n"), "{}", en.body);
     }
 
