@@ -279,6 +279,15 @@
     $('silence-form').hidden = !can('operator');
   }
 
+  // An escalation's message is the gateway's English "not acknowledged
+  // for 15m: " and the alert's own message: the first part in the page's
+  // language, the rule's message as written.
+  function messageOf(x) {
+    const m = x.message || '';
+    const r = x.change === 'unacknowledged' ? /^not acknowledged for ([^:]+): ([\s\S]*)$/.exec(m) : null;
+    return r ? t('msg.unacked', { span: r[1], message: r[2] }) : m;
+  }
+
   function recentMatches(x) {
     return (!filters.severity || sev(x.severity) === filters.severity)
       && (!filters.state || x.to === filters.state)
@@ -308,7 +317,7 @@
         el('td', {}, x.rule_name || x.rule_id),
         el('td', {}, where(x.series)),
         el('td', { class: 'num' }, compare(x.value, x.threshold) || ''),
-        el('td', { class: 'msg' }, x.message || ''));
+        el('td', { class: 'msg' }, messageOf(x)));
     });
     const collapsed = hidden ? el('p', { class: 'muted collapsed', id: 'info-collapsed', 'data-hidden': String(hidden) },
       plural('collapsed', hidden)) : null;
@@ -542,7 +551,7 @@
     beep();
     try {
       if ('Notification' in window && Notification.permission === 'granted') {
-        new Notification(t('notify.title', { rule: x.rule_name || x.rule_id }), { body: x.message || '', tag: x.alert_id });
+        new Notification(t('notify.title', { rule: x.rule_name || x.rule_id }), { body: messageOf(x), tag: x.alert_id });
       }
     } catch (e) { /* not allowed here */ }
   }
