@@ -17,6 +17,8 @@ pub mod bench;
 pub mod client;
 pub mod cpu;
 pub mod deploy;
+pub mod expected;
+pub mod fault_server;
 pub mod gateway;
 pub mod influxdb;
 pub mod mosquitto;
@@ -62,6 +64,13 @@ where
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// Now, in nanoseconds since the epoch, rounded down to the millisecond: the
+/// precision every test payload's time field and every store keep, so a
+/// reading's time compares equal after the round trip.
+pub fn now_ms_ns() -> i64 {
+    telegate_model::now_ns() / 1_000_000 * 1_000_000
 }
 
 /// An HTTP client for the test servers: rustls' provider installed (the

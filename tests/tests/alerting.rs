@@ -7,16 +7,13 @@
 //! webhook. A webhook failing with 503 is retried until delivered without
 //! delaying MQTT or InfluxDB. Reading → alert on MQTT is measured.
 
-mod common;
 // In a directory of its own: a file beside this one would be a test target.
-#[path = "alerting/scenario.rs"]
 mod scenario;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::ensure;
-use common::now_ms_ns;
 use scenario::{Scenario, Seen, from_json, from_row, json, percentile, text};
 use serde_json::Value;
 use telegate_e2e::admin::require;
@@ -24,6 +21,7 @@ use telegate_e2e::client::{Publisher, Subscriber};
 use telegate_e2e::deploy::{ALERTS_FIELDS, ALERTS_TAGS};
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Gateway, test_config};
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::servers::{Influxd, Mosquitto};
 use telegate_e2e::webhook::Receiver;
 use telegate_model::Secret;

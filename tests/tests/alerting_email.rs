@@ -6,12 +6,9 @@
 //! English, with the field's terms and the time in ICT. A server that is
 //! down when an alert fires gets it once it is back, exactly once.
 
-mod common;
-
 use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
-use common::now_ms_ns;
 use prost_reflect::Value as Proto;
 use telegate::alerting::config::{EmailConfig, SmtpTls};
 use telegate::alerting::text::Lang;
@@ -19,9 +16,10 @@ use telegate_e2e::admin::require;
 use telegate_e2e::client::Publisher;
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Gateway, test_config};
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::pki::Pki;
-use telegate_e2e::rules::FLOOD_MUONG_TE_VI;
+use telegate_e2e::rules::flood_muong_te_vi;
 use telegate_e2e::servers::{Influxd, Mosquitto};
 use telegate_e2e::smtp::{Mail, SmtpServer};
 use telegate_model::Secret;
@@ -53,7 +51,7 @@ async fn gateway(
     email: EmailConfig,
 ) -> anyhow::Result<Gateway> {
     let rules = dir.join("alerts.toml");
-    std::fs::write(&rules, FLOOD_MUONG_TE_VI)?;
+    std::fs::write(&rules, flood_muong_te_vi())?;
     let mut config = test_config(name, broker.port(), &influx.url());
     config.alerts.rules_file = rules.display().to_string();
     config.alerts.state_file = dir.join(format!("{name}-state.json")).display().to_string();

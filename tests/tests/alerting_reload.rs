@@ -3,17 +3,15 @@
 //! service keep working, a fixed one is applied, and on SIGHUP the real
 //! binary picks up a new webhook. `telegate check` validates the rules file.
 
-mod common;
-
 use std::time::Duration;
 
 use anyhow::{Context as _, ensure};
-use common::now_ms_ns;
 use prost_reflect::Value as Field;
 use telegate_e2e::admin::{get, require};
 use telegate_e2e::client::{Publisher, Subscriber};
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Binary, Gateway, telegate_binary, test_config};
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::servers::{Influxd, Mosquitto, free_port};
 use telegate_e2e::webhook::Receiver;

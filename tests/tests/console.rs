@@ -20,13 +20,9 @@
 //! not rewrite a tracked file).
 
 // In a directory of its own: a file beside this one would be a test target.
-#[path = "console/cdp.rs"]
 mod cdp;
-#[path = "console/operators.rs"]
 mod operators;
-#[path = "console/staleness.rs"]
 mod staleness;
-#[path = "console/views.rs"]
 mod views;
 
 use std::time::{Duration, Instant};
@@ -39,8 +35,9 @@ use telegate_e2e::admin;
 use telegate_e2e::client::Publisher;
 use telegate_e2e::gateway::{Gateway, test_config};
 use telegate_e2e::payloads::{batch, valid_sample};
+use telegate_e2e::rules::{MESSAGE_EN, MUONG_TE, NAM_GIANG};
 use telegate_e2e::servers::{Influxd, Mosquitto};
-use telegate_model::Secret;
+use telegate_model::{Secret, now_ns};
 use telegate_schema::Registry;
 
 const TOKEN: &str = "console-e2e-Zk4+q/7w=";
@@ -50,55 +47,8 @@ const SILENT_AFTER: Duration = Duration::from_secs(4);
 /// Two stations' flood levels (values from FIELD.md and
 /// config/alerts.example.toml) and a device deadman, which makes the
 /// evaluator read every sensor type, so the console lists them all.
-const RULES: &str = r#"
-[[rule]]
-id = "flood-muong-te"
-name = "Flood alarm, Mường Tè (Đà)"
-kind = "threshold"
-measurement = "river_level"
-field = "stage_m"
-match = { site = "muong-te" }
-message = "{device_id} at {site}: stage {value} m ≥ {level_name} ({threshold} m)"
-[[rule.level]]
-name = "BĐ I"
-severity = "info"
-threshold = 287.00
-clear = 286.80
-[[rule.level]]
-name = "BĐ II"
-severity = "warning"
-threshold = 288.50
-clear = 288.30
-[[rule.level]]
-name = "BĐ III"
-severity = "critical"
-threshold = 290.00
-clear = 289.80
-
-[[rule]]
-id = "flood-nam-giang"
-name = "Flood alarm, Nậm Giàng (Nậm Na)"
-kind = "threshold"
-measurement = "river_level"
-field = "stage_m"
-match = { site = "ma-lu-thang" }
-message = "{device_id} at {site}: stage {value} m ≥ {level_name} ({threshold} m)"
-[[rule.level]]
-name = "BĐ I"
-severity = "info"
-threshold = 208.50
-clear = 208.30
-[[rule.level]]
-name = "BĐ II"
-severity = "warning"
-threshold = 210.00
-clear = 209.80
-[[rule.level]]
-name = "BĐ III"
-severity = "critical"
-threshold = 211.50
-clear = 211.30
-
+fn alert_rules() -> String {
+    let deadman = r#"
 [[rule]]
 id = "device-offline"
 name = "Device offline"
@@ -108,6 +58,15 @@ severity = "warning"
 level_name = "offline"
 message = "{device_id} at {site}: nothing for {silence}"
 "#;
+    format!(
+        "{}{}{deadman}",
+        MUONG_TE.rule("Flood alarm, Mường Tè (Đà)").message(MESSAGE_EN).toml(),
+        NAM_GIANG
+            .rule("Flood alarm, Nậm Giàng (Nậm Na)")
+            .message(MESSAGE_EN)
+            .toml(),
+    )
+}
 
 /// The page as the test reads it: one evaluation, plain JSON. textContent,
 /// not innerText, so CSS (upper-casing, hidden overflow) does not matter.
@@ -139,7 +98,7 @@ async fn console_shows_a_triggered_alert_live_in_headless_chromium() -> anyhow::
     let influx = Influxd::start().await?;
     let dir = tempfile::tempdir()?;
     let rules = dir.path().join("alerts.toml");
-    std::fs::write(&rules, RULES)?;
+    std::fs::write(&rules, alert_rules())?;
     let mut config = test_config("gw-console", broker.port(), &influx.url());
     config.admin.token = Secret::new(TOKEN);
     config.alerts.rules_file = rules.display().to_string();
@@ -152,7 +111,7 @@ async fn console_shows_a_triggered_alert_live_in_headless_chromium() -> anyhow::
         publisher: Publisher::connect("console-fleet", broker.port()).await?,
         registry: Registry::builtin(&Default::default())?,
     };
-    let now = now_ns()?;
+    let now = now_ns();
     let min = 60_000_000_000_i64;
 
     // A landslide station reports once, then nothing: "silent" later on.
@@ -345,11 +304,6 @@ async fn console_shows_a_triggered_alert_live_in_headless_chromium() -> anyhow::
     drop(browser);
     eprintln!("console e2e took {:?}", started.elapsed());
     Ok(())
-}
-
-fn now_ns() -> anyhow::Result<i64> {
-    let d = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
-    Ok(i64::try_from(d.as_nanos())?)
 }
 
 /// The simulated devices' MQTT connection.

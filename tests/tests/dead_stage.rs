@@ -3,14 +3,12 @@
 //! with the death in its summary (the binary exits non-zero); the next start
 //! stores everything — nothing acknowledged is lost.
 
-mod common;
-
 use std::time::Duration;
 
-use common::now_ms_ns;
 use telegate_e2e::admin;
 use telegate_e2e::client::Publisher;
 use telegate_e2e::gateway::{Gateway, test_config};
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::servers::{Influxd, Mosquitto};
 use telegate_e2e::stream::{assert_stored_exactly, stream};
 

@@ -8,14 +8,11 @@
 //! is refused after the reload without a broker restart; a rotated password
 //! works and the old one does not; the same with client certificates.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
-use common::now_ms_ns;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason};
 use rumqttc::v5::{AsyncClient, ConnectionError, Event, MqttOptions};
@@ -23,6 +20,7 @@ use rumqttc::{TlsConfiguration, Transport};
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Gateway, telegate_binary, test_config};
 use telegate_e2e::mosquitto::{Access, TlsListener};
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::pki::Pki;
 use telegate_e2e::servers::{Influxd, Mosquitto};

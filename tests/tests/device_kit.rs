@@ -14,8 +14,6 @@
 //! What they need is installed by `.ci/device-kit-tools` (run by `.ci/run`);
 //! a missing tool fails the test and names that script.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -96,10 +94,6 @@ async fn wait_stored(
     .await
 }
 
-fn now_ns() -> i64 {
-    common::now_ms_ns()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn python_device_forwards_what_it_buffered_offline_in_batches() -> anyhow::Result<()> {
     let mut broker = Mosquitto::start().await?;
@@ -111,7 +105,7 @@ async fn python_device_forwards_what_it_buffered_offline_in_batches() -> anyhow:
 
     // The link is down when the gauge boots, with its clock not yet synced.
     broker.stop();
-    let started = now_ns();
+    let started = telegate_e2e::now_ms_ns();
     let mut device = Command::new(python())
         .arg(kit().join("python/river_level_device.py"))
         .args(["--port", &broker.port().to_string(), "--device", "py-001"])
@@ -151,7 +145,7 @@ async fn python_device_forwards_what_it_buffered_offline_in_batches() -> anyhow:
     assert!(batches < 40, "{report}");
 
     let points = wait_stored(&influx, "py-001", 40).await?;
-    let ended = now_ns();
+    let ended = telegate_e2e::now_ms_ns();
     assert_eq!(points.keys().copied().collect::<Vec<_>>(), (1..=40).collect::<Vec<_>>());
     // Samples taken before the clock synced were back-dated, not sent as 1970.
     for (seq, (time, _)) in &points {
@@ -178,7 +172,10 @@ async fn micropython_encoder_payloads_are_stored() -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let topic = "telemetry/muong-te/mp-001/river_level";
     // Two batches of 5: seq 1-5 and 6-10, one minute apart each.
-    for (first, end) in [(1, now_ns() / 1_000_000_000 - 600), (6, now_ns() / 1_000_000_000)] {
+    for (first, end) in [
+        (1, telegate_e2e::now_ms_ns() / 1_000_000_000 - 600),
+        (6, telegate_e2e::now_ms_ns() / 1_000_000_000),
+    ] {
         let file = dir.path().join(format!("batch-{first}.bin"));
         run(Command::new(python())
             .arg(kit().join("micropython/encode_river_level.py"))
@@ -231,7 +228,7 @@ async fn c_nanopb_payloads_are_stored() -> anyhow::Result<()> {
     let gw = Gateway::start(test_config("gw-kit-c", broker.port(), &influx.url())).await?;
     gw.connected().await?;
     let topic = "telemetry/muong-te/c-001/river_level";
-    let end = now_ns() / 1_000_000_000;
+    let end = telegate_e2e::now_ms_ns() / 1_000_000_000;
     for (first, count, end) in [(1, 20, end - 10_800), (21, 64, end)] {
         let file = dir.path().join(format!("batch-{first}.bin"));
         run(Command::new(dir.path().join("river_level_device"))

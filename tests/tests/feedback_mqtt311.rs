@@ -5,18 +5,16 @@
 //! retained, rate-limited status. With the options off (the default) nothing
 //! but the ordinary dead letter is published.
 
-mod common;
-
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use common::now_ms_ns;
 use prost::Message as _;
 use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
 use telegate_e2e::client::{Publisher, Subscriber};
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Gateway, test_config};
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::servers::{Influxd, Mosquitto};
 use tokio::sync::Mutex;

@@ -12,8 +12,6 @@
 //! stored; the gateway's source connection never reconnects and its
 //! dead-letter connection reconnects at most once per quarantined message.
 
-mod common;
-
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
@@ -155,7 +153,7 @@ async fn no_single_message_stops_ingestion() -> anyhow::Result<()> {
     let mut device = RawPublisher::connect("hostile-device", broker.port()).await?;
 
     let mut rng = fastrand::Rng::with_seed(13);
-    let now = common::now_ms_ns();
+    let now = telegate_e2e::now_ms_ns();
     let (mut good, mut acked, mut refused, mut dropped) = (0u64, 0u64, 0u64, 0u64);
     let mut codes = std::collections::BTreeMap::<u8, u64>::new();
     for i in 0..HOSTILE {

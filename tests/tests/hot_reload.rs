@@ -3,17 +3,15 @@
 //! effect, and a broken schema is refused with its file and line while the
 //! registry in service keeps serving.
 
-mod common;
-
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::now_ms_ns;
 use prost_reflect::Value;
 use telegate::Config;
 use telegate::registry::load_registry;
 use telegate_e2e::client::Publisher;
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::servers::{Influxd, Mosquitto};
 use telegate_e2e::{copy_dir, eventually, repo_dir};

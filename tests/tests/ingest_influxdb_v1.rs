@@ -2,13 +2,12 @@
 //! in a real InfluxDB 1.x (v1 write API) with the exact measurement, tags,
 //! typed fields and device timestamp.
 
-mod common;
-
 use std::time::Duration;
 
-use common::{expected_columns, now_ms_ns};
 use telegate_e2e::client::Publisher;
+use telegate_e2e::expected::expected_columns;
 use telegate_e2e::gateway::{Gateway, test_config};
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::servers::{Influxd, Mosquitto};
 

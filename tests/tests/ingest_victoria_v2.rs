@@ -4,11 +4,10 @@
 //! string field into a series of zeros, so strings are checked against
 //! InfluxDB in the v1 test.)
 
-mod common;
-
-use common::{Expected, expected_columns, now_ms_ns};
 use telegate_e2e::client::Publisher;
+use telegate_e2e::expected::{Expected, expected_columns};
 use telegate_e2e::gateway::{Gateway, test_config};
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::servers::{Mosquitto, Victoria};
 use telegate_influx::ApiVersion;

@@ -2,15 +2,13 @@
 //! (exactly), the bearer token guards it, the probes answer without it and
 //! `/readyz` names what is wrong; secrets never reach a log or a dump.
 
-mod common;
-
 use std::time::Duration;
 
-use common::now_ms_ns;
 use telegate_e2e::admin::{get, require, value};
 use telegate_e2e::client::Publisher;
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Binary, Gateway, telegate_binary, test_config};
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::servers::{Influxd, Mosquitto, free_port};
 use telegate_e2e::stream::{TOPIC, assert_stored_exactly, reading};
 use telegate_model::Secret;

@@ -2,8 +2,6 @@
 //! ingestion. Each now gives exactly one dead letter (or one quarantined
 //! file) and no reconnect loop, and readings behind it are still stored.
 
-mod common;
-
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
@@ -29,7 +27,7 @@ async fn poison_then_good(
     let dlq = Subscriber::connect("dlq-watch", broker.port(), DLQ).await?;
     let mut device = RawPublisher::connect("poison-device", broker.port()).await?;
     assert_eq!(device.publish(topic, payload).await?, RawOutcome::Acked(0));
-    let good = reading(&gw.registry, common::now_ms_ns() - 1_000_000_000, 1);
+    let good = reading(&gw.registry, telegate_e2e::now_ms_ns() - 1_000_000_000, 1);
     assert_eq!(
         device.publish(b"telemetry/ok/rl-1/river_level", &good).await?,
         RawOutcome::Acked(0)
@@ -183,7 +181,7 @@ async fn topics_reach_the_gateway_only_as_the_broker_routes_them() -> anyhow::Re
     gw.connected().await?;
     let dlq = Subscriber::connect("dlq-topics", broker.port(), DLQ).await?;
     let mut device = RawPublisher::connect("topic-device", broker.port()).await?;
-    let payload = reading(&gw.registry, common::now_ms_ns() - 1_000_000_000, 1);
+    let payload = reading(&gw.registry, telegate_e2e::now_ms_ns() - 1_000_000_000, 1);
     for unrouted in [
         &b"telemetry/s1/rl/1/river_level"[..],
         b"telemetry/s1/river_level",

@@ -2,16 +2,14 @@
 //! payload, nothing of it is written, and good readings interleaved with the
 //! bad ones are all stored.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use common::now_ms_ns;
 use prost_reflect::Value;
 use telegate_e2e::client::{Publisher, Subscriber};
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Gateway, test_config};
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::payloads::{batch, bounded_field, float_field, valid_sample};
 use telegate_e2e::servers::{Influxd, Mosquitto};
 

@@ -3,16 +3,14 @@
 //! replica; one replica is SIGKILLed mid-stream, the others carry on, and
 //! once it is back every reading is stored exactly once.
 
-mod common;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use common::now_ms_ns;
 use telegate_e2e::admin::{get, value};
 use telegate_e2e::client::Publisher;
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::Binary;
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::servers::{Influxd, Mosquitto, free_port};
 use telegate_e2e::stream::{assert_stored_exactly, stream};
 

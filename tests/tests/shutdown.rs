@@ -2,14 +2,12 @@
 //! whatever it had not taken yet waits in the broker for the next start —
 //! so across a graceful restart every reading is stored exactly once.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::now_ms_ns;
 use telegate_e2e::client::Publisher;
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::Binary;
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_e2e::servers::{Influxd, Mosquitto};
 use telegate_schema::Registry;

@@ -4,15 +4,13 @@
 //! the test (rcgen). A wrong CA or a missing client certificate never
 //! connects: verification is real.
 
-mod common;
-
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
-use common::now_ms_ns;
 use telegate_e2e::client::Publisher;
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Gateway, test_config};
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::pki::Pki;
 use telegate_e2e::servers::{Influxd, Mosquitto};
 use telegate_e2e::stream::{TOPIC, assert_stored_exactly, reading};

@@ -3,18 +3,16 @@
 //! cut short is corruption (not a crash's torn tail), a clean stop leaves
 //! nothing to replay, and a WAL that fills its own disk recovers by itself.
 
-mod common;
-
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use common::now_ms_ns;
 use telegate_e2e::admin;
 use telegate_e2e::client::Publisher;
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Binary, Gateway, test_config};
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::servers::{Influxd, Mosquitto, free_port};
 use telegate_e2e::stream::{assert_stored_exactly, stream};
 

@@ -3,14 +3,12 @@
 //! not finished stays with the (persistent) broker and is redelivered; storage
 //! is idempotent, so a redelivered reading overwrites itself.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::now_ms_ns;
 use telegate_e2e::client::Publisher;
 use telegate_e2e::eventually;
 use telegate_e2e::gateway::{Binary, Gateway, test_config};
+use telegate_e2e::now_ms_ns;
 use telegate_e2e::servers::{Influxd, Mosquitto};
 use telegate_e2e::stream::{TOPIC, assert_stored_exactly, reading, stream};
 use telegate_schema::Registry;

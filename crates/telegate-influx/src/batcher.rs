@@ -381,4 +381,211 @@ mod tests {
         assert_eq!(b.spans, [(8, 0), (16, 0), (24, 1), (32, 3)]);
         assert_eq!(&b.lines[b.line_range(1, 3)], b"b v=2 2\nc v=3 3\n");
     }
+
+    /// The batcher's timing on tokio's paused clock, against a scripted
+    /// destination: linger, batch size, backoff, `Retry-After`, probing and
+    /// abort, read to the millisecond without waiting for any of it.
+    mod timing {
+        use std::time::Duration;
+
+        use bytes::Bytes;
+        use tokio::sync::mpsc;
+        use tokio::time::Instant;
+        use tokio_util::sync::CancellationToken;
+
+        use super::super::{Batcher, WriteItem, WriterStats};
+        use crate::config::InfluxConfig;
+        use crate::scripted_sink::{ScriptedSink, answered, cannot_reach};
+
+        struct Run {
+            sink: ScriptedSink,
+            items: mpsc::Sender<WriteItem<u32>>,
+            done: mpsc::Receiver<u32>,
+            stats: std::sync::Arc<WriterStats>,
+            abort: CancellationToken,
+            task: tokio::task::JoinHandle<()>,
+            started: Instant,
+        }
+
+        fn run(sink: &ScriptedSink, batch_size: usize, linger: Duration, retry: (Duration, Duration)) -> Run {
+            let cfg = InfluxConfig {
+                batch_size,
+                linger,
+                retry_initial: retry.0,
+                retry_max: retry.1,
+                ..InfluxConfig::default()
+            };
+            let stats = std::sync::Arc::new(WriterStats::default());
+            let (items, rx) = mpsc::channel(1024);
+            let (done_tx, done) = mpsc::channel(1024);
+            let (refused, _) = mpsc::channel(16);
+            let abort = CancellationToken::new();
+            let batcher: Batcher<u32> =
+                Batcher::new(&cfg, sink.clone(), stats.clone(), done_tx, refused, abort.clone());
+            Run {
+                sink: sink.clone(),
+                items,
+                done,
+                stats,
+                abort,
+                task: tokio::spawn(batcher.run(rx)),
+                started: Instant::now(),
+            }
+        }
+
+        impl Run {
+            async fn send(&self, token: u32) {
+                let lines = Bytes::from(format!("m v={token} {token}\n"));
+                assert!(self.items.send(WriteItem { lines, token }).await.is_ok());
+            }
+
+            /// The next `n` completions, and when the last one came.
+            async fn completed(&mut self, n: usize) -> (Vec<u32>, Duration) {
+                let mut tokens = Vec::new();
+                while tokens.len() < n {
+                    match self.done.recv().await {
+                        Some(t) => tokens.push(t),
+                        None => break,
+                    }
+                }
+                (tokens, self.started.elapsed())
+            }
+
+            /// Each write: its time since the start, and its line count.
+            fn writes(&self) -> Vec<(Duration, usize)> {
+                self.sink
+                    .written()
+                    .iter()
+                    .map(|(at, lines)| (*at - self.started, lines.lines().count()))
+                    .collect()
+            }
+        }
+
+        const MS: Duration = Duration::from_millis(1);
+
+        #[tokio::test(start_paused = true)]
+        async fn a_partial_batch_is_written_when_linger_has_passed_since_its_first_item() {
+            let sink = ScriptedSink::default();
+            let mut r = run(&sink, 100, 200 * MS, (MS, MS));
+            r.send(0).await;
+            r.send(1).await;
+            tokio::time::sleep(150 * MS).await;
+            r.send(2).await; // within linger: same batch, the timer not restarted
+            let (tokens, at) = r.completed(3).await;
+            assert_eq!(tokens, [0, 1, 2]);
+            assert_eq!(r.writes(), [(200 * MS, 3)], "one write, at linger");
+            assert_eq!(at, 200 * MS, "completed as soon as the write succeeded");
+            r.send(3).await; // the next batch lingers from its own first item
+            r.completed(1).await;
+            assert_eq!(r.writes()[1], (400 * MS, 1));
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn a_full_batch_is_written_at_once_and_the_rest_lingers() {
+            let sink = ScriptedSink::default();
+            let mut r = run(&sink, 10, Duration::from_secs(10), (MS, MS));
+            for t in 0..25 {
+                r.send(t).await;
+            }
+            let (tokens, _) = r.completed(25).await;
+            assert_eq!(tokens, (0..25).collect::<Vec<_>>(), "in order, each once");
+            assert_eq!(
+                r.writes(),
+                [(Duration::ZERO, 10), (Duration::ZERO, 10), (Duration::from_secs(10), 5)]
+            );
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn failures_back_off_doubling_and_complete_only_after_the_write_succeeds() {
+            let sink = ScriptedSink::default();
+            sink.then(Err(answered(503, None)))
+                .then(Err(answered(503, None)))
+                .then(Err(answered(500, None)))
+                .then(Ok(()));
+            let mut r = run(&sink, 1, MS, (Duration::from_secs(1), Duration::from_secs(3)));
+            r.send(7).await;
+            let (tokens, at) = r.completed(1).await;
+            assert_eq!(tokens, [7]);
+            let times: Vec<Duration> = r.writes().iter().map(|w| w.0).collect();
+            assert_eq!(times.len(), 4, "{times:?}");
+            // Backoff with jitter: each wait in [half, full] of 1 s, 2 s, then the 3 s cap.
+            for (i, full) in [1000u32, 2000, 3000].into_iter().enumerate() {
+                let waited = times[i + 1] - times[i];
+                assert!(
+                    waited >= full / 2 * MS && waited <= full * MS,
+                    "wait {i}: {waited:?} ({times:?})"
+                );
+            }
+            assert_eq!(
+                at, times[3],
+                "the token completes with the successful write, not before"
+            );
+            assert_eq!(r.stats.retries.load(std::sync::atomic::Ordering::Relaxed), 3);
+            assert_eq!(r.stats.points_written.load(std::sync::atomic::Ordering::Relaxed), 1);
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn retry_after_is_waited_out_exactly_whatever_the_backoff() {
+            let sink = ScriptedSink::default();
+            sink.then(Err(answered(429, Some("30"))));
+            let mut r = run(&sink, 1, MS, (10 * MS, 20 * MS));
+            r.send(1).await;
+            r.completed(1).await;
+            let w = r.writes();
+            assert_eq!(w.len(), 2);
+            assert_eq!(
+                w[1].0 - w[0].0,
+                Duration::from_secs(30),
+                "the server's wish, not retry_max"
+            );
+            // A wish beyond the cap (10 minutes) is capped.
+            let sink = ScriptedSink::default();
+            sink.then(Err(answered(503, Some("86400"))));
+            let mut r = run(&sink, 1, MS, (10 * MS, 20 * MS));
+            r.send(1).await;
+            r.completed(1).await;
+            let w = r.writes();
+            assert_eq!(w[1].0 - w[0].0, telegate_model::retry::MAX_RETRY_AFTER);
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn an_unreachable_database_is_probed_each_second_and_written_as_soon_as_it_answers() {
+            let sink = ScriptedSink::default();
+            sink.then(Err(cannot_reach()));
+            sink.then_ping(false).then_ping(false).then_ping(true);
+            // A 60 s backoff would hold the batch for 30–60 s; probing finds the database after 3.
+            let mut r = run(&sink, 1, MS, (Duration::from_secs(60), Duration::from_secs(60)));
+            r.send(1).await;
+            r.completed(1).await;
+            let pinged: Vec<Duration> = sink.pinged().iter().map(|at| *at - r.started).collect();
+            let s = Duration::from_secs(1);
+            assert_eq!(pinged, [s, 2 * s, 3 * s]);
+            assert_eq!(
+                r.writes().iter().map(|w| w.0).collect::<Vec<_>>(),
+                [Duration::ZERO, 3 * s]
+            );
+        }
+
+        #[tokio::test(start_paused = true)]
+        async fn abort_during_a_backoff_leaves_the_batch_unacknowledged() {
+            let sink = ScriptedSink::default();
+            for _ in 0..100 {
+                sink.then(Err(answered(503, None)));
+            }
+            let mut r = run(&sink, 10, MS, (Duration::from_secs(1), Duration::from_secs(5)));
+            for t in 0..3 {
+                r.send(t).await;
+            }
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            let attempts = r.writes().len();
+            assert!(attempts > 10, "still retrying after a minute: {attempts} attempts");
+            r.abort.cancel();
+            assert!(r.task.await.is_ok(), "the batcher stops");
+            assert!(
+                r.done.try_recv().is_err(),
+                "nothing completed: the broker redelivers it"
+            );
+            assert_eq!(r.stats.points_written.load(std::sync::atomic::Ordering::Relaxed), 0);
+        }
+    }
 }

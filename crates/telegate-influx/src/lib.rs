@@ -18,6 +18,8 @@ mod file_sink;
 mod health;
 mod histogram;
 mod output;
+#[cfg(test)]
+mod scripted_sink;
 mod writer;
 
 pub use batcher::{Batcher, RefusedLines, SharedQueue, WriteItem, WriterStats};

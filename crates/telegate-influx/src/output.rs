@@ -22,6 +22,9 @@ pub struct Output {
 enum Sink {
     Http(HttpWriter),
     File(FileSink),
+    /// The batcher's tests' destination.
+    #[cfg(test)]
+    Scripted(crate::scripted_sink::ScriptedSink),
 }
 
 impl Output {
@@ -30,6 +33,8 @@ impl Output {
         let result = match &self.sink {
             Sink::Http(w) => w.write(lines, &self.health).await,
             Sink::File(f) => f.write(lines).await,
+            #[cfg(test)]
+            Sink::Scripted(s) => s.write(lines).await,
         };
         self.health.record(&result);
         result
@@ -41,6 +46,11 @@ impl Output {
         match &self.sink {
             Sink::Http(w) => w.ping().await,
             Sink::File(_) => Ok(()),
+            #[cfg(test)]
+            Sink::Scripted(s) => match s.ping().await {
+                true => Ok(()),
+                false => Err(crate::scripted_sink::cannot_reach()),
+            },
         }
     }
 
@@ -55,6 +65,8 @@ impl Output {
         match &self.sink {
             Sink::Http(w) => w.create_database().await,
             Sink::File(_) => Ok(()),
+            #[cfg(test)]
+            Sink::Scripted(_) => Ok(()),
         }
     }
 
@@ -63,6 +75,8 @@ impl Output {
         match &self.sink {
             Sink::Http(w) => Some(w),
             Sink::File(_) => None,
+            #[cfg(test)]
+            Sink::Scripted(_) => None,
         }
     }
 
@@ -71,6 +85,8 @@ impl Output {
         match &self.sink {
             Sink::Http(w) => w.url().to_owned(),
             Sink::File(f) => format!("line-protocol files in {}", f.dir().display()),
+            #[cfg(test)]
+            Sink::Scripted(_) => "a scripted test destination".to_owned(),
         }
     }
 }
@@ -88,6 +104,16 @@ impl From<FileSink> for Output {
     fn from(f: FileSink) -> Self {
         Self {
             sink: Sink::File(f),
+            health: Arc::default(),
+        }
+    }
+}
+
+#[cfg(test)]
+impl From<crate::scripted_sink::ScriptedSink> for Output {
+    fn from(s: crate::scripted_sink::ScriptedSink) -> Self {
+        Self {
+            sink: Sink::Scripted(s),
             health: Arc::default(),
         }
     }

@@ -16,7 +16,7 @@ use telegate_e2e::gateway::Gateway;
 use telegate_e2e::payloads::{batch, valid_sample};
 use telegate_schema::Registry;
 
-use super::common::now_ms_ns;
+use telegate_e2e::now_ms_ns;
 
 /// One transition as every output must show it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -29,6 +29,7 @@ use anyhow::{Context as _, bail, ensure};
 use serde_json::{Value, json};
 use telegate_e2e::client::Publisher;
 use telegate_e2e::gateway::{Gateway, telegate_binary, test_config};
+use telegate_e2e::rules::{MUONG_TE, NAM_GIANG};
 use telegate_e2e::servers::{Influxd, Mosquitto};
 use telegate_e2e::webhook::Receiver;
 use telegate_model::Secret;
@@ -42,51 +43,23 @@ const TOKEN: &str = "ops-e2e-token-7f3a";
 /// Unacknowledged critical alerts are escalated after this.
 const ESCALATE_AFTER: Duration = Duration::from_secs(6);
 
-const RULES: &str = r#"
-[escalation]
-after = "6s"
-outputs = ["oncall"]
+const RESOLVED_VI: &str = "{device_id} tại {site}: mực nước {value} m, dưới {level_name}";
 
-[[rule]]
-id = "flood-muong-te"
-name = "Báo động lũ, Mường Tè (sông Đà)"
-kind = "threshold"
-measurement = "river_level"
-field = "stage_m"
-match = { site = "muong-te" }
-message = "{device_id} tại {site}: mực nước {value} m ≥ {level_name} ({threshold} m)"
-resolved_message = "{device_id} tại {site}: mực nước {value} m, dưới {level_name}"
-[[rule.level]]
-name = "BĐ I"
-severity = "info"
-threshold = 287.00
-clear = 286.80
-[[rule.level]]
-name = "BĐ II"
-severity = "warning"
-threshold = 288.50
-clear = 288.30
-[[rule.level]]
-name = "BĐ III"
-severity = "critical"
-threshold = 290.00
-clear = 289.80
-
-[[rule]]
-id = "flood-nam-giang"
-name = "Báo động lũ, Nậm Giàng (sông Nậm Na)"
-kind = "threshold"
-measurement = "river_level"
-field = "stage_m"
-match = { site = "nam-giang" }
-message = "{device_id} tại {site}: mực nước {value} m ≥ {level_name} ({threshold} m)"
-resolved_message = "{device_id} tại {site}: mực nước {value} m, dưới {level_name}"
-[[rule.level]]
-name = "BĐ III"
-severity = "critical"
-threshold = 211.50
-clear = 211.30
-"#;
+fn alert_rules() -> String {
+    format!(
+        "[escalation]\nafter = \"6s\"\noutputs = [\"oncall\"]\n{}{}",
+        MUONG_TE
+            .rule("Báo động lũ, Mường Tè (sông Đà)")
+            .resolved_message(RESOLVED_VI)
+            .toml(),
+        NAM_GIANG
+            .rule("Báo động lũ, Nậm Giàng (sông Nậm Na)")
+            .site("nam-giang")
+            .critical_only()
+            .resolved_message(RESOLVED_VI)
+            .toml(),
+    )
+}
 
 /// The operators' page as the test reads it.
 const OPS_JS: &str = r#"(() => {
@@ -311,7 +284,7 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
     let oncall = Receiver::start().await?;
     let dir = tempfile::tempdir()?;
     let rules = dir.path().join("alerts.toml");
-    std::fs::write(&rules, RULES)?;
+    std::fs::write(&rules, alert_rules())?;
     let users = dir.path().join("console-users");
     add_user(&users, "lan", "operator", "lan-mật-khẩu-2026")?;
     add_user(&users, "minh", "operator", "minh-mật-khẩu-2026")?;
@@ -357,7 +330,7 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
     log_in(&mut browser, &b, "minh", "minh-mật-khẩu-2026").await?;
 
     // Mường Tè rl-001 and Nậm Giàng rl-003 reach BĐ III.
-    let now = now_ns()?;
+    let now = now_ns();
     fleet
         .send("muong-te", "rl-001", "river_level", now, &[("stage_m", 290.42)])
         .await?;
@@ -470,7 +443,7 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
         "{banner}"
     );
     fleet
-        .send("muong-te", "rl-002", "river_level", now_ns()?, &[("stage_m", 290.61)])
+        .send("muong-te", "rl-002", "river_level", now_ns(), &[("stage_m", 290.61)])
         .await?;
     fleet.publisher.flush().await?;
     let sa = wait_page(
@@ -523,7 +496,7 @@ async fn operators_acknowledge_silence_and_escalate_in_two_browsers() -> anyhow:
     );
     // Then rl-002 falls back: that transition is notified again.
     fleet
-        .send("muong-te", "rl-002", "river_level", now_ns()?, &[("stage_m", 286.00)])
+        .send("muong-te", "rl-002", "river_level", now_ns(), &[("stage_m", 286.00)])
         .await?;
     fleet.publisher.flush().await?;
     telegate_e2e::eventually(Duration::from_secs(10), || async {
@@ -737,7 +710,7 @@ async fn login_is_slowed_cookies_are_strict_csrf_is_required_and_the_audit_log_o
     let influx = Influxd::start().await?;
     let dir = tempfile::tempdir()?;
     let rules = dir.path().join("alerts.toml");
-    std::fs::write(&rules, RULES)?;
+    std::fs::write(&rules, alert_rules())?;
     let users = dir.path().join("console-users");
     add_user(&users, "lan", "operator", "lan-mật-khẩu-2026")?;
     let mut config = test_config("gw-console-sec", broker.port(), &influx.url());

@@ -2,86 +2,15 @@
 //! 429 + Retry-After or a per-line 400 on demand): it waits as told, retries
 //! what can succeed, isolates refused lines, and loses nothing.
 
-use std::io::Read as _;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
+use telegate_e2e::fault_server::{Answer, FaultServer, Script};
 use telegate_influx::{ApiVersion, Batcher, HttpWriter, InfluxConfig, WriteItem, WriterStats};
 use telegate_lp::encode_points;
 use telegate_model::{FieldValue, Point};
-use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
-use tokio::net::TcpListener;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
-
-/// One answer of the fake server, chosen from the request body.
-type Script = Arc<dyn Fn(usize, &str) -> (u16, Vec<(&'static str, String)>, String) + Send + Sync>;
-
-#[derive(Default)]
-struct Log {
-    /// (arrival, status answered, decompressed body)
-    requests: Vec<(Instant, u16, String)>,
-}
-
-async fn fake_server(script: Script) -> (String, Arc<Mutex<Log>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let log = Arc::new(Mutex::new(Log::default()));
-    let log2 = log.clone();
-    tokio::spawn(async move {
-        loop {
-            let Ok((sock, _)) = listener.accept().await else { return };
-            let (log, script) = (log2.clone(), script.clone());
-            tokio::spawn(async move {
-                let (r, mut w) = sock.into_split();
-                let mut r = BufReader::new(r);
-                loop {
-                    let mut len = 0usize;
-                    let mut gzip = false;
-                    let mut line = String::new();
-                    loop {
-                        line.clear();
-                        if r.read_line(&mut line).await.unwrap_or(0) == 0 {
-                            return;
-                        }
-                        let l = line.to_ascii_lowercase();
-                        if let Some(v) = l.strip_prefix("content-length:") {
-                            len = v.trim().parse().unwrap();
-                        }
-                        if l.starts_with("content-encoding:") && l.contains("gzip") {
-                            gzip = true;
-                        }
-                        if line == "\r\n" {
-                            break;
-                        }
-                    }
-                    let mut body = vec![0; len];
-                    r.read_exact(&mut body).await.unwrap();
-                    let text = if gzip {
-                        let mut s = String::new();
-                        flate2::read::GzDecoder::new(&body[..]).read_to_string(&mut s).unwrap();
-                        s
-                    } else {
-                        String::from_utf8(body).unwrap()
-                    };
-                    let n = log.lock().unwrap().requests.len();
-                    let (status, headers, answer) = script(n, &text);
-                    log.lock().unwrap().requests.push((Instant::now(), status, text));
-                    let mut resp = format!("HTTP/1.1 {status} X\r\ncontent-length: {}\r\n", answer.len());
-                    for (k, v) in headers {
-                        resp.push_str(&format!("{k}: {v}\r\n"));
-                    }
-                    resp.push_str("\r\n");
-                    resp.push_str(&answer);
-                    if w.write_all(resp.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-    });
-    (url, log)
-}
 
 fn point(measurement: &str, seq: i64, value: FieldValue) -> Point {
     Point {
@@ -148,12 +77,12 @@ async fn collect(rx: &mut mpsc::Receiver<u64>, n: usize) -> Vec<u64> {
 #[tokio::test]
 async fn honours_retry_after_then_retries_503_and_loses_nothing() {
     let script: Script = Arc::new(|n, _| match n {
-        0 => (429, vec![("retry-after", "2".into())], "slow down".into()),
-        1 => (503, vec![], "unavailable".into()),
-        _ => (204, vec![], String::new()),
+        0 => Answer::new(429, "slow down").header("retry-after", "2"),
+        1 => Answer::new(503, "unavailable"),
+        _ => Answer::new(204, ""),
     });
-    let (url, log) = fake_server(script).await;
-    let mut h = start(&url);
+    let server = FaultServer::start(script).await.unwrap();
+    let mut h = start(&server.url());
     const N: i64 = 500;
     for seq in 0..N {
         h.tx.send(WriteItem {
@@ -170,32 +99,27 @@ async fn honours_retry_after_then_retries_503_and_loses_nothing() {
         "every message completed exactly once"
     );
 
-    let log = log.lock().unwrap();
-    let statuses: Vec<u16> = log.requests.iter().map(|r| r.1).collect();
+    let requests = server.requests();
+    let statuses: Vec<u16> = requests.iter().map(|r| r.status).collect();
     assert_eq!(&statuses[..3], [429, 503, 204]);
-    let waited = log.requests[1].0 - log.requests[0].0;
+    let waited = requests[1].at - requests[0].at;
     assert!(
         waited >= Duration::from_secs(2),
         "Retry-After: 2 honoured, waited {waited:?}"
     );
     // Every line reached the server in an accepted request, none twice.
-    let mut stored: Vec<i64> = log
-        .requests
+    let mut stored: Vec<i64> = server
+        .stored_lines()
         .iter()
-        .filter(|r| r.1 == 204)
-        .flat_map(|r| {
-            r.2.lines()
-                .map(|l| {
-                    l.split("seq=")
-                        .nth(1)
-                        .unwrap()
-                        .split('i')
-                        .next()
-                        .unwrap()
-                        .parse::<i64>()
-                        .unwrap()
-                })
-                .collect::<Vec<_>>()
+        .map(|l| {
+            l.split("seq=")
+                .nth(1)
+                .unwrap()
+                .split('i')
+                .next()
+                .unwrap()
+                .parse::<i64>()
+                .unwrap()
         })
         .collect();
     stored.sort_unstable();
@@ -208,13 +132,16 @@ async fn a_refused_line_is_isolated_and_every_other_line_stored() {
     // Like InfluxDB: a batch holding the bad line is refused with a 400 naming it.
     let script: Script = Arc::new(|_, body| {
         if body.contains("v=\"boom\"") {
-            (400, vec![], r#"{"error":"partial write: field type conflict: input field \"v\" on measurement \"m\" is type string, already exists as type float dropped=1"}"#.into())
+            Answer::new(
+                400,
+                r#"{"error":"partial write: field type conflict: input field \"v\" on measurement \"m\" is type string, already exists as type float dropped=1"}"#,
+            )
         } else {
-            (204, vec![], String::new())
+            Answer::new(204, "")
         }
     });
-    let (url, log) = fake_server(script).await;
-    let mut h = start(&url);
+    let server = FaultServer::start(script).await.unwrap();
+    let mut h = start(&server.url());
     const N: i64 = 300;
     for seq in 0..N {
         let value = if seq == 137 {
@@ -247,13 +174,7 @@ async fn a_refused_line_is_isolated_and_every_other_line_stored() {
     assert!(refused.error.contains("field type conflict"), "{}", refused.error);
     assert!(h.refused.try_recv().is_err(), "only message 137 is refused");
 
-    let log = log.lock().unwrap();
-    let mut stored: Vec<String> = log
-        .requests
-        .iter()
-        .filter(|r| r.1 == 204)
-        .flat_map(|r| r.2.lines().map(str::to_owned).collect::<Vec<_>>())
-        .collect();
+    let mut stored = server.stored_lines();
     stored.sort();
     stored.dedup();
     assert_eq!(stored.len(), N as usize - 1, "every good line stored");

@@ -3,7 +3,7 @@
 use std::process::Command;
 
 fn telegate(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_telegate"))
+    let out = Command::new(telegate_e2e::gateway::telegate_binary().unwrap())
         .args(args)
         .env("RUST_LOG", "warn")
         .output()
@@ -15,7 +15,7 @@ fn telegate(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/telegate.example.toml");
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/telegate.example.toml");
 
 #[test]
 fn check_lists_every_sensor_type_of_the_example_config() {
@@ -193,7 +193,7 @@ fn help_explains_commands() {
 
 fn telegate_stdin(args: &[&str], stdin: &[u8]) -> (Option<i32>, String, String) {
     use std::io::Write as _;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_telegate"))
+    let mut child = Command::new(telegate_e2e::gateway::telegate_binary().unwrap())
         .args(args)
         .env("RUST_LOG", "warn")
         .stdin(std::process::Stdio::piped())

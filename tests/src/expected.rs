@@ -1,15 +1,7 @@
-//! Shared expectations: what a sample must look like once stored.
-#![allow(dead_code, unreachable_pub)]
+//! What a sample must look like once stored: each field's expected column
+//! and value as InfluxDB's (or VictoriaMetrics') JSON renders it.
 
 use prost_reflect::{DynamicMessage, Kind, ReflectMessage as _, Value};
-
-pub fn now_ms_ns() -> i64 {
-    let ns = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as i64;
-    ns / 1_000_000 * 1_000_000
-}
 
 /// A stored value as InfluxDB's JSON renders it, plus its field type.
 #[derive(Debug, Clone, PartialEq)]
