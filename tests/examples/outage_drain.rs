@@ -34,10 +34,7 @@ async fn main() -> anyhow::Result<()> {
     config.influx.retry_max = defaults.influx.retry_max;
     let gw = Gateway::start(config).await?;
     gw.connected().await?;
-    let t0 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_nanos() as i64
-        - 3_600_000_000_000;
+    let t0 = telegate_model::now_ns() - 3_600_000_000_000;
     // A little before, the outage, a little after: one stream throughout.
     let total = rate * (outage.as_secs() + 4);
     let sender = stream(

@@ -36,10 +36,7 @@ async fn run(wal: bool, n: u64) -> anyhow::Result<f64> {
         .get("river_level")
         .ok_or_else(|| anyhow::anyhow!("no river_level"))?
         .clone();
-    let t0 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_nanos() as i64
-        - 3_600_000_000_000;
+    let t0 = telegate_model::now_ns() - 3_600_000_000_000;
     let payloads: Vec<Vec<u8>> = (0..n)
         .map(|i| {
             batch(

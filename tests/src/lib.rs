@@ -94,15 +94,12 @@ pub(crate) async fn http_status(client: &reqwest::Client, url: &str) -> Option<u
 /// Percent-encode a query-string value: everything but RFC 3986 unreserved
 /// characters, so InfluxQL quotes, spaces, braces and commas survive.
 pub fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len() * 3);
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
+    const QUERY_VALUE: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+        .remove(b'-')
+        .remove(b'_')
+        .remove(b'.')
+        .remove(b'~');
+    percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
 /// The repository's root (for `proto/`, `docs/`).
