@@ -19,6 +19,7 @@ mod config;
 pub mod dead_letter;
 mod error;
 pub mod mqtt_string;
+pub mod puback;
 mod publisher;
 mod source;
 mod tls;

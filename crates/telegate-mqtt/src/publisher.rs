@@ -10,17 +10,17 @@
 //! the library, the caller retries the whole batch, and QoS 1 is "at least
 //! once" either way.
 
-use std::collections::HashSet;
 use std::time::Duration;
 
 use bytes::Bytes;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason, PublishProperties};
+use rumqttc::v5::mqttbytes::v5::{Packet, PublishProperties};
 use rumqttc::v5::{AsyncClient, Event, EventLoop, MqttOptions};
 use rumqttc::{Outgoing, TlsConfiguration, Transport};
 
 use crate::config::MqttConfig;
 use crate::error::MqttError;
+use crate::puback::{InFlight, Verdict};
 
 /// One message to publish.
 #[derive(Debug, Clone, PartialEq)]
@@ -210,10 +210,11 @@ impl Publisher {
             return Delivery::NotSent { error: e.to_string() };
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut pkid = None;
+        let mut flight = InFlight::queued(1);
         loop {
+            let sent = flight.on_the_wire() > 0;
             let event = match tokio::time::timeout_at(deadline, self.eventloop.poll()).await {
-                Err(_) if pkid.is_some() => {
+                Err(_) if sent => {
                     return Delivery::LostInFlight {
                         error: format!("no PUBACK within {timeout:?}"),
                     };
@@ -223,25 +224,15 @@ impl Publisher {
                         error: format!("not sent within {timeout:?}"),
                     };
                 }
-                Ok(Err(e)) if pkid.is_some() => return Delivery::LostInFlight { error: e.to_string() },
+                Ok(Err(e)) if sent => return Delivery::LostInFlight { error: e.to_string() },
                 Ok(Err(e)) => return Delivery::NotSent { error: e.to_string() },
                 Ok(Ok(event)) => event,
             };
             self.note_event(&event);
-            match event {
-                Event::Outgoing(Outgoing::Publish(id)) if pkid.is_none() => pkid = Some(id),
-                Event::Incoming(Packet::PubAck(ack)) if Some(ack.pkid) == pkid => {
-                    return match ack.reason {
-                        PubAckReason::Success | PubAckReason::NoMatchingSubscribers => Delivery::Acked,
-                        other => {
-                            let detail = ack.properties.and_then(|p| p.reason_string).unwrap_or_default();
-                            Delivery::Refused {
-                                reason: format!("{other:?} {detail}").trim_end().to_owned(),
-                            }
-                        }
-                    };
-                }
-                _ => {}
+            match flight.note(&event) {
+                Some(Verdict::Stored | Verdict::NoSubscribers) => return Delivery::Acked,
+                Some(Verdict::Refused { reason }) => return Delivery::Refused { reason },
+                None => {}
             }
         }
     }
@@ -307,14 +298,13 @@ impl Publisher {
                 })?;
         }
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut unsent = messages.len();
-        let mut in_flight: HashSet<u16> = HashSet::new();
-        while unsent > 0 || !in_flight.is_empty() {
+        let mut flight = InFlight::queued(messages.len());
+        while !flight.settled() {
             let event = match tokio::time::timeout_at(deadline, self.eventloop.poll()).await {
                 Err(_) => {
                     return Err(MqttError::Unconfirmed {
                         broker: self.broker.clone(),
-                        waiting: unsent + in_flight.len(),
+                        waiting: flight.waiting(),
                         timeout,
                     });
                 }
@@ -322,22 +312,11 @@ impl Publisher {
                 Ok(Ok(event)) => event,
             };
             self.note_event(&event);
-            match event {
-                Event::Outgoing(Outgoing::Publish(pkid)) => {
-                    unsent = unsent.saturating_sub(1);
-                    in_flight.insert(pkid);
-                }
-                Event::Incoming(Packet::PubAck(ack))
-                    if in_flight.remove(&ack.pkid)
-                        && !matches!(ack.reason, PubAckReason::Success | PubAckReason::NoMatchingSubscribers) =>
-                {
-                    let detail = ack.properties.and_then(|p| p.reason_string).unwrap_or_default();
-                    return Err(MqttError::Refused {
-                        broker: self.broker.clone(),
-                        reason: format!("{:?} {detail}", ack.reason).trim_end().to_owned(),
-                    });
-                }
-                _ => {}
+            if let Some(Verdict::Refused { reason }) = flight.note(&event) {
+                return Err(MqttError::Refused {
+                    broker: self.broker.clone(),
+                    reason,
+                });
             }
         }
         Ok(())

@@ -8,8 +8,9 @@ use std::time::Duration;
 
 use rumqttc::Outgoing;
 use rumqttc::v5::mqttbytes::QoS;
-use rumqttc::v5::mqttbytes::v5::{Packet, PubAckReason};
+use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, Event, EventLoop, MqttOptions};
+use telegate_mqtt::puback::Verdict;
 use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
 use tokio_util::sync::CancellationToken;
@@ -108,13 +109,16 @@ async fn drive(
                 }
             }
             Ok(Event::Incoming(Packet::PubAck(ack))) => {
-                if ack.reason == PubAckReason::NoMatchingSubscribers {
-                    unrouted.fetch_add(1, Ordering::Relaxed);
-                }
-                if !matches!(ack.reason, PubAckReason::Success | PubAckReason::NoMatchingSubscribers) {
-                    refused_acks += 1;
-                    if refused_acks == 1 {
-                        tracing::warn!(reason = ?ack.reason, "the broker refused a message");
+                match Verdict::of(&ack) {
+                    Verdict::Stored => {}
+                    Verdict::NoSubscribers => {
+                        unrouted.fetch_add(1, Ordering::Relaxed);
+                    }
+                    Verdict::Refused { reason } => {
+                        refused_acks += 1;
+                        if refused_acks == 1 {
+                            tracing::warn!(%reason, "the broker refused a message");
+                        }
                     }
                 }
                 acked.send_modify(|n| *n += 1);
