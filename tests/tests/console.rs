@@ -360,26 +360,7 @@ async fn wait_within(
     within: Duration,
     ok: impl Fn(&Value) -> bool,
 ) -> anyhow::Result<Value> {
-    let deadline = Instant::now() + within;
-    loop {
-        let snap = browser.eval(page, SNAPSHOT_JS).await?;
-        if let Ok(snap) = &snap
-            && ok(snap)
-        {
-            return Ok(snap.clone());
-        }
-        if Instant::now() >= deadline {
-            let shows = match snap {
-                Ok(v) => format!("{v:#}"),
-                Err(e) => format!("(the summary threw) {e}"),
-            };
-            bail!(
-                "the console did not show {what} within {within:?}; script errors: {:?}; it shows:\n{shows}",
-                browser.script_errors()
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    browser.poll(page, SNAPSHOT_JS, what, within, ok).await
 }
 
 fn has_device(s: &Value, device: &str) -> bool {

@@ -282,6 +282,39 @@ impl Browser {
             .collect()
     }
 
+    /// Evaluate `script` on the page every 100 ms until `ok` holds for its
+    /// value, or fail after `within` showing what the page last showed
+    /// (and the page's script errors).
+    pub(crate) async fn poll(
+        &mut self,
+        page: &Page,
+        script: &str,
+        what: &str,
+        within: Duration,
+        ok: impl Fn(&Value) -> bool,
+    ) -> anyhow::Result<Value> {
+        let deadline = std::time::Instant::now() + within;
+        loop {
+            let value = self.eval(page, script).await?;
+            if let Ok(v) = &value
+                && ok(v)
+            {
+                return Ok(v.clone());
+            }
+            if std::time::Instant::now() >= deadline {
+                let shows = match value {
+                    Ok(v) => format!("{v:#}"),
+                    Err(e) => format!("(the script threw) {e}"),
+                };
+                bail!(
+                    "the console did not show {what} within {within:?}; script errors: {:?}; it shows:\n{shows}",
+                    self.script_errors()
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
     fn log_tail(&self) -> String {
         let text = std::fs::read_to_string(&self.log).unwrap_or_default();
         let lines: Vec<_> = text.lines().filter(|l| !l.contains("dbus")).collect();

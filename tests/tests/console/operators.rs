@@ -120,26 +120,9 @@ async fn wait_page(
     within: Duration,
     ok: impl Fn(&Value) -> bool,
 ) -> anyhow::Result<Value> {
-    let deadline = Instant::now() + within;
-    loop {
-        let s = browser.eval(page, OPS_JS).await?;
-        if let Ok(v) = &s
-            && ok(v)
-        {
-            return Ok(v.clone());
-        }
-        if Instant::now() >= deadline {
-            bail!(
-                "the console did not show {what} within {within:?}; script errors: {:?}; it shows:\n{}",
-                browser.script_errors(),
-                s.map_or_else(|e| e, |v| format!("{v:#}"))
-            );
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    browser.poll(page, OPS_JS, what, within, ok).await
 }
 
-/// Run JavaScript that must return `true`.
 /// Scroll section `id` into view and save the picture `name` (docs/console.md).
 async fn picture_of(browser: &mut Browser, page: &Page, id: &str, name: &str) -> anyhow::Result<()> {
     let js = format!(
