@@ -150,13 +150,10 @@ impl InfluxConfig {
                 "use 2 (the default); more only helps a clustered database",
             ));
         }
-        if self.retry_initial.is_zero() || self.retry_max < self.retry_initial {
-            return Err(InvalidSetting::new(
-                "influx.retry_initial",
-                "must be above 0 and at most influx.retry_max",
-                "e.g. retry_initial = \"200ms\", retry_max = \"30s\"",
-            ));
-        }
-        Ok(())
+        InvalidSetting::check_delay_bounds(
+            "influx",
+            ("retry_initial", self.retry_initial, "200ms"),
+            ("retry_max", self.retry_max, "30s"),
+        )
     }
 }

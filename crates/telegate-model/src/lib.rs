@@ -24,7 +24,7 @@ mod topic;
 
 pub use clock::now_ns;
 pub use error_chain::{ErrorChain, error_chain};
-pub use invalid_setting::InvalidSetting;
+pub use invalid_setting::{DelayKey, InvalidSetting};
 pub use point::{FieldValue, Point};
 pub use rejection::{RejectReason, Rejection};
 pub use secret::{REDACTED, Secret};

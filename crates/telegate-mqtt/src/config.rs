@@ -148,13 +148,11 @@ impl MqttConfig {
                 "use at least \"5s\"; \"30s\" suits 4G links",
             ));
         }
-        if self.reconnect_min.is_zero() || self.reconnect_max < self.reconnect_min {
-            return Err(InvalidSetting::new(
-                "mqtt.reconnect_min",
-                "must be above 0 and at most mqtt.reconnect_max",
-                "e.g. reconnect_min = \"250ms\", reconnect_max = \"30s\"",
-            ));
-        }
+        InvalidSetting::check_delay_bounds(
+            "mqtt",
+            ("reconnect_min", self.reconnect_min, "250ms"),
+            ("reconnect_max", self.reconnect_max, "30s"),
+        )?;
         if self.dead_letter_prefix.is_empty() || self.dead_letter_prefix.contains(['+', '#']) {
             return Err(InvalidSetting::new(
                 "mqtt.dead_letter_prefix",

@@ -377,13 +377,11 @@ impl AlertsConfig {
             ("alerts.oncall", self.oncall.retry()),
             ("alerts.email", self.email.retry()),
         ] {
-            if r.retry_initial.is_zero() || r.retry_max < r.retry_initial {
-                return Err(InvalidSetting::new(
-                    format!("{section}.retry_initial"),
-                    format!("must be above 0 and at most {section}.retry_max"),
-                    "e.g. retry_initial = \"500ms\", retry_max = \"30s\"",
-                ));
-            }
+            InvalidSetting::check_delay_bounds(
+                section,
+                ("retry_initial", r.retry_initial, "500ms"),
+                ("retry_max", r.retry_max, "30s"),
+            )?;
         }
         let prefix = &self.mqtt.topic_prefix;
         if self.mqtt.enabled

@@ -108,14 +108,11 @@ impl ConsoleConfig {
                 "use at least \"1m\"; a shift is \"12h\"",
             ));
         }
-        if self.lockout_initial.is_zero() || self.lockout_max < self.lockout_initial {
-            return Err(InvalidSetting::new(
-                "admin.console.lockout_initial",
-                "must be above 0 and at most admin.console.lockout_max",
-                "e.g. lockout_initial = \"1s\", lockout_max = \"15m\"",
-            ));
-        }
-        Ok(())
+        InvalidSetting::check_delay_bounds(
+            "admin.console",
+            ("lockout_initial", self.lockout_initial, "1s"),
+            ("lockout_max", self.lockout_max, "15m"),
+        )
     }
 }
 
