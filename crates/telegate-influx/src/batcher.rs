@@ -57,7 +57,9 @@ pub struct WriterStats {
     recovered: tokio::sync::Notify,
 }
 
-/// The writer stage: batch by count and linger, write with retries, then hand
+/// The writer stage (one task per `influx.concurrency`, logged as `influx
+/// writer`, counted in [`WriterStats`]): batch by count and linger, write to
+/// its [`Output`] with retries, then hand
 /// every token of the batch to `done` — only after the database answered 2xx,
 /// never before. When the database refuses a batch for good (400, 413, 422),
 /// the batch is split in halves until each refused line is alone; the good
@@ -68,7 +70,7 @@ pub struct WriterStats {
 /// sequence number), so the acknowledging side need not know the token type.
 #[derive(Debug)]
 pub struct Batcher<T, D = T> {
-    writer: Output,
+    output: Output,
     batch_size: usize,
     linger: Duration,
     retry_initial: Duration,
@@ -105,14 +107,14 @@ enum Failed {
 impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
     pub fn new(
         cfg: &InfluxConfig,
-        writer: impl Into<Output>,
+        output: impl Into<Output>,
         stats: Arc<WriterStats>,
         done: mpsc::Sender<D>,
         refused: mpsc::Sender<RefusedLines<T>>,
         abort: CancellationToken,
     ) -> Self {
         Self {
-            writer: writer.into(),
+            output: output.into(),
             batch_size: cfg.batch_size.max(1),
             linger: cfg.linger,
             retry_initial: cfg.retry_initial,
@@ -226,7 +228,7 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
         let mut attempt = 0u32;
         loop {
             let started = std::time::Instant::now();
-            let result = self.writer.write(&self.lines[bytes.clone()]).await;
+            let result = self.output.write(&self.lines[bytes.clone()]).await;
             self.stats.write_seconds.record(started.elapsed());
             self.stats
                 .reachable
@@ -270,7 +272,7 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
     async fn probe(&self) {
         loop {
             sleep(PROBE_INTERVAL).await;
-            if self.writer.ping().await.is_ok() {
+            if self.output.ping().await.is_ok() {
                 return;
             }
         }

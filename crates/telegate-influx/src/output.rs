@@ -3,10 +3,10 @@
 
 use std::sync::Arc;
 
+use crate::client::InfluxClient;
 use crate::error::WriteError;
 use crate::file_sink::FileSink;
 use crate::health::WriteHealth;
-use crate::writer::HttpWriter;
 
 /// The batcher's destination. Cheap to clone; clones share one
 /// [`WriteHealth`], so every batcher task and `/readyz` see the same outcomes.
@@ -20,7 +20,7 @@ pub struct Output {
 /// the hot path, no async-trait.
 #[derive(Debug, Clone)]
 enum Sink {
-    Http(HttpWriter),
+    Http(InfluxClient),
     File(FileSink),
 }
 
@@ -58,8 +58,8 @@ impl Output {
         }
     }
 
-    /// The HTTP writer, when the output is a database (not files).
-    pub fn http(&self) -> Option<&HttpWriter> {
+    /// The InfluxDB client, when the output is a database (not files).
+    pub fn http(&self) -> Option<&InfluxClient> {
         match &self.sink {
             Sink::Http(w) => Some(w),
             Sink::File(_) => None,
@@ -75,8 +75,8 @@ impl Output {
     }
 }
 
-impl From<HttpWriter> for Output {
-    fn from(w: HttpWriter) -> Self {
+impl From<InfluxClient> for Output {
+    fn from(w: InfluxClient) -> Self {
         Self {
             sink: Sink::Http(w),
             health: Arc::default(),

@@ -6,7 +6,7 @@ use std::io::Read as _;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use telegate_influx::{ApiVersion, Batcher, HttpWriter, InfluxConfig, WriteItem, WriterStats};
+use telegate_influx::{ApiVersion, Batcher, InfluxClient, InfluxConfig, WriteItem, WriterStats};
 use telegate_lp::encode_points;
 use telegate_model::{FieldValue, Point};
 use tokio::io::{AsyncBufReadExt as _, AsyncReadExt as _, AsyncWriteExt as _, BufReader};
@@ -118,7 +118,7 @@ fn start(url: &str) -> Harness {
     let (refused_tx, refused) = mpsc::channel(4096);
     let batcher = Batcher::new(
         &cfg,
-        HttpWriter::new(&cfg).unwrap(),
+        InfluxClient::new(&cfg).unwrap(),
         stats.clone(),
         done_tx,
         refused_tx,

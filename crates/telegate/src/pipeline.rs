@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use telegate_influx::{Batcher, FileSink, HttpWriter, Output, RefusedLines, SharedQueue, WriteItem};
+use telegate_influx::{Batcher, FileSink, InfluxClient, Output, RefusedLines, SharedQueue, WriteItem};
 use telegate_model::TopicPattern;
 use telegate_mqtt::{MqttSource, Publisher, Seq};
 use telegate_schema::Registry;
@@ -120,12 +120,12 @@ async fn output(config: &Config) -> anyhow::Result<Output> {
             .with_context(|| format!("opening the line-protocol file sink in {}", dir.display()))?;
         return Ok(Output::from(sink));
     }
-    let writer = Output::from(HttpWriter::new(&config.influx).context("building the InfluxDB client")?);
+    let output = Output::from(InfluxClient::new(&config.influx).context("building the InfluxDB client")?);
     // A no-op unless influx.create_database = true (v1).
-    if let Err(e) = writer.create_database().await {
+    if let Err(e) = output.create_database().await {
         tracing::warn!(error = %telegate_model::ErrorChain(&e), "could not create the InfluxDB database; writes will retry until it exists");
     }
-    Ok(writer)
+    Ok(output)
 }
 
 async fn start_inner(
@@ -135,7 +135,7 @@ async fn start_inner(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
     let pattern = TopicPattern::parse(&config.mqtt.topic_pattern).context("mqtt.topic_pattern")?;
-    let writer = output(config).await?;
+    let output = output(config).await?;
     let feedback = &config.feedback;
     let board = feedback.status.then(|| {
         Arc::new(StatusBoard::new(
@@ -194,7 +194,7 @@ async fn start_inner(
     };
     let alerts = if config.alerts.enabled() {
         let config_path = watched.as_ref().and_then(|l| l.path.clone());
-        Some(alerting::start(config, config_path, writer.clone()).context("starting alerting")?)
+        Some(alerting::start(config, config_path, output.clone()).context("starting alerting")?)
     } else {
         None
     };
@@ -204,7 +204,7 @@ async fn start_inner(
             let addr = admin::local_addr(&listener);
             let state = AdminState {
                 stats: stats.clone(),
-                output: writer.clone(),
+                output: output.clone(),
                 wal: wal.as_ref().map(|(w, _, _)| w.clone()),
                 ready_grace: config.admin.ready_grace,
                 extra: alerts
@@ -217,7 +217,7 @@ async fn start_inner(
             // the trend and map data routes too.
             if let Some(a) = &alerts {
                 let auth = crate::console::auth::Auth::from_config(&config.admin)?;
-                let series = crate::console::series::SeriesReader::new(&config.trend, &config.influx, &writer);
+                let series = crate::console::series::SeriesReader::new(&config.trend, &config.influx, &output);
                 let views = crate::console::views_router(a.hub.clone(), series, config.map.clone());
                 app = app.merge(crate::console::router(
                     a.hub.clone(),
@@ -248,7 +248,7 @@ async fn start_inner(
     tracing::info!(
         broker = %format!("{}:{}", config.mqtt.host, config.mqtt.port),
         subscription = %config.subscription(),
-        output = %writer.describe(),
+        output = %output.describe(),
         wal = %if config.wal.enabled { config.wal.dir.as_str() } else { "off" },
         sensor_types = registry.schemas().count(),
         "telegate starting"
@@ -281,7 +281,7 @@ async fn start_inner(
     );
     let write = WriteGroup {
         config,
-        writer: writer.clone(),
+        output: output.clone(),
         stats: &stats,
         refused: refused_rx,
         refused_output: RefusedOutput {
@@ -460,7 +460,7 @@ impl Shutdown {
 /// message: its `Seq` without the WAL, its `SegmentId` with it.
 struct WriteGroup<'a> {
     config: &'a Config,
-    writer: Output,
+    output: Output,
     stats: &'a Stats,
     refused: mpsc::Receiver<crate::stages::Refused>,
     /// The dead-letter publisher, and the quarantine for what it cannot publish.
@@ -528,7 +528,7 @@ impl WriteGroup<'_> {
         for _ in 0..self.config.influx.concurrency.max(1) {
             let batcher: Batcher<WriteToken<C>, D> = Batcher::new(
                 &self.config.influx,
-                self.writer.clone(),
+                self.output.clone(),
                 self.stats.writer.clone(),
                 done.clone(),
                 refused.clone(),

@@ -660,8 +660,8 @@ mod tests {
     #[test]
     fn influxql_reads_the_database_or_the_bucket_with_the_writes_credentials() {
         let mut influx = InfluxConfig::default();
-        let writer = |c: &InfluxConfig| Output::from(telegate_influx::HttpWriter::new(c).unwrap());
-        let r = SeriesReader::new(&TrendConfig::default(), &influx, &writer(&influx));
+        let output = |c: &InfluxConfig| Output::from(telegate_influx::InfluxClient::new(c).unwrap());
+        let r = SeriesReader::new(&TrendConfig::default(), &influx, &output(&influx));
         assert_eq!(
             (r.db.as_str(), r.rp.as_str(), r.base.as_str()),
             ("telegate", "", "http://127.0.0.1:8086")
@@ -671,7 +671,7 @@ mod tests {
         influx.org = "org".into();
         influx.token = telegate_model::Secret::new("tok");
         influx.url = "https://db.example:8086/".into();
-        let r = SeriesReader::new(&TrendConfig::default(), &influx, &writer(&influx));
+        let r = SeriesReader::new(&TrendConfig::default(), &influx, &output(&influx));
         assert_eq!(
             (r.db.as_str(), r.base.as_str()),
             ("lai-chau", "https://db.example:8086")
