@@ -28,7 +28,7 @@ pub struct WriteItem<T> {
 /// Lines of one message that the database refused for good (a 400 such as a
 /// field type conflict), with the database's own message. The token completes
 /// only once these lines are dead-lettered: the batcher does not send it to
-/// `done`.
+/// `stored`.
 #[derive(Debug)]
 pub struct RefusedLines<T> {
     pub token: T,
@@ -59,14 +59,13 @@ pub struct WriterStats {
 
 /// The writer stage (one task per `influx.concurrency`, logged as `influx
 /// writer`, counted in [`WriterStats`]): batch by count and linger, write to
-/// its [`Output`] with retries, then hand
-/// every token of the batch to `done` — only after the database answered 2xx,
-/// never before. When the database refuses a batch for good (400, 413, 422),
+/// its [`Output`] with retries, then hand every token of the batch to
+/// `stored` — only after the database answered 2xx, never before. When the database refuses a batch for good (400, 413, 422),
 /// the batch is split in halves until each refused line is alone; the good
 /// lines are stored (rewriting a point is harmless: same identity) and each
 /// refused line goes to `refused` with the database's message.
 ///
-/// `done` receives `D`, what the token converts into (e.g. just the message's
+/// `stored` receives `D`, what the token converts into (e.g. just the message's
 /// sequence number), so the acknowledging side need not know the token type.
 #[derive(Debug)]
 pub struct Batcher<T, D = T> {
@@ -76,7 +75,7 @@ pub struct Batcher<T, D = T> {
     retry_initial: Duration,
     retry_max: Duration,
     stats: Arc<WriterStats>,
-    done: mpsc::Sender<D>,
+    stored: mpsc::Sender<D>,
     refused: mpsc::Sender<RefusedLines<T>>,
     /// Stops retrying (on a shutdown deadline): the batch stays unacknowledged
     /// and the broker redelivers it later.
@@ -109,7 +108,7 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
         cfg: &InfluxConfig,
         output: impl Into<Output>,
         stats: Arc<WriterStats>,
-        done: mpsc::Sender<D>,
+        stored: mpsc::Sender<D>,
         refused: mpsc::Sender<RefusedLines<T>>,
         abort: CancellationToken,
     ) -> Self {
@@ -120,7 +119,7 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
             retry_initial: cfg.retry_initial,
             retry_max: cfg.retry_max,
             stats,
-            done,
+            stored,
             refused,
             abort,
             lines: Vec::with_capacity(cfg.batch_size.max(1) * 128),
@@ -337,7 +336,7 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
                     tracing::error!(%error, "InfluxDB refused lines of a message; dead-lettering them");
                     self.refused.send(RefusedLines { token, lines, error }).await.is_ok()
                 }
-                None => self.done.send(token.into()).await.is_ok(),
+                None => self.stored.send(token.into()).await.is_ok(),
             };
             if !sent {
                 return false;
@@ -355,13 +354,13 @@ mod tests {
     fn lines_are_counted_on_add_and_split_only_on_demand() {
         let dir = tempfile::tempdir().expect("tempdir");
         let sink = crate::FileSink::open(dir.path(), &crate::FileSinkConfig::default()).expect("sink");
-        let (done, _done_rx) = mpsc::channel::<u32>(4);
+        let (stored, _stored_rx) = mpsc::channel::<u32>(4);
         let (refused, _refused_rx) = mpsc::channel(4);
         let mut b = Batcher::new(
             &InfluxConfig::default(),
             Output::from(sink),
             Arc::default(),
-            done,
+            stored,
             refused,
             CancellationToken::new(),
         );

@@ -18,8 +18,8 @@ use crate::dead_letter::DeadLetterPublisher;
 use crate::error::MqttError;
 
 /// One received message on its way through the pipeline. Report `seq` as
-/// done (on the completion channel) once it is stored or dead-lettered; only
-/// then is it acknowledged to the broker.
+/// completed (on the completion channel) once it is stored or dead-lettered;
+/// only then is it acknowledged to the broker.
 #[derive(Debug, Clone)]
 pub struct Envelope {
     pub seq: Seq,
@@ -120,13 +120,13 @@ impl MqttSource {
     /// queued in the client and go out when reading resumes.
     ///
     /// After `shutdown` no new message is forwarded;
-    /// the loop keeps acknowledging completions until every sender of `done`
+    /// the loop keeps acknowledging completions until every sender of `completed`
     /// is gone (the pipeline has drained), then disconnects. `abort` stops at
     /// once: whatever is unacknowledged is redelivered by the broker later.
     pub async fn run(
         mut self,
         tx: mpsc::Sender<Envelope>,
-        mut done: mpsc::Receiver<Seq>,
+        mut completed: mpsc::Receiver<Seq>,
         shutdown: CancellationToken,
         abort: CancellationToken,
     ) {
@@ -149,10 +149,10 @@ impl MqttSource {
                     intake.close();
                     continue;
                 }
-                seq = done.recv() => match seq {
+                seq = completed.recv() => match seq {
                     Some(seq) => {
                         tracker.complete(seq);
-                        while let Ok(seq) = done.try_recv() {
+                        while let Ok(seq) = completed.try_recv() {
                             tracker.complete(seq);
                         }
                         self.release(&mut tracker);

@@ -243,7 +243,7 @@ async fn start_inner(
     let in_flight = usize::from(config.mqtt.receive_maximum.max(1));
     let (env_tx, env_rx) = mpsc::channel(in_flight);
     let (refused_tx, refused_rx) = mpsc::channel(config.pipeline.dead_letter_queue);
-    let (done_tx, done_rx) = mpsc::channel(in_flight * 2);
+    let (completed_tx, completed_rx) = mpsc::channel(in_flight * 2);
 
     tracing::info!(
         broker = %format!("{}:{}", config.mqtt.host, config.mqtt.port),
@@ -277,7 +277,7 @@ async fn start_inner(
     let mut stages = Stages::new(health.clone(), shutdown.clone());
     stages.spawn(
         "mqtt source",
-        source.run(env_tx, done_rx, shutdown.clone(), abort.clone()),
+        source.run(env_tx, completed_rx, shutdown.clone(), abort.clone()),
     );
     let write = WriteGroup {
         config,
@@ -288,7 +288,7 @@ async fn start_inner(
             publisher: dead_letters,
             quarantine,
         },
-        acks: done_tx.clone(),
+        acks: completed_tx.clone(),
         abort: writer_abort.clone(),
         give_up: abort.clone(),
         feedback: refused_feedback,
@@ -303,7 +303,7 @@ async fn start_inner(
                 "decoder",
                 decode.run(env_rx, Sink::Writer(write_tx, status_on), refused_tx),
             );
-            write.spawn(&mut stages, write_rx, done_tx);
+            write.spawn(&mut stages, write_rx, completed_tx);
         }
         // Ingest → log → write: the appender's completions are the source's
         // acks; the writers' release the log.
@@ -312,13 +312,13 @@ async fn start_inner(
             let (write_tx, write_rx) = mpsc::channel(config.pipeline.write_queue);
             let (release_tx, release_rx) = mpsc::channel(config.pipeline.write_queue * 2);
             stages.spawn("decoder", decode.run(env_rx, Sink::Wal(record_tx), refused_tx));
-            stages.spawn("wal appender", appender.run(record_rx, done_tx));
+            stages.spawn("wal appender", appender.run(record_rx, completed_tx));
             // The tailer feeds the writer straight from the log.
             stages.spawn(
                 "wal tailer",
                 tailer.run(write_tx, move |segment, record| WriteItem {
                     token: WriteToken {
-                        done: segment,
+                        completion: segment,
                         topic: record.topic,
                         newest: if status_on { newest_sample(&record.lines) } else { None },
                     },
@@ -477,7 +477,7 @@ struct WriteGroup<'a> {
 }
 
 impl WriteGroup<'_> {
-    fn spawn<C>(self, stages: &mut Stages, queue: mpsc::Receiver<WriteItem<WriteToken<C>>>, done: mpsc::Sender<C>)
+    fn spawn<C>(self, stages: &mut Stages, queue: mpsc::Receiver<WriteItem<WriteToken<C>>>, completed: mpsc::Sender<C>)
     where
         C: Send + Sync + 'static,
         WriteToken<C>: Into<C>,
@@ -485,14 +485,14 @@ impl WriteGroup<'_> {
         let (lines_tx, lines_rx) = mpsc::channel(self.config.pipeline.dead_letter_queue);
         let queue: SharedQueue<WriteToken<C>> = Arc::new(tokio::sync::Mutex::new(queue));
         match &self.board {
-            None => self.spawn_batchers(stages, &queue, &done, &lines_tx),
+            None => self.spawn_batchers(stages, &queue, &completed, &lines_tx),
             // The writers' completions pass the status board first.
             Some(board) => {
                 let (stored_tx, stored_rx) = mpsc::channel::<WriteToken<C>>(self.config.pipeline.write_queue * 2);
                 self.spawn_batchers::<C, WriteToken<C>>(stages, &queue, &stored_tx, &lines_tx);
                 stages.spawn(
                     "device status (stored)",
-                    status::note_stored(stored_rx, board.clone(), done.clone()),
+                    status::note_stored(stored_rx, board.clone(), completed.clone()),
                 );
             }
         }
@@ -504,7 +504,7 @@ impl WriteGroup<'_> {
                 lines_rx,
                 self.refused_output,
                 self.acks,
-                done,
+                completed,
                 self.stats.pipeline.clone(),
                 self.feedback,
                 self.give_up,
@@ -513,12 +513,12 @@ impl WriteGroup<'_> {
     }
 
     /// `influx.concurrency` batchers taking turns on `queue`, each sending
-    /// what it stored to `done` and what the database refused to `refused`.
+    /// what it stored to `stored` and what the database refused to `refused`.
     fn spawn_batchers<C, D>(
         &self,
         stages: &mut Stages,
         queue: &SharedQueue<WriteToken<C>>,
-        done: &mpsc::Sender<D>,
+        stored: &mpsc::Sender<D>,
         refused: &mpsc::Sender<RefusedLines<WriteToken<C>>>,
     ) where
         C: Send + Sync + 'static,
@@ -530,7 +530,7 @@ impl WriteGroup<'_> {
                 &self.config.influx,
                 self.output.clone(),
                 self.stats.writer.clone(),
-                done.clone(),
+                stored.clone(),
                 refused.clone(),
                 self.abort.clone(),
             );

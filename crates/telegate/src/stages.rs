@@ -26,7 +26,7 @@ use crate::stats::PipelineStats;
 /// dead-letter lines the database refuses.
 #[derive(Debug)]
 pub(crate) struct WriteToken<C> {
-    pub(crate) done: C,
+    pub(crate) completion: C,
     pub(crate) topic: Bytes,
     /// The message's newest sample, for the device status; found only when
     /// `feedback.status` is on.
@@ -35,13 +35,13 @@ pub(crate) struct WriteToken<C> {
 
 impl From<WriteToken<Seq>> for Seq {
     fn from(t: WriteToken<Seq>) -> Seq {
-        t.done
+        t.completion
     }
 }
 
 impl From<WriteToken<SegmentId>> for SegmentId {
     fn from(t: WriteToken<SegmentId>) -> SegmentId {
-        t.done
+        t.completion
     }
 }
 
@@ -62,7 +62,7 @@ impl Sink {
                 let newest = if *status { newest_sample(&lines) } else { None };
                 tx.send(WriteItem {
                     token: WriteToken {
-                        done: seq,
+                        completion: seq,
                         topic,
                         newest,
                     },
@@ -258,22 +258,22 @@ impl DecodeStage {
 /// Publishes dead letters — messages the decoder refused and lines the
 /// database refused — each confirmed by the broker's PUBACK, or quarantines
 /// the message when its dead letter cannot be published; then reports each
-/// done: a refused message to the
+/// completion: a refused message to the
 /// source (`acks`, so it is acknowledged), refused lines to whoever tracks
-/// the writer's completions (`written_done`: the source without the WAL, the
-/// WAL's releaser with it). The source's sender is dropped as soon as the
+/// the writer's completions (`written_completed`: the source without the WAL,
+/// the WAL's releaser with it). The source's sender is dropped as soon as the
 /// decoder is finished, so shutdown does not wait on the writer.
 ///
 /// With `feedback` on, a dead-lettered message is also published once as a
 /// `DeadLetterEnvelope` on its device's topic (never retried; the message is
-/// done either way), and every refusal is noted on the status board.
+/// complete either way), and every refusal is noted on the status board.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn dead_letter_stage<C>(
     mut decoded: mpsc::Receiver<Refused>,
     mut written: mpsc::Receiver<RefusedLines<WriteToken<C>>>,
     mut output: RefusedOutput,
     acks: mpsc::Sender<Seq>,
-    written_done: mpsc::Sender<C>,
+    written_completed: mpsc::Sender<C>,
     stats: Arc<PipelineStats>,
     feedback: RefusedFeedback,
     give_up: CancellationToken,
@@ -281,9 +281,9 @@ pub(crate) async fn dead_letter_stage<C>(
     let mut acks = Some(acks);
     let mut written_open = true;
     while acks.is_some() || written_open {
-        let (done, letter) = tokio::select! {
+        let (completion, letter) = tokio::select! {
             r = decoded.recv(), if acks.is_some() => match r {
-                Some(Refused { envelope, rejection }) => (Done::Ack(envelope.seq), DeadLetter {
+                Some(Refused { envelope, rejection }) => (Completion::Ack(envelope.seq), DeadLetter {
                     topic: envelope.topic,
                     payload: envelope.payload,
                     reason: rejection.reason.label(),
@@ -294,7 +294,7 @@ pub(crate) async fn dead_letter_stage<C>(
             r = written.recv(), if written_open => match r {
                 Some(RefusedLines { token, lines, error }) => {
                     stats.reject(RejectReason::WriteRejected);
-                    (Done::Written(token.done), DeadLetter {
+                    (Completion::Written(token.completion), DeadLetter {
                         topic: token.topic,
                         payload: Bytes::from(lines),
                         reason: RejectReason::WriteRejected.label(),
@@ -314,14 +314,14 @@ pub(crate) async fn dead_letter_stage<C>(
         };
         feedback.refused(&letter, finished, &mut output, &stats).await;
         stats.dead_letter_connects.store(output.connects(), Relaxed);
-        match done {
-            Done::Ack(seq) => {
+        match completion {
+            Completion::Ack(seq) => {
                 if let Some(acks) = &acks {
                     let _ = acks.send(seq).await;
                 }
             }
-            Done::Written(c) => {
-                let _ = written_done.send(c).await;
+            Completion::Written(c) => {
+                let _ = written_completed.send(c).await;
             }
         }
     }
@@ -376,7 +376,7 @@ impl RefusedFeedback {
 }
 
 /// What a published dead letter completes.
-enum Done<C> {
+enum Completion<C> {
     /// A message the decoder refused: acknowledge it.
     Ack(Seq),
     /// Lines the database refused: complete them like written ones.
