@@ -2,7 +2,7 @@
 //!
 //! Good readings complete when InfluxDB accepted their batch, bad ones when
 //! their dead letter is queued, so completions arrive out of order; MQTT wants
-//! PUBACKs in the order the PUBLISHes arrived. The tracker releases the
+//! PUBACKs in the order the PUBLISHes arrived. The tracker acknowledges the
 //! longest completed prefix. Messages received on an earlier connection are never
 //! acked on a later one: their packet ids may have been reused by the broker
 //! for other messages, and the broker redelivers them anyway.
@@ -61,7 +61,7 @@ impl AckTracker {
         Seq(seq)
     }
 
-    /// Mark `seq` completed. Unknown or already released numbers are ignored.
+    /// Mark `seq` completed. Unknown or already acknowledged numbers are ignored.
     pub(crate) fn complete(&mut self, Seq(seq): Seq) {
         let Some(front) = self.pending.front() else { return };
         let Some(idx) = seq.checked_sub(front.seq) else { return };
@@ -71,10 +71,10 @@ impl AckTracker {
         }
     }
 
-    /// Release the completed prefix through `send` (which returns false when the
+    /// Send the PUBACKs of the completed prefix through `send` (which returns false when the
     /// ack could not be queued; it is retried on the next call). Returns how
     /// many acks were sent.
-    pub(crate) fn release(&mut self, mut send: impl FnMut(&Publish) -> bool) -> usize {
+    pub(crate) fn ack_in_order(&mut self, mut send: impl FnMut(&Publish) -> bool) -> usize {
         let mut sent = 0;
         while let Some(front) = self.pending.front() {
             if !front.completed {
@@ -101,7 +101,7 @@ impl AckTracker {
     }
 
     /// Whether the oldest message is completed (an ack is due but was not sent yet).
-    pub(crate) fn has_releasable(&self) -> bool {
+    pub(crate) fn has_ack_due(&self) -> bool {
         self.pending.front().is_some_and(|p| p.completed)
     }
 
@@ -140,14 +140,14 @@ mod tests {
     }
 
     #[test]
-    fn releases_in_arrival_order_whatever_the_completion_order() {
+    fn acks_in_arrival_order_whatever_the_completion_order() {
         let mut t = AckTracker::default();
         let seqs: Vec<Seq> = (1..=4).map(|pkid| t.push(&publish(pkid))).collect();
         let mut acked = Vec::new();
         t.complete(seqs[2]);
         t.complete(seqs[1]);
         assert_eq!(
-            t.release(|p| {
+            t.ack_in_order(|p| {
                 acked.push(p.pkid);
                 true
             }),
@@ -155,7 +155,7 @@ mod tests {
         );
         t.complete(seqs[0]);
         assert_eq!(
-            t.release(|p| {
+            t.ack_in_order(|p| {
                 acked.push(p.pkid);
                 true
             }),
@@ -166,7 +166,7 @@ mod tests {
         t.complete(seqs[3]);
         t.complete(seqs[3]);
         t.complete(Seq(999));
-        t.release(|p| {
+        t.ack_in_order(|p| {
             acked.push(p.pkid);
             true
         });
@@ -183,11 +183,11 @@ mod tests {
         t.complete(a);
         t.complete(b);
         let mut acked = Vec::new();
-        assert_eq!(t.release(|_| false), 0, "send refused: nothing released");
-        assert!(t.has_releasable(), "the refused ack is due and retried later");
+        assert_eq!(t.ack_in_order(|_| false), 0, "send refused: nothing acknowledged");
+        assert!(t.has_ack_due(), "the refused ack is due and retried later");
         assert_eq!(t.len(), 1, "the old connection's message is dropped without an ack");
         assert_eq!(
-            t.release(|p| {
+            t.ack_in_order(|p| {
                 acked.push(p.pkid);
                 true
             }),
@@ -202,11 +202,11 @@ mod tests {
         let a = t.push(&Publish::new("t", QoS::AtMostOnce, vec![], None));
         let b = t.push(&publish(7));
         t.complete(b);
-        assert_eq!(t.release(|_| true), 0);
+        assert_eq!(t.ack_in_order(|_| true), 0);
         t.complete(a);
         let mut acked = Vec::new();
         assert_eq!(
-            t.release(|p| {
+            t.ack_in_order(|p| {
                 acked.push(p.pkid);
                 true
             }),
