@@ -12,14 +12,14 @@ use crate::health::WriteHealth;
 /// [`WriteHealth`], so every batcher task and `/readyz` see the same outcomes.
 #[derive(Debug, Clone)]
 pub struct Output {
-    sink: Sink,
+    backend: Backend,
     health: Arc<WriteHealth>,
 }
 
 /// An enum rather than a trait object: two variants, no dynamic dispatch on
 /// the hot path, no async-trait.
 #[derive(Debug, Clone)]
-enum Sink {
+enum Backend {
     Http(InfluxClient),
     File(FileSink),
 }
@@ -27,9 +27,9 @@ enum Sink {
 impl Output {
     /// Write one batch and record how it went.
     pub async fn write(&self, lines: &[u8]) -> Result<(), WriteError> {
-        let result = match &self.sink {
-            Sink::Http(w) => w.write(lines, &self.health).await,
-            Sink::File(f) => f.write(lines).await,
+        let result = match &self.backend {
+            Backend::Http(w) => w.write(lines, &self.health).await,
+            Backend::File(f) => f.write(lines).await,
         };
         self.health.record(&result);
         result
@@ -38,9 +38,9 @@ impl Output {
     /// Whether the destination answers at all (for `/readyz` while no
     /// writes tell): a short ping for HTTP, always fine for files.
     pub async fn ping(&self) -> Result<(), WriteError> {
-        match &self.sink {
-            Sink::Http(w) => w.ping().await,
-            Sink::File(_) => Ok(()),
+        match &self.backend {
+            Backend::Http(w) => w.ping().await,
+            Backend::File(_) => Ok(()),
         }
     }
 
@@ -52,25 +52,25 @@ impl Output {
     /// v1: create the database if `influx.create_database` allows it; a
     /// no-op otherwise and for files.
     pub async fn create_database(&self) -> Result<(), WriteError> {
-        match &self.sink {
-            Sink::Http(w) => w.create_database().await,
-            Sink::File(_) => Ok(()),
+        match &self.backend {
+            Backend::Http(w) => w.create_database().await,
+            Backend::File(_) => Ok(()),
         }
     }
 
     /// The InfluxDB client, when the output is a database (not files).
     pub fn http(&self) -> Option<&InfluxClient> {
-        match &self.sink {
-            Sink::Http(w) => Some(w),
-            Sink::File(_) => None,
+        match &self.backend {
+            Backend::Http(w) => Some(w),
+            Backend::File(_) => None,
         }
     }
 
     /// For logs: the URL or the directory.
     pub fn describe(&self) -> String {
-        match &self.sink {
-            Sink::Http(w) => w.url().to_owned(),
-            Sink::File(f) => format!("line-protocol files in {}", f.dir().display()),
+        match &self.backend {
+            Backend::Http(w) => w.url().to_owned(),
+            Backend::File(f) => format!("line-protocol files in {}", f.dir().display()),
         }
     }
 }
@@ -78,7 +78,7 @@ impl Output {
 impl From<InfluxClient> for Output {
     fn from(w: InfluxClient) -> Self {
         Self {
-            sink: Sink::Http(w),
+            backend: Backend::Http(w),
             health: Arc::default(),
         }
     }
@@ -87,7 +87,7 @@ impl From<InfluxClient> for Output {
 impl From<FileSink> for Output {
     fn from(f: FileSink) -> Self {
         Self {
-            sink: Sink::File(f),
+            backend: Backend::File(f),
             health: Arc::default(),
         }
     }

@@ -27,7 +27,7 @@ use crate::feedback::envelope::Envelopes;
 use crate::feedback::status::{self, StatusBoard, newest_sample};
 use crate::quarantine::{Quarantine, RefusedOutput};
 use crate::reload::{Active, Reloader, watch_loop};
-use crate::stages::{DecodeStage, RefusedFeedback, Sink, WriteToken, dead_letter_stage};
+use crate::stages::{AcceptedTo, DecodeStage, RefusedFeedback, WriteToken, dead_letter_stage};
 use crate::stats::{Stats, Summary};
 use crate::supervisor::{StageHealth, Stages};
 use telegate_wal::{Appender, Releaser, Wal};
@@ -301,7 +301,7 @@ async fn start_inner(
             let (write_tx, write_rx) = mpsc::channel(config.pipeline.write_queue);
             stages.spawn(
                 "decoder",
-                decode.run(env_rx, Sink::Writer(write_tx, status_on), refused_tx),
+                decode.run(env_rx, AcceptedTo::Writer(write_tx, status_on), refused_tx),
             );
             write.spawn(&mut stages, write_rx, completed_tx);
         }
@@ -311,7 +311,7 @@ async fn start_inner(
             let (record_tx, record_rx) = mpsc::channel(in_flight);
             let (write_tx, write_rx) = mpsc::channel(config.pipeline.write_queue);
             let (release_tx, release_rx) = mpsc::channel(config.pipeline.write_queue * 2);
-            stages.spawn("decoder", decode.run(env_rx, Sink::Wal(record_tx), refused_tx));
+            stages.spawn("decoder", decode.run(env_rx, AcceptedTo::Wal(record_tx), refused_tx));
             stages.spawn("wal appender", appender.run(record_rx, completed_tx));
             // The tailer feeds the writer straight from the log.
             stages.spawn(

@@ -48,17 +48,17 @@ impl From<WriteToken<SegmentId>> for SegmentId {
 /// Where accepted messages go: straight to the writer, or into the WAL
 /// (whose appender acknowledges them once fsynced).
 #[derive(Debug)]
-pub(crate) enum Sink {
+pub(crate) enum AcceptedTo {
     /// With `true`, each message's newest sample is found for the device status.
     Writer(mpsc::Sender<WriteItem<WriteToken<Seq>>>, bool),
     Wal(mpsc::Sender<(Record, Seq)>),
 }
 
-impl Sink {
+impl AcceptedTo {
     /// False when the next stage is gone.
     async fn send(&self, seq: Seq, topic: Bytes, lines: Bytes, points: usize) -> bool {
         match self {
-            Sink::Writer(tx, status) => {
+            AcceptedTo::Writer(tx, status) => {
                 let newest = if *status { newest_sample(&lines) } else { None };
                 tx.send(WriteItem {
                     token: WriteToken {
@@ -71,7 +71,7 @@ impl Sink {
                 .await
                 .is_ok()
             }
-            Sink::Wal(tx) => {
+            AcceptedTo::Wal(tx) => {
                 let record = Record {
                     topic,
                     lines,
@@ -187,7 +187,12 @@ pub(crate) struct DecodeStage {
 impl DecodeStage {
     /// Ends when the source closes its channel (shutdown) or a downstream
     /// stage is gone.
-    pub(crate) async fn run(self, mut rx: mpsc::Receiver<Envelope>, sink: Sink, refused_tx: mpsc::Sender<Refused>) {
+    pub(crate) async fn run(
+        self,
+        mut rx: mpsc::Receiver<Envelope>,
+        accepted: AcceptedTo,
+        refused_tx: mpsc::Sender<Refused>,
+    ) {
         let mut buffers = DecodeBuffers::default();
         let mut logged_generation = None;
         let mut batch = Vec::with_capacity(DECODE_BATCH);
@@ -202,7 +207,7 @@ impl DecodeStage {
             }
             let now = now_ns();
             for env in batch.drain(..) {
-                if !self.one(env, &active, now, &mut buffers, &sink, &refused_tx).await {
+                if !self.one(env, &active, now, &mut buffers, &accepted, &refused_tx).await {
                     return;
                 }
             }
@@ -216,7 +221,7 @@ impl DecodeStage {
         active: &Active,
         now: i64,
         buffers: &mut DecodeBuffers,
-        sink: &Sink,
+        accepted: &AcceptedTo,
         refused_tx: &mpsc::Sender<Refused>,
     ) -> bool {
         let encoded = decode_one(&self.pattern, &active.registry, &active.limits, &env, now, buffers);
@@ -227,7 +232,7 @@ impl DecodeStage {
                 if let Some(tap) = &self.alerts {
                     tap.offer(&lines);
                 }
-                sink.send(env.seq, env.topic, lines, points).await
+                accepted.send(env.seq, env.topic, lines, points).await
             }
             Err(rejection) => {
                 let first = self.stats.reject(rejection.reason);
