@@ -13,7 +13,7 @@ use bytes::Bytes;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
 use rumqttc::v5::{AsyncClient, Event, MqttOptions};
-use telegate_influx::{HttpWriter, InfluxConfig, Output};
+use telegate_influx::{InfluxClient, InfluxConfig, Output};
 use telegate_lp::encode_points;
 use telegate_model::TopicPattern;
 use telegate_schema::{Limits, Registry};
@@ -140,17 +140,17 @@ pub async fn database_ceiling(influx: &Influxd, registry: &Registry, msgs: &[(St
         database: "ceiling".into(),
         ..InfluxConfig::default()
     };
-    let writer = Arc::new(Output::from(HttpWriter::new(&cfg)?));
+    let output = Arc::new(Output::from(InfluxClient::new(&cfg)?));
     let queue = Arc::new(std::sync::Mutex::new(batches));
     let start = Instant::now();
     let mut tasks = Vec::new();
     for _ in 0..2 {
-        let (writer, queue) = (writer.clone(), queue.clone());
+        let (output, queue) = (output.clone(), queue.clone());
         tasks.push(tokio::spawn(async move {
             loop {
                 let next = queue.lock().map_err(|_| anyhow::anyhow!("poisoned"))?.pop();
                 let Some(b) = next else { return anyhow::Ok(()) };
-                writer.write(&b).await?;
+                output.write(&b).await?;
             }
         }));
     }

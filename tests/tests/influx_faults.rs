@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use telegate_e2e::fault_server::{Answer, FaultServer, Script};
-use telegate_influx::{ApiVersion, Batcher, HttpWriter, InfluxConfig, WriteItem, WriterStats};
+use telegate_influx::{ApiVersion, Batcher, InfluxClient, InfluxConfig, WriteItem, WriterStats};
 use telegate_lp::encode_points;
 use telegate_model::{FieldValue, Point};
 use tokio::sync::mpsc;
@@ -47,7 +47,7 @@ fn start(url: &str) -> Harness {
     let (refused_tx, refused) = mpsc::channel(4096);
     let batcher = Batcher::new(
         &cfg,
-        HttpWriter::new(&cfg).unwrap(),
+        InfluxClient::new(&cfg).unwrap(),
         stats.clone(),
         done_tx,
         refused_tx,

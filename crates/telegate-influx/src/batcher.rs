@@ -28,7 +28,7 @@ pub struct WriteItem<T> {
 /// Lines of one message that the database refused for good (a 400 such as a
 /// field type conflict), with the database's own message. The token completes
 /// only once these lines are dead-lettered: the batcher does not send it to
-/// `done`.
+/// `stored`.
 #[derive(Debug)]
 pub struct RefusedLines<T> {
     pub token: T,
@@ -57,24 +57,25 @@ pub struct WriterStats {
     recovered: tokio::sync::Notify,
 }
 
-/// The writer stage: batch by count and linger, write with retries, then hand
-/// every token of the batch to `done` — only after the database answered 2xx,
-/// never before. When the database refuses a batch for good (400, 413, 422),
+/// The writer stage (one task per `influx.concurrency`, logged as `influx
+/// writer`, counted in [`WriterStats`]): batch by count and linger, write to
+/// its [`Output`] with retries, then hand every token of the batch to
+/// `stored` — only after the database answered 2xx, never before. When the database refuses a batch for good (400, 413, 422),
 /// the batch is split in halves until each refused line is alone; the good
 /// lines are stored (rewriting a point is harmless: same identity) and each
 /// refused line goes to `refused` with the database's message.
 ///
-/// `done` receives `D`, what the token converts into (e.g. just the message's
+/// `stored` receives `D`, what the token converts into (e.g. just the message's
 /// sequence number), so the acknowledging side need not know the token type.
 #[derive(Debug)]
 pub struct Batcher<T, D = T> {
-    writer: Output,
+    output: Output,
     batch_size: usize,
     linger: Duration,
     retry_initial: Duration,
     retry_max: Duration,
     stats: Arc<WriterStats>,
-    done: mpsc::Sender<D>,
+    stored: mpsc::Sender<D>,
     refused: mpsc::Sender<RefusedLines<T>>,
     /// Stops retrying (on a shutdown deadline): the batch stays unacknowledged
     /// and the broker redelivers it later.
@@ -105,20 +106,20 @@ enum Failed {
 impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
     pub fn new(
         cfg: &InfluxConfig,
-        writer: impl Into<Output>,
+        output: impl Into<Output>,
         stats: Arc<WriterStats>,
-        done: mpsc::Sender<D>,
+        stored: mpsc::Sender<D>,
         refused: mpsc::Sender<RefusedLines<T>>,
         abort: CancellationToken,
     ) -> Self {
         Self {
-            writer: writer.into(),
+            output: output.into(),
             batch_size: cfg.batch_size.max(1),
             linger: cfg.linger,
             retry_initial: cfg.retry_initial,
             retry_max: cfg.retry_max,
             stats,
-            done,
+            stored,
             refused,
             abort,
             lines: Vec::with_capacity(cfg.batch_size.max(1) * 128),
@@ -226,7 +227,7 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
         let mut attempt = 0u32;
         loop {
             let started = std::time::Instant::now();
-            let result = self.writer.write(&self.lines[bytes.clone()]).await;
+            let result = self.output.write(&self.lines[bytes.clone()]).await;
             self.stats.write_seconds.record(started.elapsed());
             self.stats
                 .reachable
@@ -270,7 +271,7 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
     async fn probe(&self) {
         loop {
             sleep(PROBE_INTERVAL).await;
-            if self.writer.ping().await.is_ok() {
+            if self.output.ping().await.is_ok() {
                 return;
             }
         }
@@ -335,7 +336,7 @@ impl<T: Into<D> + Send + 'static, D: Send + 'static> Batcher<T, D> {
                     tracing::error!(%error, "InfluxDB refused lines of a message; dead-lettering them");
                     self.refused.send(RefusedLines { token, lines, error }).await.is_ok()
                 }
-                None => self.done.send(token.into()).await.is_ok(),
+                None => self.stored.send(token.into()).await.is_ok(),
             };
             if !sent {
                 return false;
@@ -353,13 +354,13 @@ mod tests {
     fn lines_are_counted_on_add_and_split_only_on_demand() {
         let dir = tempfile::tempdir().expect("tempdir");
         let sink = crate::FileSink::open(dir.path(), &crate::FileSinkConfig::default()).expect("sink");
-        let (done, _done_rx) = mpsc::channel::<u32>(4);
+        let (stored, _stored_rx) = mpsc::channel::<u32>(4);
         let (refused, _refused_rx) = mpsc::channel(4);
         let mut b = Batcher::new(
             &InfluxConfig::default(),
             Output::from(sink),
             Arc::default(),
-            done,
+            stored,
             refused,
             CancellationToken::new(),
         );

@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use telegate_model::Secret;
+use telegate_model::{InvalidSetting, Secret};
 
 /// Which write API to speak.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -99,5 +99,61 @@ impl Default for InfluxConfig {
             retry_initial: Duration::from_millis(200),
             retry_max: Duration::from_secs(30),
         }
+    }
+}
+
+impl InfluxConfig {
+    /// The `[influx]` part of the gateway's config validation.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if !self.ca_file.is_empty() && !self.url.starts_with("https://") {
+            return Err(InvalidSetting::new(
+                "influx.ca_file",
+                format!("is set but influx.url `{}` is not https", self.url),
+                "use an https:// URL, or remove influx.ca_file",
+            ));
+        }
+        if !(self.url.starts_with("http://") || self.url.starts_with("https://")) {
+            return Err(InvalidSetting::new(
+                "influx.url",
+                format!("`{}` is not an http(s) URL", self.url),
+                "e.g. \"http://127.0.0.1:8086\"",
+            ));
+        }
+        match self.api {
+            ApiVersion::V1 if self.database.is_empty() => {
+                return Err(InvalidSetting::new(
+                    "influx.database",
+                    "is empty but influx.api = \"v1\"",
+                    "set the InfluxDB 1.x database name",
+                ));
+            }
+            ApiVersion::V2 if self.bucket.is_empty() => {
+                return Err(InvalidSetting::new(
+                    "influx.bucket",
+                    "is empty but influx.api = \"v2\"",
+                    "set the bucket (InfluxDB 2.x/3.x/Cloud) or database name",
+                ));
+            }
+            _ => {}
+        }
+        if self.batch_size == 0 {
+            return Err(InvalidSetting::new(
+                "influx.batch_size",
+                "is 0",
+                "set a positive number of points; 5000 is a good start",
+            ));
+        }
+        if self.concurrency == 0 || self.concurrency > 16 {
+            return Err(InvalidSetting::new(
+                "influx.concurrency",
+                format!("{} is outside 1-16", self.concurrency),
+                "use 2 (the default); more only helps a clustered database",
+            ));
+        }
+        InvalidSetting::check_delay_bounds(
+            "influx",
+            ("retry_initial", self.retry_initial, "200ms"),
+            ("retry_max", self.retry_max, "30s"),
+        )
     }
 }

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
+use telegate_model::InvalidSetting;
 
 use crate::error::WriteError;
 
@@ -34,6 +35,27 @@ impl Default for FileSinkConfig {
             rotate_bytes: 64 * 1024 * 1024,
             keep_files: 8,
         }
+    }
+}
+
+impl FileSinkConfig {
+    /// The `[file_sink]` part of the gateway's config validation.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.enabled && self.dir.is_empty() {
+            return Err(InvalidSetting::new(
+                "file_sink.dir",
+                "is empty but file_sink.enabled = true",
+                "set a directory for the line-protocol files, e.g. \"data/points\"",
+            ));
+        }
+        if self.enabled && self.rotate_bytes < 4096 {
+            return Err(InvalidSetting::new(
+                "file_sink.rotate_bytes",
+                format!("{} bytes is too small", self.rotate_bytes),
+                "use at least 4096; the default is 67108864 (64 MiB)",
+            ));
+        }
+        Ok(())
     }
 }
 

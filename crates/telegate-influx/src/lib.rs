@@ -1,8 +1,8 @@
-//! Writing line protocol to InfluxDB: a small HTTP writer for both write
+//! Writing line protocol to InfluxDB: a small HTTP client for both write
 //! APIs, the batcher stage, and the file sink. The lines arrive encoded
 //! (`telegate-lp` owns line protocol); this crate only moves bytes.
 //!
-//! [`HttpWriter`] posts a batch
+//! [`InfluxClient`] posts a batch
 //! (gzip-compressed) to `/api/v2/write` (InfluxDB 2.x/3.x/Cloud, and
 //! VictoriaMetrics) or `/write` (InfluxDB 1.x) and returns every non-2xx
 //! answer as a [`WriteError`] that keeps status, body and headers, so the
@@ -12,6 +12,7 @@
 //! completion tokens back so the source can acknowledge.
 
 mod batcher;
+mod client;
 mod config;
 mod error;
 mod file_sink;
@@ -20,13 +21,12 @@ mod histogram;
 mod output;
 #[cfg(test)]
 mod scripted_sink;
-mod writer;
 
 pub use batcher::{Batcher, RefusedLines, SharedQueue, WriteItem, WriterStats};
+pub use client::{InfluxClient, install_crypto_provider};
 pub use config::{ApiVersion, InfluxConfig};
 pub use error::WriteError;
 pub use file_sink::{CURRENT_FILE, FileSink, FileSinkConfig};
 pub use health::{Failing, WriteHealth};
 pub use histogram::{BUCKETS, Histogram, HistogramSnapshot};
 pub use output::Output;
-pub use writer::{HttpWriter, install_crypto_provider};

@@ -3,24 +3,24 @@
 
 use std::sync::Arc;
 
+use crate::client::InfluxClient;
 use crate::error::WriteError;
 use crate::file_sink::FileSink;
 use crate::health::WriteHealth;
-use crate::writer::HttpWriter;
 
 /// The batcher's destination. Cheap to clone; clones share one
 /// [`WriteHealth`], so every batcher task and `/readyz` see the same outcomes.
 #[derive(Debug, Clone)]
 pub struct Output {
-    sink: Sink,
+    backend: Backend,
     health: Arc<WriteHealth>,
 }
 
 /// An enum rather than a trait object: two variants, no dynamic dispatch on
 /// the hot path, no async-trait.
 #[derive(Debug, Clone)]
-enum Sink {
-    Http(HttpWriter),
+enum Backend {
+    Http(InfluxClient),
     File(FileSink),
     /// The batcher's tests' destination.
     #[cfg(test)]
@@ -30,11 +30,11 @@ enum Sink {
 impl Output {
     /// Write one batch and record how it went.
     pub async fn write(&self, lines: &[u8]) -> Result<(), WriteError> {
-        let result = match &self.sink {
-            Sink::Http(w) => w.write(lines, &self.health).await,
-            Sink::File(f) => f.write(lines).await,
+        let result = match &self.backend {
+            Backend::Http(w) => w.write(lines, &self.health).await,
+            Backend::File(f) => f.write(lines).await,
             #[cfg(test)]
-            Sink::Scripted(s) => s.write(lines).await,
+            Backend::Scripted(s) => s.write(lines).await,
         };
         self.health.record(&result);
         result
@@ -43,11 +43,11 @@ impl Output {
     /// Whether the destination answers at all (for `/readyz` while no
     /// writes tell): a short ping for HTTP, always fine for files.
     pub async fn ping(&self) -> Result<(), WriteError> {
-        match &self.sink {
-            Sink::Http(w) => w.ping().await,
-            Sink::File(_) => Ok(()),
+        match &self.backend {
+            Backend::Http(w) => w.ping().await,
+            Backend::File(_) => Ok(()),
             #[cfg(test)]
-            Sink::Scripted(s) => match s.ping().await {
+            Backend::Scripted(s) => match s.ping().await {
                 true => Ok(()),
                 false => Err(crate::scripted_sink::cannot_reach()),
             },
@@ -62,39 +62,39 @@ impl Output {
     /// v1: create the database if `influx.create_database` allows it; a
     /// no-op otherwise and for files.
     pub async fn create_database(&self) -> Result<(), WriteError> {
-        match &self.sink {
-            Sink::Http(w) => w.create_database().await,
-            Sink::File(_) => Ok(()),
+        match &self.backend {
+            Backend::Http(w) => w.create_database().await,
+            Backend::File(_) => Ok(()),
             #[cfg(test)]
-            Sink::Scripted(_) => Ok(()),
+            Backend::Scripted(_) => Ok(()),
         }
     }
 
-    /// The HTTP writer, when the output is a database (not files).
-    pub fn http(&self) -> Option<&HttpWriter> {
-        match &self.sink {
-            Sink::Http(w) => Some(w),
-            Sink::File(_) => None,
+    /// The InfluxDB client, when the output is a database (not files).
+    pub fn http(&self) -> Option<&InfluxClient> {
+        match &self.backend {
+            Backend::Http(w) => Some(w),
+            Backend::File(_) => None,
             #[cfg(test)]
-            Sink::Scripted(_) => None,
+            Backend::Scripted(_) => None,
         }
     }
 
     /// For logs: the URL or the directory.
     pub fn describe(&self) -> String {
-        match &self.sink {
-            Sink::Http(w) => w.url().to_owned(),
-            Sink::File(f) => format!("line-protocol files in {}", f.dir().display()),
+        match &self.backend {
+            Backend::Http(w) => w.url().to_owned(),
+            Backend::File(f) => format!("line-protocol files in {}", f.dir().display()),
             #[cfg(test)]
-            Sink::Scripted(_) => "a scripted test destination".to_owned(),
+            Backend::Scripted(_) => "a scripted test destination".to_owned(),
         }
     }
 }
 
-impl From<HttpWriter> for Output {
-    fn from(w: HttpWriter) -> Self {
+impl From<InfluxClient> for Output {
+    fn from(w: InfluxClient) -> Self {
         Self {
-            sink: Sink::Http(w),
+            backend: Backend::Http(w),
             health: Arc::default(),
         }
     }
@@ -103,7 +103,7 @@ impl From<HttpWriter> for Output {
 impl From<FileSink> for Output {
     fn from(f: FileSink) -> Self {
         Self {
-            sink: Sink::File(f),
+            backend: Backend::File(f),
             health: Arc::default(),
         }
     }
@@ -113,7 +113,7 @@ impl From<FileSink> for Output {
 impl From<crate::scripted_sink::ScriptedSink> for Output {
     fn from(s: crate::scripted_sink::ScriptedSink) -> Self {
         Self {
-            sink: Sink::Scripted(s),
+            backend: Backend::Scripted(s),
             health: Arc::default(),
         }
     }

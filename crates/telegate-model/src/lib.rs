@@ -9,10 +9,13 @@
 //!
 //! Beside the types, the few helpers every stage needs the same way:
 //! [`retry`] (backoff with jitter, the `Retry-After` cap), [`now_ns`] and
-//! [`ErrorChain`] (an error with its causes, for the edge that prints it).
+//! [`ErrorChain`] (an error with its causes, for the edge that prints it),
+//! [`InvalidSetting`] (a config key's problem and fix, found by the section
+//! that owns the key).
 
 mod clock;
 mod error_chain;
+mod invalid_setting;
 mod point;
 mod rejection;
 pub mod retry;
@@ -21,6 +24,7 @@ mod topic;
 
 pub use clock::now_ns;
 pub use error_chain::{ErrorChain, error_chain};
+pub use invalid_setting::{DelayKey, InvalidSetting};
 pub use point::{FieldValue, Point};
 pub use rejection::{RejectReason, Rejection};
 pub use secret::{REDACTED, Secret};

@@ -2,8 +2,8 @@
 //!
 //! Good readings complete when InfluxDB accepted their batch, bad ones when
 //! their dead letter is queued, so completions arrive out of order; MQTT wants
-//! PUBACKs in the order the PUBLISHes arrived. The tracker releases the
-//! longest done prefix. Messages received on an earlier connection are never
+//! PUBACKs in the order the PUBLISHes arrived. The tracker acknowledges the
+//! longest completed prefix. Messages received on an earlier connection are never
 //! acked on a later one: their packet ids may have been reused by the broker
 //! for other messages, and the broker redelivers them anyway.
 
@@ -27,7 +27,8 @@ struct Pending {
     /// `(packet id, QoS)`; `None` for QoS 0 (no ack, but it keeps its place).
     ack: Option<(u16, QoS)>,
     epoch: u64,
-    done: bool,
+    /// The pipeline completed it: its PUBACK is due once all before it are.
+    completed: bool,
 }
 
 /// Past this many slots, a mostly empty queue is shrunk.
@@ -55,28 +56,28 @@ impl AckTracker {
             seq,
             ack,
             epoch: self.epoch,
-            done: false,
+            completed: false,
         });
         Seq(seq)
     }
 
-    /// Mark `seq` done. Unknown or already released numbers are ignored.
+    /// Mark `seq` completed. Unknown or already acknowledged numbers are ignored.
     pub(crate) fn complete(&mut self, Seq(seq): Seq) {
         let Some(front) = self.pending.front() else { return };
         let Some(idx) = seq.checked_sub(front.seq) else { return };
         if let Some(p) = usize::try_from(idx).ok().and_then(|i| self.pending.get_mut(i)) {
             debug_assert_eq!(p.seq, seq);
-            p.done = true;
+            p.completed = true;
         }
     }
 
-    /// Release the done prefix through `send` (which returns false when the
+    /// Send the PUBACKs of the completed prefix through `send` (which returns false when the
     /// ack could not be queued; it is retried on the next call). Returns how
     /// many acks were sent.
-    pub(crate) fn release(&mut self, mut send: impl FnMut(&Publish) -> bool) -> usize {
+    pub(crate) fn ack_in_order(&mut self, mut send: impl FnMut(&Publish) -> bool) -> usize {
         let mut sent = 0;
         while let Some(front) = self.pending.front() {
-            if !front.done {
+            if !front.completed {
                 break;
             }
             if let Some((pkid, qos)) = front.ack
@@ -99,9 +100,9 @@ impl AckTracker {
         sent
     }
 
-    /// Whether the oldest message is done (an ack is due but was not sent yet).
-    pub(crate) fn has_releasable(&self) -> bool {
-        self.pending.front().is_some_and(|p| p.done)
+    /// Whether the oldest message is completed (an ack is due but was not sent yet).
+    pub(crate) fn has_ack_due(&self) -> bool {
+        self.pending.front().is_some_and(|p| p.completed)
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -139,14 +140,14 @@ mod tests {
     }
 
     #[test]
-    fn releases_in_arrival_order_whatever_the_completion_order() {
+    fn acks_in_arrival_order_whatever_the_completion_order() {
         let mut t = AckTracker::default();
         let seqs: Vec<Seq> = (1..=4).map(|pkid| t.push(&publish(pkid))).collect();
         let mut acked = Vec::new();
         t.complete(seqs[2]);
         t.complete(seqs[1]);
         assert_eq!(
-            t.release(|p| {
+            t.ack_in_order(|p| {
                 acked.push(p.pkid);
                 true
             }),
@@ -154,7 +155,7 @@ mod tests {
         );
         t.complete(seqs[0]);
         assert_eq!(
-            t.release(|p| {
+            t.ack_in_order(|p| {
                 acked.push(p.pkid);
                 true
             }),
@@ -165,7 +166,7 @@ mod tests {
         t.complete(seqs[3]);
         t.complete(seqs[3]);
         t.complete(Seq(999));
-        t.release(|p| {
+        t.ack_in_order(|p| {
             acked.push(p.pkid);
             true
         });
@@ -182,11 +183,11 @@ mod tests {
         t.complete(a);
         t.complete(b);
         let mut acked = Vec::new();
-        assert_eq!(t.release(|_| false), 0, "send refused: nothing released");
-        assert!(t.has_releasable(), "the refused ack is due and retried later");
+        assert_eq!(t.ack_in_order(|_| false), 0, "send refused: nothing acknowledged");
+        assert!(t.has_ack_due(), "the refused ack is due and retried later");
         assert_eq!(t.len(), 1, "the old connection's message is dropped without an ack");
         assert_eq!(
-            t.release(|p| {
+            t.ack_in_order(|p| {
                 acked.push(p.pkid);
                 true
             }),
@@ -201,11 +202,11 @@ mod tests {
         let a = t.push(&Publish::new("t", QoS::AtMostOnce, vec![], None));
         let b = t.push(&publish(7));
         t.complete(b);
-        assert_eq!(t.release(|_| true), 0);
+        assert_eq!(t.ack_in_order(|_| true), 0);
         t.complete(a);
         let mut acked = Vec::new();
         assert_eq!(
-            t.release(|p| {
+            t.ack_in_order(|p| {
                 acked.push(p.pkid);
                 true
             }),

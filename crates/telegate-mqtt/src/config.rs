@@ -1,7 +1,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use telegate_model::Secret;
+use telegate_model::{InvalidSetting, Secret, TopicPattern};
 
 /// The `[mqtt]` config section.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -91,5 +91,91 @@ impl Default for MqttConfig {
             dead_letter_prefix: "telegate/dead-letter".into(),
             tls: MqttTlsConfig::default(),
         }
+    }
+}
+
+impl MqttConfig {
+    /// The `[mqtt]` part of the gateway's config validation. How the
+    /// largest packet relates to `limits.max_payload_bytes` spans two
+    /// sections and is checked by the gateway.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.host.is_empty() {
+            return Err(InvalidSetting::new(
+                "mqtt.host",
+                "is empty",
+                "set the broker's host name or IP address",
+            ));
+        }
+        if self.port == 0 {
+            return Err(InvalidSetting::new(
+                "mqtt.port",
+                "is 0",
+                "set the broker's port, usually 1883",
+            ));
+        }
+        if self.client_id.is_empty() || self.client_id.len() > 64 {
+            return Err(InvalidSetting::new(
+                "mqtt.client_id",
+                format!("`{}` must be 1-64 characters", self.client_id),
+                "give each gateway a fixed, unique id such as \"telegate-laichau-1\"",
+            ));
+        }
+        if let Err(e) = TopicPattern::parse(&self.topic_pattern) {
+            return Err(InvalidSetting::new(
+                "mqtt.topic_pattern",
+                e.to_string(),
+                "use levels separated by `/` with {device_id} and {sensor_type} (and optionally {site}), e.g. \"telemetry/{site}/{device_id}/{sensor_type}\"",
+            ));
+        }
+        if self.receive_maximum == 0 {
+            return Err(InvalidSetting::new(
+                "mqtt.receive_maximum",
+                "is 0",
+                "set 1..65535; 1000 is a good start",
+            ));
+        }
+        if self.max_packet_size < 1024 {
+            return Err(InvalidSetting::new(
+                "mqtt.max_packet_size",
+                format!("{} bytes is too small", self.max_packet_size),
+                "set at least limits.max_payload_bytes plus 1 KiB",
+            ));
+        }
+        if self.keep_alive < Duration::from_secs(5) {
+            return Err(InvalidSetting::new(
+                "mqtt.keep_alive",
+                format!("{:?} is too short", self.keep_alive),
+                "use at least \"5s\"; \"30s\" suits 4G links",
+            ));
+        }
+        InvalidSetting::check_delay_bounds(
+            "mqtt",
+            ("reconnect_min", self.reconnect_min, "250ms"),
+            ("reconnect_max", self.reconnect_max, "30s"),
+        )?;
+        if self.dead_letter_prefix.is_empty() || self.dead_letter_prefix.contains(['+', '#']) {
+            return Err(InvalidSetting::new(
+                "mqtt.dead_letter_prefix",
+                format!("`{}` is not a topic prefix", self.dead_letter_prefix),
+                "use a plain topic such as \"telegate/dead-letter\"",
+            ));
+        }
+        if !self.share_group.is_empty()
+            && (self.share_group.contains(['/', '+', '#']) || self.subscription.starts_with("$share/"))
+        {
+            return Err(InvalidSetting::new(
+                "mqtt.share_group",
+                format!("`{}` is not usable as a share name here", self.share_group),
+                "use a plain name such as \"telegate\" without `/`, `+`, `#`, and leave `$share/` out of mqtt.subscription",
+            ));
+        }
+        if self.tls.enabled && self.port == 1883 {
+            return Err(InvalidSetting::new(
+                "mqtt.port",
+                "is 1883 (plain MQTT) but mqtt.tls.enabled = true",
+                "use the broker's TLS port, usually 8883",
+            ));
+        }
+        Ok(())
     }
 }

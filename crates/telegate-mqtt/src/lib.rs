@@ -5,7 +5,8 @@
 //! says the session is gone, capped exponential reconnect backoff with jitter,
 //! and **manual acknowledgements**: each message travels through the pipeline
 //! as an [`Envelope`] with a sequence number, and its PUBACK is sent only when
-//! the pipeline reports that number done — in arrival order, as MQTT requires.
+//! the pipeline reports that number completed — in arrival order, as MQTT
+//! requires.
 //! The MQTT 5 receive-maximum bounds how many messages are unacknowledged, so
 //! the poll loop never has to block: it keeps polling while downstream stages
 //! work. [`DeadLetterPublisher`] republishes rejected payloads with their reason

@@ -18,8 +18,8 @@ use crate::dead_letter::DeadLetterPublisher;
 use crate::error::MqttError;
 
 /// One received message on its way through the pipeline. Report `seq` as
-/// done (on the completion channel) once it is stored or dead-lettered; only
-/// then is it acknowledged to the broker.
+/// completed (on the completion channel) once it is stored or dead-lettered;
+/// only then is it acknowledged to the broker.
 #[derive(Debug, Clone)]
 pub struct Envelope {
     pub seq: Seq,
@@ -79,7 +79,7 @@ impl MqttSource {
             .set_session_expiry_interval(Some(u32::try_from(cfg.session_expiry.as_secs()).unwrap_or(u32::MAX)))
             .set_receive_maximum(Some(cfg.receive_maximum.max(1)))
             .set_max_packet_size(Some(cfg.max_packet_size))
-            // Every PUBACK already released goes out in one write, not one
+            // Every PUBACK already due goes out in one write, not one
             // system call each (vendor/rumqttc/TELEGATE-PATCH.md).
             .set_max_request_batch(usize::from(cfg.receive_maximum.max(1)));
         if !cfg.username.is_empty() {
@@ -116,17 +116,17 @@ impl MqttSource {
     /// socket is not read until the decoder has taken half of them: a broker that
     /// ignores the receive maximum (Mosquitto 2.0 delivering a queued
     /// backlog) is slowed by TCP instead of growing the gateway's memory.
-    /// Completions are still taken meanwhile; the acks they release are
+    /// Completions are still taken meanwhile; the acks they make due are
     /// queued in the client and go out when reading resumes.
     ///
     /// After `shutdown` no new message is forwarded;
-    /// the loop keeps acknowledging completions until every sender of `done`
+    /// the loop keeps acknowledging completions until every sender of `completed`
     /// is gone (the pipeline has drained), then disconnects. `abort` stops at
     /// once: whatever is unacknowledged is redelivered by the broker later.
     pub async fn run(
         mut self,
         tx: mpsc::Sender<Envelope>,
-        mut done: mpsc::Receiver<Seq>,
+        mut completed: mpsc::Receiver<Seq>,
         shutdown: CancellationToken,
         abort: CancellationToken,
     ) {
@@ -149,13 +149,13 @@ impl MqttSource {
                     intake.close();
                     continue;
                 }
-                seq = done.recv() => match seq {
+                seq = completed.recv() => match seq {
                     Some(seq) => {
                         tracker.complete(seq);
-                        while let Ok(seq) = done.try_recv() {
+                        while let Ok(seq) = completed.try_recv() {
                             tracker.complete(seq);
                         }
-                        self.release(&mut tracker);
+                        self.ack_in_order(&mut tracker);
                         continue;
                     }
                     None => break,
@@ -221,8 +221,8 @@ impl MqttSource {
                     Ok(_) => {
                         // Each processed request (e.g. a PUBACK sent) frees room
                         // in the client's queue: retry acks that did not fit.
-                        if tracker.has_releasable() {
-                            self.release(&mut tracker);
+                        if tracker.has_ack_due() {
+                            self.ack_in_order(&mut tracker);
                         }
                     }
                     Err(e) => {
@@ -246,13 +246,14 @@ impl MqttSource {
                 }
             }
         }
-        self.release(&mut tracker);
+        self.ack_in_order(&mut tracker);
         self.disconnect(&abort).await;
     }
 
-    fn release(&self, tracker: &mut AckTracker) {
+    /// Queue the PUBACKs now due, in arrival order, in the client.
+    fn ack_in_order(&self, tracker: &mut AckTracker) {
         let client = &self.client;
-        let sent = tracker.release(|ack| client.try_ack(ack).is_ok());
+        let sent = tracker.ack_in_order(|ack| client.try_ack(ack).is_ok());
         self.stats.acked.fetch_add(sent as u64, Relaxed);
         self.stats.unacked.store(tracker.len() as u64, Relaxed);
     }

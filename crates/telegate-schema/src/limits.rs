@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use telegate_model::InvalidSetting;
 
 /// Gateway checks on top of the schemas' own rules.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -23,5 +24,26 @@ impl Default for Limits {
             max_future: Duration::from_secs(5 * 60),
             max_age: Duration::from_secs(7 * 24 * 3600),
         }
+    }
+}
+
+impl Limits {
+    /// The `[limits]` part of the gateway's config validation.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.max_payload_bytes == 0 {
+            return Err(InvalidSetting::new(
+                "limits.max_payload_bytes",
+                "is 0",
+                "set the largest payload to accept, e.g. 262144",
+            ));
+        }
+        if self.max_age.is_zero() {
+            return Err(InvalidSetting::new(
+                "limits.max_age",
+                "is 0",
+                "allow at least the longest coverage gap, e.g. \"7d\"",
+            ));
+        }
+        Ok(())
     }
 }

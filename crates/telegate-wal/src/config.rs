@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use telegate_model::InvalidSetting;
 
 /// The `[wal]` config section.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -34,5 +35,33 @@ impl Default for WalConfig {
             commit_linger: Duration::from_millis(5),
             commit_bytes: 1024 * 1024,
         }
+    }
+}
+
+impl WalConfig {
+    /// The `[wal]` part of the gateway's config validation.
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.enabled && self.dir.is_empty() {
+            return Err(InvalidSetting::new(
+                "wal.dir",
+                "is empty but wal.enabled = true",
+                "set a directory on a local disk, e.g. \"/var/lib/telegate/wal\"",
+            ));
+        }
+        if self.enabled && self.budget_bytes < 1024 * 1024 {
+            return Err(InvalidSetting::new(
+                "wal.budget_bytes",
+                format!("{} bytes is too small", self.budget_bytes),
+                "allow at least 1 MiB (1048576); size it for the longest InfluxDB outage to ride out",
+            ));
+        }
+        if self.commit_bytes == 0 {
+            return Err(InvalidSetting::new(
+                "wal.commit_bytes",
+                "is 0",
+                "use the default 1048576",
+            ));
+        }
+        Ok(())
     }
 }

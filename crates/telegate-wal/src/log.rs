@@ -330,11 +330,11 @@ impl Wal {
     }
 
     fn collect(&self, st: &mut State, segment: u64) {
-        let done = st
+        let drained = st
             .segments
             .get(&segment)
             .is_some_and(|s| s.sealed && s.read_done && s.outstanding == 0);
-        if !done {
+        if !drained {
             return;
         }
         let path = segment_path(&self.dir, segment);

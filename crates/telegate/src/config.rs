@@ -1,19 +1,28 @@
-//! The one TOML config file: sections owned by each stage's crate, composed
-//! here, and validated in one place so every error names the file, the key
-//! and the fix.
+//! The one TOML config file: sections owned by each stage's crate (or, for
+//! the gateway's own, a module of `config/` or the module they configure),
+//! composed here. Each section validates its own keys beside its struct;
+//! [`Config::validate`] calls them, checks the keys that relate two sections,
+//! and names the file, so every error names the file, the key and the fix.
 
-use std::collections::BTreeMap;
+mod admin;
+mod log;
+mod pipeline;
+mod schema;
+
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 use telegate_influx::{FileSinkConfig, InfluxConfig};
-use telegate_model::{Secret, TopicPattern};
+use telegate_model::{InvalidSetting, Secret, TopicPattern};
 use telegate_mqtt::MqttConfig;
 use telegate_schema::Limits;
 use telegate_wal::WalConfig;
 
+pub use self::admin::AdminConfig;
+pub use self::log::{LogConfig, LogFormat};
+pub use self::pipeline::PipelineConfig;
+pub use self::schema::SchemaConfig;
 use crate::alerting::config::AlertsConfig;
 
 /// The config used when no `--config` is given: local broker and InfluxDB,
@@ -41,121 +50,6 @@ pub struct Config {
     pub trend: crate::console::series::TrendConfig,
     /// Coordinates of the console's station map.
     pub map: crate::console::stations::MapConfig,
-}
-
-/// `[admin]`: the HTTP listener for `/metrics`, `/healthz`, `/readyz` and
-/// the operator API.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AdminConfig {
-    /// `host:port`; loopback by default so nothing is exposed unless asked.
-    /// Empty disables the listener. Port 0 picks a free port (logged).
-    pub listen: String,
-    /// Bearer token required by `/metrics` and `/api/*` (never by the
-    /// probes). Prefer `token_file` or `token_env`. Empty: no token.
-    pub token: Secret,
-    pub token_file: String,
-    pub token_env: String,
-    /// How long writes to the database (or the file sink) may keep failing
-    /// before `/readyz` answers 503: long enough to ride out one slow or
-    /// refused request, short enough that a probe sees a gateway that stores
-    /// nothing within seconds.
-    #[serde(with = "humantime_serde")]
-    pub ready_grace: std::time::Duration,
-    /// `[admin.console]`: operator accounts, audit log, language.
-    pub console: crate::operators::ConsoleConfig,
-}
-
-impl Default for AdminConfig {
-    fn default() -> Self {
-        Self {
-            listen: "127.0.0.1:9464".into(),
-            token: Secret::default(),
-            token_file: String::new(),
-            token_env: String::new(),
-            ready_grace: std::time::Duration::from_secs(5),
-            console: crate::operators::ConsoleConfig::default(),
-        }
-    }
-}
-
-/// `[log]`: how log lines look (the level comes from `RUST_LOG`).
-#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct LogConfig {
-    pub format: LogFormat,
-}
-
-#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum LogFormat {
-    /// Human-readable lines (colour only on a terminal).
-    #[default]
-    Text,
-    /// One JSON object per line, for Loki, Elasticsearch or journald readers.
-    Json,
-}
-
-/// `[schema]`: where sensor types come from.
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
-#[serde(deny_unknown_fields, default)]
-pub struct SchemaConfig {
-    /// Directory of `.proto` files, relative to the config file. Empty: the
-    /// schemas built into the binary (the repository's `proto/`) only.
-    pub dir: String,
-    /// Whether the built-in sensor types are served beside the files of
-    /// `dir` (a file of `dir` with a built-in file's name replaces it).
-    /// `false`: only `dir`'s types. Without `dir` the built-in types are
-    /// always served.
-    pub builtin: bool,
-    /// Extra sensor types for messages without a `(telegate.v1.sensor)`
-    /// option: sensor type → fully-qualified message name.
-    pub types: BTreeMap<String, String>,
-    /// How often the schema directory and the config file are checked for
-    /// changes (which are then compiled and swapped in); 0s disables it.
-    /// SIGHUP reloads at any time.
-    #[serde(with = "humantime_serde")]
-    pub reload_interval: Duration,
-}
-
-impl Default for SchemaConfig {
-    fn default() -> Self {
-        Self {
-            dir: String::new(),
-            builtin: true,
-            types: BTreeMap::new(),
-            reload_interval: Duration::from_secs(2),
-        }
-    }
-}
-
-/// `[pipeline]`: queues between stages and shutdown.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct PipelineConfig {
-    /// Messages buffered between the decoder and the writer.
-    pub write_queue: usize,
-    /// Rejected messages buffered before the dead-letter publisher.
-    pub dead_letter_queue: usize,
-    /// How long SIGTERM/SIGINT may take to drain and flush before giving up
-    /// (unfinished messages stay unacknowledged and the broker redelivers them;
-    /// with the WAL, the writer stores the log within it, the rest is replayed).
-    #[serde(with = "humantime_serde")]
-    pub shutdown_timeout: Duration,
-    /// How often a one-line summary is logged; 0s disables it.
-    #[serde(with = "humantime_serde")]
-    pub stats_interval: Duration,
-}
-
-impl Default for PipelineConfig {
-    fn default() -> Self {
-        Self {
-            write_queue: 1024,
-            dead_letter_queue: 256,
-            shutdown_timeout: Duration::from_secs(15),
-            stats_interval: Duration::from_secs(60),
-        }
-    }
 }
 
 /// A config problem, always naming the file and (when known) the key.
@@ -453,7 +347,58 @@ impl Config {
     }
 }
 
-pub mod validate;
+/// What a PUBLISH carries besides its payload, at most, as checked between
+/// `mqtt.max_packet_size` and `limits.max_payload_bytes`: a topic of up to
+/// 65,535 bytes plus 4 KiB for the header and properties.
+pub const PACKET_HEADROOM: usize = 65_536 + 4_096;
+
+impl Config {
+    /// Every semantic rule: each section's own (beside its struct), then the
+    /// rules that relate two sections. The first problem is reported, with
+    /// the file, the key and the fix.
+    pub fn validate(&self, file: &str) -> Result<(), ConfigError> {
+        self.check()
+            .map_err(|InvalidSetting { key, problem, fix }| ConfigError::Invalid {
+                file: file.to_owned(),
+                key,
+                problem,
+                fix,
+            })
+    }
+
+    fn check(&self) -> Result<(), InvalidSetting> {
+        self.mqtt.validate()?;
+        self.influx.validate()?;
+        self.admin.validate()?;
+        self.limits.validate()?;
+        self.quarantine.validate()?;
+        self.feedback.validate()?;
+        self.wal.validate()?;
+        self.file_sink.validate()?;
+        self.pipeline.validate()?;
+        self.alerts.validate()?;
+        self.trend.validate()?;
+        self.map.validate()?;
+        self.packet_fits_largest_payload()
+    }
+
+    /// The broker drops, for the gateway, a PUBLISH larger than the
+    /// gateway's Maximum Packet Size without telling either side: the
+    /// largest accepted payload plus its topic must fit.
+    fn packet_fits_largest_payload(&self) -> Result<(), InvalidSetting> {
+        let (packet, payload) = (self.mqtt.max_packet_size, self.limits.max_payload_bytes);
+        if (packet as usize) < payload.saturating_add(PACKET_HEADROOM) {
+            return Err(InvalidSetting::new(
+                "mqtt.max_packet_size",
+                format!(
+                    "{packet} is below limits.max_payload_bytes = {payload} plus {PACKET_HEADROOM} bytes for the topic (up to 65,535 bytes) and properties"
+                ),
+                "raise mqtt.max_packet_size to at least limits.max_payload_bytes + 69632: the broker silently drops, for the gateway, a message larger than the gateway's Maximum Packet Size (docs/device-protocol.md, \"Limits\")",
+            ));
+        }
+        Ok(())
+    }
+}
 
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
-use telegate_influx::{Batcher, FileSink, HttpWriter, Output, RefusedLines, SharedQueue, WriteItem};
+use telegate_influx::{Batcher, FileSink, InfluxClient, Output, RefusedLines, SharedQueue, WriteItem};
 use telegate_model::TopicPattern;
 use telegate_mqtt::{MqttSource, Publisher, Seq};
 use telegate_schema::Registry;
@@ -27,7 +27,7 @@ use crate::feedback::envelope::Envelopes;
 use crate::feedback::status::{self, StatusBoard, newest_sample};
 use crate::quarantine::{Quarantine, RefusedOutput};
 use crate::reload::{Active, Reloader, watch_loop};
-use crate::stages::{DecodeStage, RefusedFeedback, Sink, WriteToken, dead_letter_stage};
+use crate::stages::{AcceptedTo, DecodeStage, RefusedFeedback, WriteToken, dead_letter_stage};
 use crate::stats::{Stats, Summary};
 use crate::supervisor::{StageHealth, Stages};
 use telegate_wal::{Appender, Releaser, Wal};
@@ -120,12 +120,12 @@ async fn output(config: &Config) -> anyhow::Result<Output> {
             .with_context(|| format!("opening the line-protocol file sink in {}", dir.display()))?;
         return Ok(Output::from(sink));
     }
-    let writer = Output::from(HttpWriter::new(&config.influx).context("building the InfluxDB client")?);
+    let output = Output::from(InfluxClient::new(&config.influx).context("building the InfluxDB client")?);
     // A no-op unless influx.create_database = true (v1).
-    if let Err(e) = writer.create_database().await {
+    if let Err(e) = output.create_database().await {
         tracing::warn!(error = %telegate_model::ErrorChain(&e), "could not create the InfluxDB database; writes will retry until it exists");
     }
-    Ok(writer)
+    Ok(output)
 }
 
 async fn start_inner(
@@ -135,7 +135,7 @@ async fn start_inner(
     shutdown: CancellationToken,
 ) -> anyhow::Result<Running> {
     let pattern = TopicPattern::parse(&config.mqtt.topic_pattern).context("mqtt.topic_pattern")?;
-    let writer = output(config).await?;
+    let output = output(config).await?;
     let feedback = &config.feedback;
     let board = feedback.status.then(|| {
         Arc::new(StatusBoard::new(
@@ -194,7 +194,7 @@ async fn start_inner(
     };
     let alerts = if config.alerts.enabled() {
         let config_path = watched.as_ref().and_then(|l| l.path.clone());
-        Some(alerting::start(config, config_path, writer.clone()).context("starting alerting")?)
+        Some(alerting::start(config, config_path, output.clone()).context("starting alerting")?)
     } else {
         None
     };
@@ -204,7 +204,7 @@ async fn start_inner(
             let addr = admin::local_addr(&listener);
             let state = AdminState {
                 stats: stats.clone(),
-                output: writer.clone(),
+                output: output.clone(),
                 wal: wal.as_ref().map(|(w, _, _)| w.clone()),
                 ready_grace: config.admin.ready_grace,
                 extra: alerts
@@ -217,7 +217,7 @@ async fn start_inner(
             // the trend and map data routes too.
             if let Some(a) = &alerts {
                 let auth = crate::console::auth::Auth::from_config(&config.admin)?;
-                let series = crate::console::series::SeriesReader::new(&config.trend, &config.influx, &writer);
+                let series = crate::console::series::SeriesReader::new(&config.trend, &config.influx, &output);
                 let views = crate::console::views_router(a.hub.clone(), series, config.map.clone());
                 app = app.merge(crate::console::router(
                     a.hub.clone(),
@@ -243,12 +243,12 @@ async fn start_inner(
     let in_flight = usize::from(config.mqtt.receive_maximum.max(1));
     let (env_tx, env_rx) = mpsc::channel(in_flight);
     let (refused_tx, refused_rx) = mpsc::channel(config.pipeline.dead_letter_queue);
-    let (done_tx, done_rx) = mpsc::channel(in_flight * 2);
+    let (completed_tx, completed_rx) = mpsc::channel(in_flight * 2);
 
     tracing::info!(
         broker = %format!("{}:{}", config.mqtt.host, config.mqtt.port),
         subscription = %config.subscription(),
-        output = %writer.describe(),
+        output = %output.describe(),
         wal = %if config.wal.enabled { config.wal.dir.as_str() } else { "off" },
         sensor_types = registry.schemas().count(),
         "telegate starting"
@@ -277,18 +277,18 @@ async fn start_inner(
     let mut stages = Stages::new(health.clone(), shutdown.clone());
     stages.spawn(
         "mqtt source",
-        source.run(env_tx, done_rx, shutdown.clone(), abort.clone()),
+        source.run(env_tx, completed_rx, shutdown.clone(), abort.clone()),
     );
     let write = WriteGroup {
         config,
-        writer: writer.clone(),
+        output: output.clone(),
         stats: &stats,
         refused: refused_rx,
         refused_output: RefusedOutput {
             publisher: dead_letters,
             quarantine,
         },
-        acks: done_tx.clone(),
+        acks: completed_tx.clone(),
         abort: writer_abort.clone(),
         give_up: abort.clone(),
         feedback: refused_feedback,
@@ -301,9 +301,9 @@ async fn start_inner(
             let (write_tx, write_rx) = mpsc::channel(config.pipeline.write_queue);
             stages.spawn(
                 "decoder",
-                decode.run(env_rx, Sink::Writer(write_tx, status_on), refused_tx),
+                decode.run(env_rx, AcceptedTo::Writer(write_tx, status_on), refused_tx),
             );
-            write.spawn(&mut stages, write_rx, done_tx);
+            write.spawn(&mut stages, write_rx, completed_tx);
         }
         // Ingest → log → write: the appender's completions are the source's
         // acks; the writers' release the log.
@@ -311,14 +311,14 @@ async fn start_inner(
             let (record_tx, record_rx) = mpsc::channel(in_flight);
             let (write_tx, write_rx) = mpsc::channel(config.pipeline.write_queue);
             let (release_tx, release_rx) = mpsc::channel(config.pipeline.write_queue * 2);
-            stages.spawn("decoder", decode.run(env_rx, Sink::Wal(record_tx), refused_tx));
-            stages.spawn("wal appender", appender.run(record_rx, done_tx));
+            stages.spawn("decoder", decode.run(env_rx, AcceptedTo::Wal(record_tx), refused_tx));
+            stages.spawn("wal appender", appender.run(record_rx, completed_tx));
             // The tailer feeds the writer straight from the log.
             stages.spawn(
                 "wal tailer",
                 tailer.run(write_tx, move |segment, record| WriteItem {
                     token: WriteToken {
-                        done: segment,
+                        completion: segment,
                         topic: record.topic,
                         newest: if status_on { newest_sample(&record.lines) } else { None },
                     },
@@ -460,7 +460,7 @@ impl Shutdown {
 /// message: its `Seq` without the WAL, its `SegmentId` with it.
 struct WriteGroup<'a> {
     config: &'a Config,
-    writer: Output,
+    output: Output,
     stats: &'a Stats,
     refused: mpsc::Receiver<crate::stages::Refused>,
     /// The dead-letter publisher, and the quarantine for what it cannot publish.
@@ -477,7 +477,7 @@ struct WriteGroup<'a> {
 }
 
 impl WriteGroup<'_> {
-    fn spawn<C>(self, stages: &mut Stages, queue: mpsc::Receiver<WriteItem<WriteToken<C>>>, done: mpsc::Sender<C>)
+    fn spawn<C>(self, stages: &mut Stages, queue: mpsc::Receiver<WriteItem<WriteToken<C>>>, completed: mpsc::Sender<C>)
     where
         C: Send + Sync + 'static,
         WriteToken<C>: Into<C>,
@@ -485,14 +485,14 @@ impl WriteGroup<'_> {
         let (lines_tx, lines_rx) = mpsc::channel(self.config.pipeline.dead_letter_queue);
         let queue: SharedQueue<WriteToken<C>> = Arc::new(tokio::sync::Mutex::new(queue));
         match &self.board {
-            None => self.spawn_batchers(stages, &queue, &done, &lines_tx),
+            None => self.spawn_batchers(stages, &queue, &completed, &lines_tx),
             // The writers' completions pass the status board first.
             Some(board) => {
                 let (stored_tx, stored_rx) = mpsc::channel::<WriteToken<C>>(self.config.pipeline.write_queue * 2);
                 self.spawn_batchers::<C, WriteToken<C>>(stages, &queue, &stored_tx, &lines_tx);
                 stages.spawn(
                     "device status (stored)",
-                    status::note_stored(stored_rx, board.clone(), done.clone()),
+                    status::note_stored(stored_rx, board.clone(), completed.clone()),
                 );
             }
         }
@@ -504,7 +504,7 @@ impl WriteGroup<'_> {
                 lines_rx,
                 self.refused_output,
                 self.acks,
-                done,
+                completed,
                 self.stats.pipeline.clone(),
                 self.feedback,
                 self.give_up,
@@ -513,12 +513,12 @@ impl WriteGroup<'_> {
     }
 
     /// `influx.concurrency` batchers taking turns on `queue`, each sending
-    /// what it stored to `done` and what the database refused to `refused`.
+    /// what it stored to `stored` and what the database refused to `refused`.
     fn spawn_batchers<C, D>(
         &self,
         stages: &mut Stages,
         queue: &SharedQueue<WriteToken<C>>,
-        done: &mpsc::Sender<D>,
+        stored: &mpsc::Sender<D>,
         refused: &mpsc::Sender<RefusedLines<WriteToken<C>>>,
     ) where
         C: Send + Sync + 'static,
@@ -528,9 +528,9 @@ impl WriteGroup<'_> {
         for _ in 0..self.config.influx.concurrency.max(1) {
             let batcher: Batcher<WriteToken<C>, D> = Batcher::new(
                 &self.config.influx,
-                self.writer.clone(),
+                self.output.clone(),
                 self.stats.writer.clone(),
-                done.clone(),
+                stored.clone(),
                 refused.clone(),
                 self.abort.clone(),
             );

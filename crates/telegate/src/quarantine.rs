@@ -18,7 +18,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use telegate_model::now_ns;
+use telegate_model::{InvalidSetting, now_ns};
 use telegate_mqtt::{DeadLetter, DeadLetterPublisher, Outcome};
 use tokio_util::sync::CancellationToken;
 
@@ -40,6 +40,27 @@ impl Default for QuarantineConfig {
             dir: "data/quarantine".into(),
             max_bytes: 64 * 1024 * 1024,
         }
+    }
+}
+
+impl QuarantineConfig {
+    /// The `[quarantine]` part of [`crate::Config::validate`].
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        if self.dir.is_empty() {
+            return Err(InvalidSetting::new(
+                "quarantine.dir",
+                "is empty",
+                "set a directory on a local disk, e.g. \"/var/lib/telegate/quarantine\"",
+            ));
+        }
+        if self.max_bytes < 1024 * 1024 {
+            return Err(InvalidSetting::new(
+                "quarantine.max_bytes",
+                format!("{} bytes is too small", self.max_bytes),
+                "allow at least 1 MiB (1048576) so a few whole messages fit; 67108864 is the default",
+            ));
+        }
+        Ok(())
     }
 }
 

@@ -26,7 +26,7 @@ use crate::stats::PipelineStats;
 /// dead-letter lines the database refuses.
 #[derive(Debug)]
 pub(crate) struct WriteToken<C> {
-    pub(crate) done: C,
+    pub(crate) completion: C,
     pub(crate) topic: Bytes,
     /// The message's newest sample, for the device status; found only when
     /// `feedback.status` is on.
@@ -35,34 +35,34 @@ pub(crate) struct WriteToken<C> {
 
 impl From<WriteToken<Seq>> for Seq {
     fn from(t: WriteToken<Seq>) -> Seq {
-        t.done
+        t.completion
     }
 }
 
 impl From<WriteToken<SegmentId>> for SegmentId {
     fn from(t: WriteToken<SegmentId>) -> SegmentId {
-        t.done
+        t.completion
     }
 }
 
 /// Where accepted messages go: straight to the writer, or into the WAL
 /// (whose appender acknowledges them once fsynced).
 #[derive(Debug)]
-pub(crate) enum Sink {
+pub(crate) enum AcceptedTo {
     /// With `true`, each message's newest sample is found for the device status.
     Writer(mpsc::Sender<WriteItem<WriteToken<Seq>>>, bool),
     Wal(mpsc::Sender<(Record, Seq)>),
 }
 
-impl Sink {
+impl AcceptedTo {
     /// False when the next stage is gone.
     async fn send(&self, seq: Seq, topic: Bytes, lines: Bytes, points: usize) -> bool {
         match self {
-            Sink::Writer(tx, status) => {
+            AcceptedTo::Writer(tx, status) => {
                 let newest = if *status { newest_sample(&lines) } else { None };
                 tx.send(WriteItem {
                     token: WriteToken {
-                        done: seq,
+                        completion: seq,
                         topic,
                         newest,
                     },
@@ -71,7 +71,7 @@ impl Sink {
                 .await
                 .is_ok()
             }
-            Sink::Wal(tx) => {
+            AcceptedTo::Wal(tx) => {
                 let record = Record {
                     topic,
                     lines,
@@ -187,7 +187,12 @@ pub(crate) struct DecodeStage {
 impl DecodeStage {
     /// Ends when the source closes its channel (shutdown) or a downstream
     /// stage is gone.
-    pub(crate) async fn run(self, mut rx: mpsc::Receiver<Envelope>, sink: Sink, refused_tx: mpsc::Sender<Refused>) {
+    pub(crate) async fn run(
+        self,
+        mut rx: mpsc::Receiver<Envelope>,
+        accepted: AcceptedTo,
+        refused_tx: mpsc::Sender<Refused>,
+    ) {
         let mut buffers = DecodeBuffers::default();
         let mut logged_generation = None;
         let mut batch = Vec::with_capacity(DECODE_BATCH);
@@ -202,7 +207,7 @@ impl DecodeStage {
             }
             let now = now_ns();
             for env in batch.drain(..) {
-                if !self.one(env, &active, now, &mut buffers, &sink, &refused_tx).await {
+                if !self.one(env, &active, now, &mut buffers, &accepted, &refused_tx).await {
                     return;
                 }
             }
@@ -216,7 +221,7 @@ impl DecodeStage {
         active: &Active,
         now: i64,
         buffers: &mut DecodeBuffers,
-        sink: &Sink,
+        accepted: &AcceptedTo,
         refused_tx: &mpsc::Sender<Refused>,
     ) -> bool {
         let encoded = decode_one(&self.pattern, &active.registry, &active.limits, &env, now, buffers);
@@ -227,7 +232,7 @@ impl DecodeStage {
                 if let Some(tap) = &self.alerts {
                     tap.offer(&lines);
                 }
-                sink.send(env.seq, env.topic, lines, points).await
+                accepted.send(env.seq, env.topic, lines, points).await
             }
             Err(rejection) => {
                 let first = self.stats.reject(rejection.reason);
@@ -258,22 +263,22 @@ impl DecodeStage {
 /// Publishes dead letters — messages the decoder refused and lines the
 /// database refused — each confirmed by the broker's PUBACK, or quarantines
 /// the message when its dead letter cannot be published; then reports each
-/// done: a refused message to the
+/// completion: a refused message to the
 /// source (`acks`, so it is acknowledged), refused lines to whoever tracks
-/// the writer's completions (`written_done`: the source without the WAL, the
-/// WAL's releaser with it). The source's sender is dropped as soon as the
+/// the writer's completions (`written_completed`: the source without the WAL,
+/// the WAL's releaser with it). The source's sender is dropped as soon as the
 /// decoder is finished, so shutdown does not wait on the writer.
 ///
 /// With `feedback` on, a dead-lettered message is also published once as a
 /// `DeadLetterEnvelope` on its device's topic (never retried; the message is
-/// done either way), and every refusal is noted on the status board.
+/// complete either way), and every refusal is noted on the status board.
 #[allow(clippy::too_many_arguments)]
 pub(crate) async fn dead_letter_stage<C>(
     mut decoded: mpsc::Receiver<Refused>,
     mut written: mpsc::Receiver<RefusedLines<WriteToken<C>>>,
     mut output: RefusedOutput,
     acks: mpsc::Sender<Seq>,
-    written_done: mpsc::Sender<C>,
+    written_completed: mpsc::Sender<C>,
     stats: Arc<PipelineStats>,
     feedback: RefusedFeedback,
     give_up: CancellationToken,
@@ -281,9 +286,9 @@ pub(crate) async fn dead_letter_stage<C>(
     let mut acks = Some(acks);
     let mut written_open = true;
     while acks.is_some() || written_open {
-        let (done, letter) = tokio::select! {
+        let (completion, letter) = tokio::select! {
             r = decoded.recv(), if acks.is_some() => match r {
-                Some(Refused { envelope, rejection }) => (Done::Ack(envelope.seq), DeadLetter {
+                Some(Refused { envelope, rejection }) => (Completion::Ack(envelope.seq), DeadLetter {
                     topic: envelope.topic,
                     payload: envelope.payload,
                     reason: rejection.reason.label(),
@@ -294,7 +299,7 @@ pub(crate) async fn dead_letter_stage<C>(
             r = written.recv(), if written_open => match r {
                 Some(RefusedLines { token, lines, error }) => {
                     stats.reject(RejectReason::WriteRejected);
-                    (Done::Written(token.done), DeadLetter {
+                    (Completion::Written(token.completion), DeadLetter {
                         topic: token.topic,
                         payload: Bytes::from(lines),
                         reason: RejectReason::WriteRejected.label(),
@@ -314,14 +319,14 @@ pub(crate) async fn dead_letter_stage<C>(
         };
         feedback.refused(&letter, finished, &mut output, &stats).await;
         stats.dead_letter_connects.store(output.connects(), Relaxed);
-        match done {
-            Done::Ack(seq) => {
+        match completion {
+            Completion::Ack(seq) => {
                 if let Some(acks) = &acks {
                     let _ = acks.send(seq).await;
                 }
             }
-            Done::Written(c) => {
-                let _ = written_done.send(c).await;
+            Completion::Written(c) => {
+                let _ = written_completed.send(c).await;
             }
         }
     }
@@ -376,7 +381,7 @@ impl RefusedFeedback {
 }
 
 /// What a published dead letter completes.
-enum Done<C> {
+enum Completion<C> {
     /// A message the decoder refused: acknowledge it.
     Ack(Seq),
     /// Lines the database refused: complete them like written ones.

@@ -7,10 +7,9 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use telegate_model::Secret;
+use telegate_model::{InvalidSetting, Secret};
 
 use super::text::Lang;
-use crate::config::ConfigError;
 
 /// `[alerts]`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -335,17 +334,11 @@ impl AlertsConfig {
     }
 
     /// The `[alerts]` part of [`crate::Config::validate`].
-    pub fn validate(&self, file: &str) -> Result<(), ConfigError> {
-        let bad = |key: &str, problem: String, fix: &str| ConfigError::Invalid {
-            file: file.to_owned(),
-            key: key.to_owned(),
-            problem,
-            fix: fix.to_owned(),
-        };
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
         if self.enabled() && self.state_file.is_empty() {
-            return Err(bad(
+            return Err(InvalidSetting::new(
                 "alerts.state_file",
-                "is empty but alerts.rules_file is set".into(),
+                "is empty but alerts.rules_file is set",
                 "set a file on a local disk, e.g. \"data/alerts-state.json\", so alerts survive a restart",
             ));
         }
@@ -358,9 +351,9 @@ impl AlertsConfig {
             ("alerts.email.queue", self.email.queue),
         ] {
             if n == 0 {
-                return Err(bad(
+                return Err(InvalidSetting::new(
                     key,
-                    "is 0".into(),
+                    "is 0",
                     "use the default (4096 for alerts.queue, 1024 for outputs)",
                 ));
             }
@@ -374,7 +367,7 @@ impl AlertsConfig {
             ("alerts.email.timeout", self.email.timeout, "e.g. \"30s\""),
         ] {
             if d.is_zero() {
-                return Err(bad(key, "is 0".into(), fix));
+                return Err(InvalidSetting::new(key, "is 0", fix));
             }
         }
         for (section, r) in [
@@ -384,13 +377,11 @@ impl AlertsConfig {
             ("alerts.oncall", self.oncall.retry()),
             ("alerts.email", self.email.retry()),
         ] {
-            if r.retry_initial.is_zero() || r.retry_max < r.retry_initial {
-                return Err(bad(
-                    &format!("{section}.retry_initial"),
-                    format!("must be above 0 and at most {section}.retry_max"),
-                    "e.g. retry_initial = \"500ms\", retry_max = \"30s\"",
-                ));
-            }
+            InvalidSetting::check_delay_bounds(
+                section,
+                ("retry_initial", r.retry_initial, "500ms"),
+                ("retry_max", r.retry_max, "30s"),
+            )?;
         }
         let prefix = &self.mqtt.topic_prefix;
         if self.mqtt.enabled
@@ -399,7 +390,7 @@ impl AlertsConfig {
                 || prefix.starts_with('/')
                 || prefix.ends_with('/'))
         {
-            return Err(bad(
+            return Err(InvalidSetting::new(
                 "alerts.mqtt.topic_prefix",
                 format!("`{prefix}` is not a topic prefix"),
                 "use plain topic levels without wildcards or a leading/trailing `/`, e.g. \"telegate/alerts\"",
@@ -410,7 +401,7 @@ impl AlertsConfig {
             ("alerts.oncall.url", &self.oncall.url),
         ] {
             if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
-                return Err(bad(
+                return Err(InvalidSetting::new(
                     key,
                     format!("`{url}` is not an http(s) URL"),
                     "e.g. \"https://alerts.example.org/telegate\", or \"\" for no webhook",
@@ -419,8 +410,8 @@ impl AlertsConfig {
         }
         for (table, hook) in [("alerts.webhook", &self.webhook), ("alerts.oncall", &self.oncall)] {
             if let Err(problem) = super::outputs::webhook::check_body(&hook.body) {
-                return Err(bad(
-                    &format!("{table}.body"),
+                return Err(InvalidSetting::new(
+                    format!("{table}.body"),
                     problem,
                     "write a JSON object whose strings may hold {text}, {subject}, {body}, {alert_id}, {rule_id}, \
                      {rule_name}, {severity}, {change}, {level}, {device_id}, {site}, and {json} as a value \
@@ -431,26 +422,22 @@ impl AlertsConfig {
                 .token_header
                 .contains(|c: char| !(c.is_ascii_alphanumeric() || c == '-' || c == '_'))
             {
-                return Err(bad(
-                    &format!("{table}.token_header"),
+                return Err(InvalidSetting::new(
+                    format!("{table}.token_header"),
                     format!("`{}` is not an HTTP header name", hook.token_header),
                     "letters, digits, `-` and `_`, e.g. \"access_token\"",
                 ));
             }
         }
-        self.email.validate(file)
+        self.email.validate()
     }
 }
 
 impl EmailConfig {
     /// The `[alerts.email]` part of [`AlertsConfig::validate`].
-    fn validate(&self, file: &str) -> Result<(), ConfigError> {
-        let bad = |key: &str, problem: String, fix: &str| ConfigError::Invalid {
-            file: file.to_owned(),
-            key: format!("alerts.email.{key}"),
-            problem,
-            fix: fix.to_owned(),
-        };
+    fn validate(&self) -> Result<(), InvalidSetting> {
+        let bad =
+            |key: &str, problem: String, fix: &str| InvalidSetting::new(format!("alerts.email.{key}"), problem, fix);
         if !self.enabled() {
             return Ok(());
         }
@@ -518,10 +505,7 @@ mod tests {
     use super::*;
 
     fn problem(c: &AlertsConfig) -> String {
-        c.validate("t.toml")
-            .map_err(|e| e.to_string())
-            .err()
-            .unwrap_or_default()
+        c.validate().map_err(|e| e.to_string()).err().unwrap_or_default()
     }
 
     #[test]

@@ -125,9 +125,10 @@ fn restore(config: AlertConfig, path: &Path) -> Result<Engine, StartError> {
 
 /// Load the rules and the saved state, start the outputs and the
 /// evaluator. `config_path` is the gateway's config file, watched for
-/// `[alerts]` output changes (`None`: not watched). `sink` is the
-/// gateway's InfluxDB writer or file sink, shared by the `alerts` output.
-pub fn start(config: &Config, config_path: Option<PathBuf>, sink: Output) -> Result<AlertService, StartError> {
+/// `[alerts]` output changes (`None`: not watched). `influx` is the
+/// gateway's [`Output`] (InfluxDB, or the `[file_sink]` files), shared by the
+/// `alerts` output.
+pub fn start(config: &Config, config_path: Option<PathBuf>, influx: Output) -> Result<AlertService, StartError> {
     let a = &config.alerts;
     if !config.mqtt.share_group.is_empty() {
         tracing::warn!(
@@ -146,7 +147,7 @@ pub fn start(config: &Config, config_path: Option<PathBuf>, sink: Output) -> Res
     let grace = OUTPUT_GRACE.min(config.pipeline.shutdown_timeout / 2);
     let env = OutputEnv {
         mqtt: config.mqtt.clone(),
-        sink,
+        influx,
     };
     let outputs = Outputs::start(a, env, stats.clone(), grace)?;
     let audit = crate::operators::AuditLog::open(&config.admin.console.audit_path(&a.state_file))?;

@@ -23,7 +23,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use telegate_alert::{AlertConfig, LevelLine, Severity};
 use telegate_influx::{ApiVersion, InfluxConfig, Output};
-use telegate_model::is_valid_identifier;
+use telegate_model::{InvalidSetting, is_valid_identifier};
 use thiserror::Error;
 
 /// How the chart reads series.
@@ -66,29 +66,23 @@ impl Default for TrendConfig {
 
 impl TrendConfig {
     /// The `[trend]` part of [`crate::Config::validate`].
-    pub fn validate(&self, file: &str) -> Result<(), crate::config::ConfigError> {
-        let bad = |key: &str, problem: String, fix: &str| crate::config::ConfigError::Invalid {
-            file: file.to_owned(),
-            key: key.to_owned(),
-            problem,
-            fix: fix.to_owned(),
-        };
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
         if !(10..=10_000).contains(&self.max_points) {
-            return Err(bad(
+            return Err(InvalidSetting::new(
                 "trend.max_points",
                 format!("{} is outside 10..=10000", self.max_points),
                 "the default 600 is about one point per pixel of a wide chart",
             ));
         }
         if self.max_samples < self.max_points || self.max_samples > 1_000_000 {
-            return Err(bad(
+            return Err(InvalidSetting::new(
                 "trend.max_samples",
                 format!("{} is below trend.max_points or above 1000000", self.max_samples),
                 "the default 50000 covers 7 days of one-minute samples",
             ));
         }
         if self.timeout.is_zero() {
-            return Err(bad("trend.timeout", "is 0".into(), "e.g. \"10s\""));
+            return Err(InvalidSetting::new("trend.timeout", "is 0", "e.g. \"10s\""));
         }
         Ok(())
     }
@@ -666,8 +660,8 @@ mod tests {
     #[test]
     fn influxql_reads_the_database_or_the_bucket_with_the_writes_credentials() {
         let mut influx = InfluxConfig::default();
-        let writer = |c: &InfluxConfig| Output::from(telegate_influx::HttpWriter::new(c).unwrap());
-        let r = SeriesReader::new(&TrendConfig::default(), &influx, &writer(&influx));
+        let output = |c: &InfluxConfig| Output::from(telegate_influx::InfluxClient::new(c).unwrap());
+        let r = SeriesReader::new(&TrendConfig::default(), &influx, &output(&influx));
         assert_eq!(
             (r.db.as_str(), r.rp.as_str(), r.base.as_str()),
             ("telegate", "", "http://127.0.0.1:8086")
@@ -677,7 +671,7 @@ mod tests {
         influx.org = "org".into();
         influx.token = telegate_model::Secret::new("tok");
         influx.url = "https://db.example:8086/".into();
-        let r = SeriesReader::new(&TrendConfig::default(), &influx, &writer(&influx));
+        let r = SeriesReader::new(&TrendConfig::default(), &influx, &output(&influx));
         assert_eq!(
             (r.db.as_str(), r.base.as_str()),
             ("lai-chau", "https://db.example:8086")

@@ -14,10 +14,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use telegate_alert::Severity;
-use telegate_model::is_valid_identifier;
+use telegate_model::{InvalidSetting, is_valid_identifier};
 
 use crate::alerting::{AlertsView, DeviceStatus};
-use crate::config::ConfigError;
 
 /// One point on the map.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
@@ -44,14 +43,11 @@ pub struct MapConfig {
 
 impl MapConfig {
     /// The `[map]` part of [`crate::Config::validate`].
-    pub fn validate(&self, file: &str) -> Result<(), ConfigError> {
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
         for (section, places) in [("map.sites", &self.sites), ("map.devices", &self.devices)] {
             for (id, p) in places {
-                let bad = |key: &str, problem: String, fix: &str| ConfigError::Invalid {
-                    file: file.to_owned(),
-                    key: format!("{section}.{id}{key}"),
-                    problem,
-                    fix: fix.to_owned(),
+                let bad = |key: &str, problem: String, fix: &str| {
+                    InvalidSetting::new(format!("{section}.{id}{key}"), problem, fix)
                 };
                 if !is_valid_identifier(id) {
                     return Err(bad(
@@ -288,7 +284,7 @@ mod tests {
             "#,
         )
         .unwrap();
-        map.validate("t.toml").unwrap();
+        map.validate().unwrap();
         let devices = [
             device("rl-001", "muong-te", false, 2),
             device("rg-001", "muong-te", true, 0),
@@ -336,7 +332,7 @@ mod tests {
     #[test]
     fn bad_coordinates_name_the_key() {
         let map: MapConfig = toml::from_str("[devices.rl-001]\nlat = 122.0\nlon = 102.8\n").unwrap();
-        let e = map.validate("telegate.toml").unwrap_err().to_string();
+        let e = map.validate().unwrap_err().to_string();
         assert!(e.contains("map.devices.rl-001.lat"), "{e}");
     }
 
@@ -351,7 +347,7 @@ mod tests {
             .map(|l| format!("{}\n", l.replacen("[map.", "[", 1)))
             .collect();
         let map: MapConfig = toml::from_str(&uncommented).unwrap();
-        map.validate("telegate.example.toml").unwrap();
+        map.validate().unwrap();
         assert_eq!(map.sites["muong-te"].name, "Mường Tè");
         assert!((map.devices["rl-001"].lon - 102.845).abs() < 1e-9);
     }

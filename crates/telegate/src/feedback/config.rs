@@ -1,6 +1,7 @@
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use telegate_model::InvalidSetting;
 
 /// `[feedback]`: answers to devices that cannot read MQTT 5 user properties.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Eq)]
@@ -31,6 +32,26 @@ impl Default for FeedbackConfig {
 }
 
 impl FeedbackConfig {
+    /// The `[feedback]` part of [`crate::Config::validate`].
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
+        let prefix = self.prefix.trim_end_matches('/');
+        if (self.dead_letter_envelope || self.status) && !telegate_mqtt::mqtt_string::is_legal_topic(prefix) {
+            return Err(InvalidSetting::new(
+                "feedback.prefix",
+                format!("`{}` is not a topic prefix", self.prefix),
+                "set a topic without wildcards, e.g. \"telegate/device\"",
+            ));
+        }
+        if self.status && self.status_interval < Duration::from_secs(1) {
+            return Err(InvalidSetting::new(
+                "feedback.status_interval",
+                format!("{:?} is shorter than 1s", self.status_interval),
+                "set at least \"1s\"; \"60s\" keeps a metered link's cost low",
+            ));
+        }
+        Ok(())
+    }
+
     /// `{prefix}/{device_id}/{leaf}`.
     pub(crate) fn topic(&self, device_id: &str, leaf: &str) -> String {
         format!("{}/{device_id}/{leaf}", self.prefix.trim_end_matches('/'))

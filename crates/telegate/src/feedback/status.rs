@@ -201,11 +201,11 @@ fn encode(device: &str, d: &DeviceState, gateway: &str, now_ns: i64) -> Vec<u8> 
 pub(crate) async fn note_stored<C>(
     mut stored: mpsc::Receiver<WriteToken<C>>,
     board: Arc<StatusBoard>,
-    done: mpsc::Sender<C>,
+    completed: mpsc::Sender<C>,
 ) {
     while let Some(token) = stored.recv().await {
         board.stored(&token.topic, token.newest);
-        if done.send(token.done).await.is_err() {
+        if completed.send(token.completion).await.is_err() {
             break;
         }
     }

@@ -6,9 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use telegate_model::InvalidSetting;
 
 use super::lockout::Policy;
-use crate::config::ConfigError;
 
 /// The console's language: Vietnamese, English, or the browser's.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
@@ -100,28 +100,19 @@ impl ConsoleConfig {
     }
 
     /// The `[admin.console]` part of [`crate::Config::validate`].
-    pub fn validate(&self, file: &str) -> Result<(), ConfigError> {
-        let bad = |key: &str, problem: String, fix: &str| ConfigError::Invalid {
-            file: file.to_owned(),
-            key: key.to_owned(),
-            problem,
-            fix: fix.to_owned(),
-        };
+    pub fn validate(&self) -> Result<(), InvalidSetting> {
         if self.session_ttl < Duration::from_secs(60) {
-            return Err(bad(
+            return Err(InvalidSetting::new(
                 "admin.console.session_ttl",
                 format!("is {}", humantime::format_duration(self.session_ttl)),
                 "use at least \"1m\"; a shift is \"12h\"",
             ));
         }
-        if self.lockout_initial.is_zero() || self.lockout_max < self.lockout_initial {
-            return Err(bad(
-                "admin.console.lockout_initial",
-                "must be above 0 and at most admin.console.lockout_max".into(),
-                "e.g. lockout_initial = \"1s\", lockout_max = \"15m\"",
-            ));
-        }
-        Ok(())
+        InvalidSetting::check_delay_bounds(
+            "admin.console",
+            ("lockout_initial", self.lockout_initial, "1s"),
+            ("lockout_max", self.lockout_max, "15m"),
+        )
     }
 }
 
@@ -132,7 +123,7 @@ mod tests {
     #[test]
     fn defaults_validate_and_audit_sits_beside_the_state() {
         let c = ConsoleConfig::default();
-        assert!(c.validate("t.toml").is_ok());
+        assert!(c.validate().is_ok());
         assert_eq!(
             c.audit_path("/var/lib/telegate/alerts-state.json"),
             Path::new("/var/lib/telegate/audit.log")
@@ -141,7 +132,7 @@ mod tests {
             lockout_max: Duration::from_millis(1),
             ..ConsoleConfig::default()
         };
-        let e = c.validate("t.toml").unwrap_err().to_string();
-        assert!(e.contains("t.toml: key `admin.console.lockout_initial`"), "{e}");
+        let e = c.validate().unwrap_err().to_string();
+        assert!(e.starts_with("key `admin.console.lockout_initial`"), "{e}");
     }
 }

@@ -24,7 +24,7 @@ use crate::alerting::stats::{AlertStats, OutputKind};
 const BATCH: usize = 500;
 
 pub(crate) async fn run(
-    sink: Output,
+    influx: Output,
     cfg: InfluxOutputConfig,
     mut rx: mpsc::Receiver<Arc<Delivery>>,
     give_up: CancellationToken,
@@ -57,7 +57,7 @@ pub(crate) async fn run(
         }
         loop {
             let result = tokio::select! {
-                r = sink.write(&lines) => r,
+                r = influx.write(&lines) => r,
                 () = give_up.cancelled() => {
                     tracing::error!(transitions = n + rx.len(), "alert output influx: giving up at shutdown; these transitions were not written");
                     settled(out, n + rx.len(), false);

@@ -55,8 +55,8 @@ pub enum OutputError {
 #[derive(Debug, Clone)]
 pub struct OutputEnv {
     pub mqtt: MqttConfig,
-    /// The `[influx]` writer, or the `[file_sink]` files.
-    pub sink: Output,
+    /// The gateway's [`Output`]: InfluxDB, or the `[file_sink]` files.
+    pub influx: Output,
 }
 
 /// Sleep `d`, or return false at once if the output was told to give up.
@@ -325,9 +325,9 @@ impl Outputs {
             }
             OutputKind::Influx if c.influx.enabled => {
                 let cfg = c.influx.clone();
-                let sink = self.env.sink.clone();
+                let influx = self.env.influx.clone();
                 Handle::spawn(kind, cfg.queue, move |rx, give_up| {
-                    influx::run(sink, cfg, rx, give_up, stats)
+                    influx::run(influx, cfg, rx, give_up, stats)
                 })
             }
             OutputKind::Webhook if !c.webhook.url.is_empty() => {
@@ -363,7 +363,7 @@ impl Outputs {
                 "{}/{{site}}/{{device_id}}/{{rule_id}} on {}:{}",
                 c.mqtt.topic_prefix, self.env.mqtt.host, self.env.mqtt.port
             ),
-            OutputKind::Influx => format!("measurement alerts in {}", self.env.sink.describe()),
+            OutputKind::Influx => format!("measurement alerts in {}", self.env.influx.describe()),
             OutputKind::Webhook => webhook::redacted_url(&c.webhook.url),
             OutputKind::Oncall => format!("{} (escalations only)", webhook::redacted_url(&c.oncall.url)),
             OutputKind::Email => format!("{} via {}:{}", c.email.to.join(", "), c.email.server, c.email.port),

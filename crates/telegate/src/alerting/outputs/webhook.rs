@@ -297,7 +297,7 @@ mod tests {
             let config = crate::Config::parse(preset, "docs/alerts.md").unwrap();
             let mut alerts = config.alerts.clone();
             alerts.rules_file = "alerts.toml".into();
-            alerts.validate("docs/alerts.md").unwrap();
+            alerts.validate().unwrap();
             let mut cfg = alerts.webhook.clone();
             cfg.token = telegate_model::Secret::new("SECRET");
             let hook = Webhook::new(&cfg).unwrap();

@@ -14,7 +14,7 @@ use crate::health::WriteHealth;
 
 /// Posts line-protocol batches to one InfluxDB endpoint.
 #[derive(Debug, Clone)]
-pub struct HttpWriter {
+pub struct InfluxClient {
     client: reqwest::Client,
     url: String,
     /// v1 with `influx.create_database = true` only: where and what
@@ -47,7 +47,7 @@ fn basic_auth(user: &str, password: &str) -> String {
     format!("Basic {}", STANDARD.encode(format!("{user}:{password}")))
 }
 
-impl HttpWriter {
+impl InfluxClient {
     pub fn new(cfg: &InfluxConfig) -> Result<Self, WriteError> {
         install_crypto_provider();
         let base = cfg.url.trim_end_matches('/');
@@ -275,14 +275,14 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(
-            HttpWriter::new(&cfg).unwrap().url(),
+            InfluxClient::new(&cfg).unwrap().url(),
             "http://h:1/write?precision=ns&db=tele%20gate"
         );
         cfg.api = ApiVersion::V2;
         cfg.org = "lai-chau".into();
         cfg.bucket = "b/1".into();
         assert_eq!(
-            HttpWriter::new(&cfg).unwrap().url(),
+            InfluxClient::new(&cfg).unwrap().url(),
             "http://h:1/api/v2/write?precision=ns&org=lai-chau&bucket=b%2F1"
         );
     }
