@@ -16,7 +16,6 @@ mod config;
 mod error;
 mod file_sink;
 mod health;
-mod histogram;
 mod output;
 mod writer;
 
@@ -25,6 +24,5 @@ pub use config::{ApiVersion, InfluxConfig};
 pub use error::WriteError;
 pub use file_sink::{CURRENT_FILE, FileSink, FileSinkConfig};
 pub use health::{Failing, WriteHealth};
-pub use histogram::{BUCKETS, Histogram, HistogramSnapshot};
 pub use output::Output;
 pub use writer::{HttpWriter, install_crypto_provider};

@@ -9,10 +9,13 @@
 //!
 //! Beside the types, the few helpers every stage needs the same way:
 //! [`retry`] (backoff with jitter, the `Retry-After` cap), [`now_ns`] and
-//! [`ErrorChain`] (an error with its causes, for the edge that prints it).
+//! [`ErrorChain`] (an error with its causes, for the edge that prints it),
+//! and [`metric`]: the [`stats!`] declaration that makes a stage's counter
+//! and its `/metrics` family one line, and the latency [`metric::Histogram`].
 
 mod clock;
 mod error_chain;
+pub mod metric;
 mod point;
 mod rejection;
 pub mod retry;
