@@ -87,36 +87,13 @@ macro_rules! stats {
     ) => {
         $crate::stats!(@field [$(#[$meta])* $vis struct $name] [] [] $($body)*);
     };
+    // A declared field: `counter`, `gauge`, `flag` or `histogram`.
     (@field $head:tt [$($fields:tt)*] [$($families:tt)*]
-        $(#[$attr:meta])* counter $field:ident : $family:literal $help:literal $(, $($rest:tt)*)?
+        $(#[$attr:meta])* $kind:ident $field:ident : $family:literal $help:literal $(, $($rest:tt)*)?
     ) => {
         $crate::stats!(@field $head
-            [$($fields)* #[doc = $help] $(#[$attr])* pub $field: ::std::sync::atomic::AtomicU64,]
-            [$($families)* $field Counter $family $help,]
-            $($($rest)*)?);
-    };
-    (@field $head:tt [$($fields:tt)*] [$($families:tt)*]
-        $(#[$attr:meta])* gauge $field:ident : $family:literal $help:literal $(, $($rest:tt)*)?
-    ) => {
-        $crate::stats!(@field $head
-            [$($fields)* #[doc = $help] $(#[$attr])* pub $field: ::std::sync::atomic::AtomicU64,]
-            [$($families)* $field Gauge $family $help,]
-            $($($rest)*)?);
-    };
-    (@field $head:tt [$($fields:tt)*] [$($families:tt)*]
-        $(#[$attr:meta])* flag $field:ident : $family:literal $help:literal $(, $($rest:tt)*)?
-    ) => {
-        $crate::stats!(@field $head
-            [$($fields)* #[doc = $help] $(#[$attr])* pub $field: ::std::sync::atomic::AtomicBool,]
-            [$($families)* $field Gauge $family $help,]
-            $($($rest)*)?);
-    };
-    (@field $head:tt [$($fields:tt)*] [$($families:tt)*]
-        $(#[$attr:meta])* histogram $field:ident : $family:literal $help:literal $(, $($rest:tt)*)?
-    ) => {
-        $crate::stats!(@field $head
-            [$($fields)* #[doc = $help] $(#[$attr])* pub $field: $crate::metric::Histogram,]
-            [$($families)* $field Histogram $family $help,]
+            [$($fields)* #[doc = $help] $(#[$attr])* pub $field: $crate::stats!(@type $kind),]
+            [$($families)* $field $kind $family $help,]
             $($($rest)*)?);
     };
     // Any other field: part of the struct, not a family.
@@ -141,7 +118,7 @@ macro_rules! stats {
             const FAMILIES: &'static [$crate::metric::Family] = &[$(
                 $crate::metric::Family {
                     name: $family,
-                    kind: $crate::metric::Kind::$kind,
+                    kind: $crate::stats!(@kind $kind),
                     labels: &[],
                     help: $help,
                 },
@@ -157,6 +134,14 @@ macro_rules! stats {
             }
         }
     };
+    (@type counter) => { ::std::sync::atomic::AtomicU64 };
+    (@type gauge) => { ::std::sync::atomic::AtomicU64 };
+    (@type flag) => { ::std::sync::atomic::AtomicBool };
+    (@type histogram) => { $crate::metric::Histogram };
+    (@kind counter) => { $crate::metric::Kind::Counter };
+    (@kind gauge) => { $crate::metric::Kind::Gauge };
+    (@kind flag) => { $crate::metric::Kind::Gauge };
+    (@kind histogram) => { $crate::metric::Kind::Histogram };
 }
 
 #[cfg(test)]
