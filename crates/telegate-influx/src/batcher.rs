@@ -38,23 +38,26 @@ pub struct RefusedLines<T> {
     pub error: String,
 }
 
-/// Counters the batcher keeps; read them for logs and metrics.
-#[derive(Debug, Default)]
-pub struct WriterStats {
-    pub points_written: AtomicU64,
-    pub batches_written: AtomicU64,
-    pub retries: AtomicU64,
-    /// Batches the database refused in part or whole (then split to find the bad lines).
-    pub batches_refused: AtomicU64,
-    pub points_refused: AtomicU64,
-    /// Every write request's duration, successful or not.
-    pub write_seconds: crate::histogram::Histogram,
-    /// The last write reached the database and got an answer that was not
-    /// a transport failure or 5xx; false until the first such answer.
-    pub reachable: std::sync::atomic::AtomicBool,
-    /// The batchers' one shared health state: a write that succeeds after
-    /// failures wakes every batcher waiting out a backoff.
-    recovered: tokio::sync::Notify,
+telegate_model::stats! {
+    /// Counters the batcher keeps; read them for logs and metrics.
+    pub struct WriterStats {
+        counter points_written: "telegate_points_written_total" "Points the database confirmed (2xx).",
+        counter points_refused: "telegate_points_refused_total"
+            "Points the database refused for good (dead-lettered with its message).",
+        counter batches_written: "telegate_write_batches_total" "Batches written.",
+        counter retries: "telegate_write_retries_total" "Write attempts that failed and were retried.",
+        /// Batches the database refused in part or whole (then split to find the bad lines).
+        pub batches_refused: AtomicU64,
+        /// Successful or not.
+        histogram write_seconds: "telegate_write_duration_seconds"
+            "Duration of each write request to the database.",
+        /// False until the first such answer.
+        flag reachable: "telegate_influx_reachable"
+            "1 when the last write got an answer that was not a network error or 5xx.",
+        /// The batchers' one shared health state: a write that succeeds after
+        /// failures wakes every batcher waiting out a backoff.
+        recovered: tokio::sync::Notify,
+    }
 }
 
 /// The writer stage (one task per `influx.concurrency`, logged as `influx

@@ -17,7 +17,6 @@ mod config;
 mod error;
 mod file_sink;
 mod health;
-mod histogram;
 mod output;
 #[cfg(test)]
 mod scripted_sink;
@@ -28,5 +27,4 @@ pub use config::{ApiVersion, InfluxConfig};
 pub use error::WriteError;
 pub use file_sink::{CURRENT_FILE, FileSink, FileSinkConfig};
 pub use health::{Failing, WriteHealth};
-pub use histogram::{BUCKETS, Histogram, HistogramSnapshot};
 pub use output::Output;

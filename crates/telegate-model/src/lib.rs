@@ -11,11 +11,14 @@
 //! [`retry`] (backoff with jitter, the `Retry-After` cap), [`now_ns`] and
 //! [`ErrorChain`] (an error with its causes, for the edge that prints it),
 //! [`InvalidSetting`] (a config key's problem and fix, found by the section
-//! that owns the key).
+//! that owns the key), and [`metric`]: the [`stats!`] declaration that makes
+//! a stage's counter and its `/metrics` family one line, and the latency
+//! [`metric::Histogram`].
 
 mod clock;
 mod error_chain;
 mod invalid_setting;
+pub mod metric;
 mod point;
 mod rejection;
 pub mod retry;

@@ -1,6 +1,6 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -27,23 +27,27 @@ pub struct Envelope {
     pub payload: Bytes,
 }
 
-#[derive(Debug, Default)]
-pub struct SourceStats {
-    pub received: AtomicU64,
-    pub acked: AtomicU64,
-    pub connects: AtomicU64,
-    pub connection_errors: AtomicU64,
-    pub connected: AtomicBool,
-    /// The broker acknowledged the subscription at least once: from then on
-    /// a persistent session holds what is published for the gateway.
-    pub subscribed: AtomicBool,
-    pub unacked: AtomicU64,
-    /// Received messages waiting for room in the decoder's channel.
-    pub held: AtomicU64,
-    /// Times the holding queue was full and the socket was left unread
-    /// until the decoder caught up (a broker sending beyond the receive
-    /// maximum, or a slow pipeline).
-    pub read_pauses: AtomicU64,
+telegate_model::stats! {
+    /// The subscriber's counters, each declared family on `/metrics`.
+    pub struct SourceStats {
+        counter received: "telegate_messages_received_total" "MQTT messages delivered by the broker.",
+        counter acked: "telegate_messages_acked_total"
+            "Messages acknowledged to the broker (stored or dead-lettered).",
+        gauge unacked: "telegate_acks_pending" "Messages received and not yet acknowledged.",
+        gauge held: "telegate_mqtt_held_messages"
+            "Received messages waiting for room in the decoder's channel (at most mqtt.receive_maximum).",
+        /// A broker sending beyond the receive maximum, or a slow pipeline.
+        counter read_pauses: "telegate_mqtt_read_pauses_total"
+            "Times the holding queue was full and the broker connection was left unread until the decoder caught up.",
+        flag connected: "telegate_mqtt_connected" "1 while connected to the broker.",
+        /// `telegate_mqtt_reconnects_total` is this less the first.
+        counter connects: "telegate_mqtt_connects_total" "Successful connections (CONNACK).",
+        counter connection_errors: "telegate_mqtt_connection_errors_total"
+            "Connection attempts or connections that failed.",
+        /// The broker acknowledged the subscription at least once: from then on
+        /// a persistent session holds what is published for the gateway.
+        pub subscribed: AtomicBool,
+    }
 }
 
 /// The subscriber: owns the rumqttc event loop and the ack order.

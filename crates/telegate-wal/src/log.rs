@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::tailer::Tailer;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::SystemTime;
 
@@ -13,21 +13,25 @@ use tokio::sync::Notify;
 use crate::config::WalConfig;
 use crate::error::WalError;
 
-/// Counters for logs and metrics.
-#[derive(Debug, Default)]
-pub struct WalStats {
-    pub bytes: AtomicU64,
-    pub segments: AtomicU64,
-    pub appended: AtomicU64,
-    pub commits: AtomicU64,
-    pub replayed: AtomicU64,
-    pub corrupt_frames: AtomicU64,
-    pub truncated_bytes: AtomicU64,
-    /// True while the budget is exhausted (acknowledgements paused).
-    pub full: AtomicBool,
-    /// True while writes to the log fail (disk full, read-only, I/O error):
-    /// nothing is acknowledged meanwhile, and `/readyz` says so.
-    pub write_failing: AtomicBool,
+telegate_model::stats! {
+    /// Counters for logs and metrics; each declared family is on
+    /// `/metrics` while the WAL is on.
+    pub struct WalStats {
+        gauge bytes: "telegate_wal_bytes" "Bytes in the WAL.",
+        gauge segments: "telegate_wal_segments" "WAL segment files.",
+        /// Records appended and group commits made (the benchmarks' rates).
+        pub appended: AtomicU64,
+        pub commits: AtomicU64,
+        flag full: "telegate_wal_full"
+            "1 while the WAL budget is exhausted (acknowledgements paused).",
+        /// Disk full, read-only, I/O error: nothing is acknowledged
+        /// meanwhile, and `/readyz` says so.
+        flag write_failing: "telegate_wal_write_failing" "1 while writes to the WAL fail.",
+        counter replayed: "telegate_wal_replayed_total" "Records replayed from a previous run's WAL.",
+        counter corrupt_frames: "telegate_wal_corrupt_frames_total" "Corrupt WAL frames quarantined.",
+        /// Bytes of torn last frames cut off (a crash while appending).
+        pub truncated_bytes: AtomicU64,
+    }
 }
 
 #[derive(Debug, Default)]

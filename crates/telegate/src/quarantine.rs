@@ -13,7 +13,7 @@ use std::collections::VecDeque;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -64,18 +64,20 @@ impl QuarantineConfig {
     }
 }
 
-/// Counters of the quarantine.
-#[derive(Debug, Default)]
-pub struct QuarantineStats {
-    /// Messages written to the quarantine since start.
-    pub quarantined: AtomicU64,
-    /// Files deleted to stay within `max_bytes`.
-    pub dropped: AtomicU64,
-    /// Messages that could not be written (disk error): acknowledged and lost.
-    pub errors: AtomicU64,
-    /// Files and bytes in the directory now.
-    pub files: AtomicU64,
-    pub bytes: AtomicU64,
+telegate_model::stats! {
+    /// Counters of the quarantine.
+    pub struct QuarantineStats {
+        /// Since start.
+        counter quarantined: "telegate_quarantined_total"
+            "Messages that could not be dead-lettered, written to the quarantine directory and acknowledged.",
+        counter dropped: "telegate_quarantine_dropped_total"
+            "Quarantine files deleted (oldest first) to stay within quarantine.max_bytes.",
+        /// A disk error.
+        counter errors: "telegate_quarantine_errors_total"
+            "Messages that could be neither dead-lettered nor written to the quarantine (acknowledged, lost).",
+        gauge files: "telegate_quarantine_files" "Files in the quarantine directory.",
+        gauge bytes: "telegate_quarantine_bytes" "Bytes in the quarantine directory.",
+    }
 }
 
 /// A quarantine directory cannot be used.

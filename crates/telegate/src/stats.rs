@@ -12,24 +12,29 @@ use telegate_wal::WalStats;
 use crate::reload::ReloadStats;
 use crate::supervisor::StageHealth;
 
-/// Counters of the decode and dead-letter stages.
-#[derive(Debug, Default)]
-pub struct PipelineStats {
-    pub accepted_messages: AtomicU64,
-    pub accepted_points: AtomicU64,
-    /// Indexed by `RejectReason::index`.
-    pub rejected: [AtomicU64; RejectReason::ALL.len()],
-    /// Dead letters the broker acknowledged (PUBACK), not merely queued.
-    pub dead_letters_published: AtomicU64,
-    pub dead_letter_errors: AtomicU64,
-    /// Connections the dead-letter publisher made (its own connection).
-    pub dead_letter_connects: AtomicU64,
-    /// Feedback messages (dead-letter envelopes, device statuses) the broker
-    /// acknowledged, and those it refused or that could not be sent.
-    pub feedback_published: AtomicU64,
-    pub feedback_errors: AtomicU64,
-    /// Messages that could not be dead-lettered (see `quarantine.rs`).
-    pub quarantine: Arc<crate::quarantine::QuarantineStats>,
+telegate_model::stats! {
+    /// Counters of the decode and dead-letter stages.
+    pub struct PipelineStats {
+        counter accepted_messages: "telegate_messages_accepted_total" "Messages decoded and validated.",
+        counter accepted_points: "telegate_points_accepted_total"
+            "Points (samples) produced by accepted messages.",
+        /// Indexed by `RejectReason::index`: one labelled family, written
+        /// by hand in `metrics.rs`.
+        pub rejected: [AtomicU64; RejectReason::ALL.len()],
+        /// Not merely queued.
+        counter dead_letters_published: "telegate_dead_letters_published_total"
+            "Dead letters the broker acknowledged (PUBACK).",
+        counter dead_letter_errors: "telegate_dead_letter_errors_total"
+            "Dead letters that could not be published (each one quarantined).",
+        counter dead_letter_connects: "telegate_dead_letter_connects_total"
+            "Connections made by the dead-letter publisher (its own MQTT connection).",
+        counter feedback_published: "telegate_feedback_published_total"
+            "Feedback messages (dead-letter envelopes, device statuses) the broker acknowledged.",
+        counter feedback_errors: "telegate_feedback_errors_total"
+            "Feedback messages the broker refused or that were too large (not retried).",
+        /// Messages that could not be dead-lettered (see `quarantine.rs`).
+        pub quarantine: Arc<crate::quarantine::QuarantineStats>,
+    }
 }
 
 impl PipelineStats {

@@ -3,7 +3,8 @@
 //! Everything an operator needs to see that alerting keeps up: what was
 //! evaluated, what changed, what was skipped because a queue was full (the
 //! evaluator's or an output's), and what each output delivered or failed.
-//! Each family is declared once in the `families!` list below.
+//! Each family is declared once: a plain counter with its field in
+//! [`AlertStats`], a labelled one in the `families!` list below.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -66,23 +67,25 @@ pub struct OutputStats {
     pub depth: AtomicU64,
 }
 
-#[derive(Debug, Default)]
-pub struct AlertStats {
-    /// Points the engine evaluated.
-    pub evaluated: AtomicU64,
-    /// Messages the evaluator's queue had no room for (skipped by alerting only).
-    pub queue_dropped: AtomicU64,
-    /// Messages waiting for the evaluator.
-    pub queue_depth: AtomicU64,
-    /// Alerts firing now (the engine's list).
-    pub firing: AtomicU64,
-    /// Rules-file or `[alerts]` reloads refused.
-    pub reload_failures: AtomicU64,
-    /// Lines the evaluator could not parse back (a bug if ever non-zero).
-    pub parse_errors: AtomicU64,
-    /// (rule, state the transition went to) → count.
-    transitions: Mutex<BTreeMap<(String, &'static str), u64>>,
-    outputs: [OutputStats; OutputKind::ALL.len()],
+telegate_model::stats! {
+    /// The alert path's counters; the labelled families (by rule, by
+    /// queue, by output) are written by hand below.
+    pub struct AlertStats {
+        counter evaluated: "telegate_alert_evaluated_total" "Points evaluated by the alert rules.",
+        /// The engine's list.
+        gauge firing: "telegate_alert_firing" "Alerts firing now.",
+        counter reload_failures: "telegate_alert_reload_failures_total"
+            "Alert rules or [alerts] reloads refused (the rules in service stay in service).",
+        /// Messages the evaluator's queue had no room for (skipped by alerting only).
+        pub queue_dropped: AtomicU64,
+        /// Messages waiting for the evaluator.
+        pub queue_depth: AtomicU64,
+        /// Lines the evaluator could not parse back (a bug if ever non-zero).
+        pub parse_errors: AtomicU64,
+        /// (rule, state the transition went to) → count.
+        transitions: Mutex<BTreeMap<(String, &'static str), u64>>,
+        outputs: [OutputStats; OutputKind::ALL.len()],
+    }
 }
 
 impl AlertStats {
@@ -134,22 +137,17 @@ families! {
     /// The alert path's families, appended to `/metrics` when alerting is on.
     pub const NAMES;
     fn render_alerts(s: &AlertStats);
-    counter "telegate_alert_evaluated_total" "Points evaluated by the alert rules."
-        => s.evaluated.load(Relaxed);
+    group AlertStats => s;
     counter "telegate_alert_transitions_total" ["rule", "to"] "Alert transitions, by rule and the state entered."
         => Rows(s.transitions().into_iter().map(|((rule, to), n)| ([rule, to.to_owned()], n)));
     counter "telegate_alert_queue_dropped_total" ["queue"] "Skipped because a queue was full: messages not evaluated (queue=\"evaluator\") or transitions not sent (queue=output)."
         => by_queue(s, s.queue_dropped.load(Relaxed), |o| o.dropped.load(Relaxed));
     gauge "telegate_alert_queue_depth" ["queue"] "Waiting in an alert queue: messages for the evaluator, transitions for an output."
         => by_queue(s, s.queue_depth.load(Relaxed), |o| o.depth.load(Relaxed));
-    gauge "telegate_alert_firing" "Alerts firing now."
-        => s.firing.load(Relaxed);
     counter "telegate_alert_output_errors_total" ["output"] "Failed delivery attempts of alert transitions, by output (each retry counts)."
         => by_output(s, |o| o.errors.load(Relaxed));
     counter "telegate_alert_delivered_total" ["output"] "Alert transitions delivered, by output."
         => by_output(s, |o| o.delivered.load(Relaxed));
-    counter "telegate_alert_reload_failures_total" "Alert rules or [alerts] reloads refused (the rules in service stay in service)."
-        => s.reload_failures.load(Relaxed);
 }
 
 impl ExtraMetrics for AlertStats {

@@ -1,6 +1,6 @@
-//! A fixed-bucket latency histogram updated with relaxed atomics, so the
-//! writer records every request without a lock and `/metrics` reads it at
-//! any time.
+//! A fixed-bucket latency histogram updated with relaxed atomics, so a
+//! stage (the writer, for each request to the database) records every
+//! duration without a lock and `/metrics` reads it at any time.
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
