@@ -20,7 +20,7 @@ mod secret;
 mod topic;
 
 pub use clock::now_ns;
-pub use error_chain::{ErrorChain, error_chain};
+pub use error_chain::{ErrorChain, Terse, error_chain};
 pub use point::{FieldValue, Point};
 pub use rejection::{RejectReason, Rejection};
 pub use secret::{REDACTED, Secret};
