@@ -38,6 +38,15 @@ pub enum SchemaError {
         location: String,
         problem: String,
     },
+    /// `location` is `file:line:column` of the message; the source says
+    /// which rule and why (boxed: the validator's error is large).
+    #[error("{location}: {message}: buf.validate rules cannot be compiled")]
+    BadRules {
+        message: String,
+        location: String,
+        #[source]
+        source: Box<prost_protovalidate::Error>,
+    },
     /// `location` is `file:line:column` of the field.
     #[error("{location}: {message}.{field}: {problem}")]
     BadField {
