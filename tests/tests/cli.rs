@@ -78,6 +78,36 @@ fn check_names_file_key_and_fix_for_a_bad_config() {
     assert!(err.contains("/nonexistent/telegate.toml: cannot read config"), "{err}");
 }
 
+/// Issue 19: errors keep their cause as a source, and the binary's edge
+/// prints the whole chain, each cause once (`check` through anyhow's `{:#}`,
+/// `run` before logging starts through `ErrorChain`).
+#[test]
+fn errors_at_the_edge_carry_their_cause_once() {
+    for cmd in ["check", "run"] {
+        let (ok, _, err) = telegate(&[cmd, "--config", "/nonexistent/telegate.toml"]);
+        assert!(!ok, "{cmd}");
+        let cause = "No such file or directory";
+        assert!(
+            err.contains(&format!("/nonexistent/telegate.toml: cannot read config: {cause}")),
+            "{cmd}: {err}"
+        );
+        assert_eq!(err.matches(cause).count(), 1, "{cmd}: {err}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("gw.toml");
+    std::fs::write(&path, "[mqtt]\nport = \"x\"\n").unwrap();
+    for cmd in ["check", "run"] {
+        let (ok, _, err) = telegate(&[cmd, "--config", path.to_str().unwrap()]);
+        assert!(!ok, "{cmd}");
+        assert!(err.contains("gw.toml:2: key `mqtt.port`: "), "{cmd}: {err}");
+        assert_eq!(
+            err.lines().count(),
+            1,
+            "toml's message on one line, no snippet: {cmd}: {err}"
+        );
+    }
+}
+
 #[test]
 fn check_reports_a_broken_schema_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();

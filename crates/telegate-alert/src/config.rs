@@ -10,6 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use serde::Deserialize;
+use telegate_model::Terse;
 use toml::Spanned;
 
 use crate::error::ConfigError;
@@ -34,11 +35,12 @@ impl AlertConfig {
         let mut raw: RawFile = toml::from_str(text).map_err(|e| {
             let line = e.span().map_or(1, |s| line_of(text, s.start));
             // toml's message names the problem; the line shows the key.
-            let source = text.lines().nth(line - 1).unwrap_or("").trim();
+            let quoted = text.lines().nth(line - 1).unwrap_or("").trim();
+            let message = format!("{} (in `{quoted}`)", e.message().trim());
             ConfigError::Syntax {
                 path: path.clone(),
                 line,
-                message: format!("{} (in `{source}`)", e.message().trim()),
+                source: Box::new(Terse::new(e, message)),
             }
         })?;
         let escalation = crate::escalation::build(raw.escalation.take(), text, &path)?;

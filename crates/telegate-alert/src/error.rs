@@ -1,9 +1,12 @@
 //! Errors of this crate. Config errors name the file, the line, the rule,
 //! the key and the fix, because the person reading them is an operator
-//! editing `alerts.toml`, not a Rust developer.
+//! editing `alerts.toml`, not a Rust developer. A cause (an I/O error,
+//! toml's) is the error's source, not part of its message: print them with
+//! `telegate_model::ErrorChain`, as the gateway does.
 
 use std::fmt;
 
+use telegate_model::Terse;
 use thiserror::Error;
 
 /// Where a problem is: file, line, and rule (and level) in words. Boxed in
@@ -27,16 +30,23 @@ impl fmt::Display for Location {
 /// message ends with the fix.
 #[derive(Debug, Error)]
 pub enum ConfigError {
-    #[error("{path}: cannot read alert rules: {source}. Fix: check the path and permissions")]
+    #[error("{path}: cannot read alert rules. Fix: check the path and permissions")]
     Read {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    /// TOML syntax, an unknown key, or a value of the wrong type (toml's own
-    /// message names the key and, for unknown keys, the expected ones).
-    #[error("{path}:{line}: {message}")]
-    Syntax { path: String, line: usize, message: String },
+    /// TOML syntax, an unknown key, or a value of the wrong type. The source
+    /// is toml's error, shown as its one-line message (which names the key
+    /// and, for unknown keys, the expected ones) and the offending line;
+    /// boxed like [`Location`].
+    #[error("{path}:{line}")]
+    Syntax {
+        path: String,
+        line: usize,
+        #[source]
+        source: Box<Terse<toml::de::Error>>,
+    },
     #[error(
         "{at}: unknown rule kind `{kind}`. Fix: set `kind` to one of threshold, sum, mean, rate, state, deadman, combined"
     )]
@@ -109,20 +119,20 @@ pub enum ConfigError {
 /// A snapshot that cannot be written or read back.
 #[derive(Debug, Error)]
 pub enum SnapshotError {
-    #[error("{path}: cannot write alert state: {source}")]
+    #[error("{path}: cannot write alert state")]
     Write {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: cannot read alert state: {source}")]
+    #[error("{path}: cannot read alert state")]
     Read {
         path: String,
         #[source]
         source: std::io::Error,
     },
     #[error(
-        "{path}: alert state is not valid JSON of this version: {source}. Fix: move the file away to start with no alert state"
+        "{path}: alert state is not valid JSON of this version. Fix: move the file away to start with no alert state"
     )]
     Decode {
         path: String,
@@ -133,6 +143,6 @@ pub enum SnapshotError {
         "{path}: alert state has version {found}, this build reads version {expected}. Fix: move the file away to start with no alert state"
     )]
     Version { path: String, found: u32, expected: u32 },
-    #[error("cannot encode alert state: {0}")]
+    #[error("cannot encode alert state")]
     Encode(#[source] serde_json::Error),
 }

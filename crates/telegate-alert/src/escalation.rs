@@ -68,6 +68,7 @@ pub(crate) fn build(raw: Option<RawEscalation>, text: &str, path: &str) -> Resul
 #[cfg(test)]
 mod tests {
     use crate::AlertConfig;
+    use telegate_model::error_chain;
 
     #[test]
     fn off_by_default_and_read_with_the_rules() {
@@ -82,11 +83,12 @@ mod tests {
     #[test]
     fn errors_name_the_line_and_key() {
         let e = AlertConfig::from_toml_str("\n[escalation]\nafter = \"soon\"\n", "a.toml").unwrap_err();
-        let msg = e.to_string();
+        let msg = error_chain(&e);
         assert!(msg.contains("a.toml") && msg.contains("after"), "{msg}");
         let e = AlertConfig::from_toml_str("[escalation]\noutputs = [\"on call\"]\n", "a.toml").unwrap_err();
-        assert!(e.to_string().contains("outputs"), "{e}");
+        assert!(error_chain(&e).contains("outputs"), "{e}");
         let e = AlertConfig::from_toml_str("[escalation]\nafterr = \"1m\"\n", "a.toml").unwrap_err();
-        assert!(e.to_string().contains("afterr"), "{e}");
+        let msg = error_chain(&e);
+        assert!(msg.contains("afterr"), "{msg}");
     }
 }

@@ -26,7 +26,7 @@ mod secret;
 mod topic;
 
 pub use clock::now_ns;
-pub use error_chain::{ErrorChain, error_chain};
+pub use error_chain::{ErrorChain, Terse, error_chain};
 pub use invalid_setting::{DelayKey, InvalidSetting};
 pub use point::{FieldValue, Point};
 pub use rejection::{RejectReason, Rejection};

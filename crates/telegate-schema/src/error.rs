@@ -4,10 +4,11 @@ use thiserror::Error;
 
 /// Why a schema directory could not become a registry. Each variant names the
 /// file (with line and column where the source says), message or field at
-/// fault so an integrator can fix it directly.
+/// fault so an integrator can fix it directly. An I/O cause is the error's
+/// source, not part of its message: print it with `telegate_model::ErrorChain`.
 #[derive(Debug, Error)]
 pub enum SchemaError {
-    #[error("cannot read schema directory {dir}: {source}")]
+    #[error("cannot read schema directory {dir}")]
     ReadDir { dir: PathBuf, source: std::io::Error },
     #[error("no .proto files found under {dir}")]
     NoProtoFiles { dir: PathBuf },
@@ -37,6 +38,15 @@ pub enum SchemaError {
         location: String,
         problem: String,
     },
+    /// `location` is `file:line:column` of the message; the source says
+    /// which rule and why (boxed: the validator's error is large).
+    #[error("{location}: {message}: buf.validate rules cannot be compiled")]
+    BadRules {
+        message: String,
+        location: String,
+        #[source]
+        source: Box<prost_protovalidate::Error>,
+    },
     /// `location` is `file:line:column` of the field.
     #[error("{location}: {message}.{field}: {problem}")]
     BadField {
@@ -45,7 +55,7 @@ pub enum SchemaError {
         location: String,
         problem: String,
     },
-    #[error("writing {path}: {source}")]
+    #[error("writing {path}")]
     Export { path: PathBuf, source: std::io::Error },
 }
 

@@ -468,10 +468,10 @@ impl Registry {
             if let Err(e @ (prost_protovalidate::Error::Compilation(_) | prost_protovalidate::Error::Runtime(_))) =
                 validator.validate(&probe)
             {
-                return Err(SchemaError::BadMapping {
+                return Err(SchemaError::BadRules {
                     message: schema.message.full_name().to_owned(),
                     location: loc.message(&schema.message),
-                    problem: format!("buf.validate rules cannot be compiled: {e}"),
+                    source: Box::new(e),
                 });
             }
         }

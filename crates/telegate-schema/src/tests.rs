@@ -376,7 +376,7 @@ message Sample {
 }
 "#;
     let dir = write_dir(&[("x/probe.proto", wrong)]);
-    let err = Registry::load(dir.path(), &BTreeMap::new()).unwrap_err().to_string();
+    let err = telegate_model::error_chain(&Registry::load(dir.path(), &BTreeMap::new()).unwrap_err());
     assert!(
         err.contains("x/probe.proto") && err.contains("cannot be compiled") && err.contains("float"),
         "{err}"

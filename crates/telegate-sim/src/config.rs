@@ -108,10 +108,17 @@ pub enum SimError {
         every_s: f64,
         max_rate: f64,
     },
-    #[error("cannot connect to the MQTT broker at {target}: {detail}")]
-    Connect { target: String, detail: String },
-    #[error("MQTT client failed: {0}")]
-    Mqtt(String),
+    /// The source is the client's error, or what happened instead of a
+    /// CONNACK (a timeout, the event loop gone).
+    #[error("cannot connect to the MQTT broker at {target}")]
+    Connect {
+        target: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// Boxed: rumqttc's error holds the request it failed on.
+    #[error("MQTT client failed")]
+    Mqtt(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
 
 impl FleetConfig {

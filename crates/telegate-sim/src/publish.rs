@@ -9,7 +9,8 @@ use std::time::Duration;
 use rumqttc::Outgoing;
 use rumqttc::v5::mqttbytes::QoS;
 use rumqttc::v5::mqttbytes::v5::Packet;
-use rumqttc::v5::{AsyncClient, Event, EventLoop, MqttOptions};
+use rumqttc::v5::{AsyncClient, ConnectionError, Event, EventLoop, MqttOptions};
+use telegate_model::ErrorChain;
 use telegate_mqtt::puback::Verdict;
 use tokio::sync::{oneshot, watch};
 use tokio::time::{Instant, sleep, sleep_until, timeout};
@@ -89,7 +90,7 @@ async fn drive(
     mut eventloop: EventLoop,
     acked: watch::Sender<u64>,
     unrouted: Arc<AtomicU64>,
-    ready: oneshot::Sender<Result<(), String>>,
+    ready: oneshot::Sender<Result<(), ConnectionError>>,
     stop: CancellationToken,
 ) {
     let mut ready = Some(ready);
@@ -130,10 +131,10 @@ async fn drive(
             Ok(_) => {}
             Err(e) => {
                 if let Some(r) = ready.take() {
-                    let _ = r.send(Err(e.to_string()));
+                    let _ = r.send(Err(e));
                     break;
                 }
-                tracing::warn!(error = %e, "MQTT connection lost; reconnecting");
+                tracing::warn!(error = %ErrorChain(&e), "MQTT connection lost; reconnecting");
                 tokio::select! {
                     () = stop.cancelled() => break,
                     () = sleep(Duration::from_secs(1)) => {}
@@ -178,17 +179,19 @@ pub async fn publish(
     let stop = CancellationToken::new();
     let unrouted = Arc::new(AtomicU64::new(0));
     let driver = tokio::spawn(drive(eventloop, acked_tx, unrouted.clone(), ready_tx, stop.clone()));
-    let connect_err = |detail: String| SimError::Connect {
+    let connect_err = |source: Box<dyn std::error::Error + Send + Sync>| SimError::Connect {
         target: where_to.clone(),
-        detail,
+        source,
     };
 
     let connected = tokio::select! {
         r = timeout(CONNECT_TIMEOUT + Duration::from_secs(1), ready_rx) => match r {
             Ok(Ok(Ok(()))) => Ok(true),
-            Ok(Ok(Err(e))) => Err(connect_err(e)),
+            Ok(Ok(Err(e))) => Err(connect_err(e.into())),
             Ok(Err(_)) => Err(connect_err("the MQTT event loop stopped".into())),
-            Err(_) => Err(connect_err(format!("no CONNACK within {} s", CONNECT_TIMEOUT.as_secs()))),
+            Err(_) => Err(connect_err(
+                format!("no CONNACK within {} s", CONNECT_TIMEOUT.as_secs()).into(),
+            )),
         },
         () = cancel.cancelled() => Ok(false),
     };
@@ -253,7 +256,7 @@ pub async fn publish(
             r = client.publish(msg.topic, QoS::AtLeastOnce, false, msg.payload) => r,
         };
         if let Err(e) = published {
-            failure = Some(SimError::Mqtt(e.to_string()));
+            failure = Some(SimError::Mqtt(e.into()));
             break;
         }
         report.sent += 1;

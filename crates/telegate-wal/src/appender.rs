@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::time::Duration;
 
+use telegate_model::ErrorChain;
 use tokio::sync::mpsc;
 use tokio::time::{Instant, sleep_until};
 
@@ -209,7 +210,9 @@ impl Appender {
                 self.len = 0;
                 self.wal.started(next);
             }
-            Err(e) => tracing::error!(error = %e, "cannot start a new WAL segment; continuing in the current one"),
+            Err(e) => {
+                tracing::error!(error = %ErrorChain(&e), "cannot start a new WAL segment; continuing in the current one")
+            }
         }
     }
 }

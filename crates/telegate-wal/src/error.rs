@@ -4,7 +4,7 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum WalError {
-    #[error("WAL {path}: {op}: {source}")]
+    #[error("WAL {path}: {op}")]
     Io {
         path: PathBuf,
         op: &'static str,

@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use telegate_model::ErrorChain;
 use tokio::sync::mpsc;
 
 use crate::log::{SegmentId, Wal};
@@ -66,7 +67,7 @@ impl Releaser {
             }
             Ok(Err(e)) if !*failing => {
                 *failing = true;
-                tracing::warn!(error = %e, "cannot write the WAL checkpoint; a crash now replays more than what was not stored");
+                tracing::warn!(error = %ErrorChain(&e), "cannot write the WAL checkpoint; a crash now replays more than what was not stored");
             }
             Ok(Err(_)) => {}
             Err(e) => tracing::warn!(error = %e, "WAL checkpoint task failed"),

@@ -10,13 +10,14 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum BrokerError {
-    #[error("no free loopback port for the embedded broker: {0}")]
+    #[error("no free loopback port for the embedded broker")]
     NoPort(#[source] std::io::Error),
     #[error("port {port} on 127.0.0.1 is taken; pick another with --port, or 0 for a free one")]
     PortTaken { port: u16 },
-    #[error("embedded broker config: {0}")]
-    Config(String),
-    #[error("starting the embedded broker thread: {0}")]
+    /// The settings this module writes do not parse (a bug, not the user's).
+    #[error("embedded broker config")]
+    Config(#[source] toml::de::Error),
+    #[error("starting the embedded broker thread")]
     Thread(#[source] std::io::Error),
     #[error("the embedded broker did not accept connections on {addr} within {secs} s")]
     NotReady { addr: SocketAddr, secs: u64 },
@@ -60,7 +61,7 @@ max_inflight_count = 1000
 dynamic_filters = true
 "#
     );
-    toml::from_str(&text).map_err(|e| BrokerError::Config(e.to_string()))
+    toml::from_str(&text).map_err(BrokerError::Config)
 }
 
 /// Start the broker on `port` (0: a free one) and wait until it accepts
@@ -90,7 +91,7 @@ fn spawn(addr: SocketAddr) -> Result<(), BrokerError> {
         .spawn(move || {
             let mut broker = rumqttd::Broker::new(config);
             if let Err(e) = broker.start() {
-                tracing::error!(error = %e, "embedded broker stopped");
+                tracing::error!(error = %telegate_model::ErrorChain(&e), "embedded broker stopped");
             }
         })
         .map_err(BrokerError::Thread)?;

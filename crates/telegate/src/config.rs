@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use telegate_influx::{FileSinkConfig, InfluxConfig};
-use telegate_model::{InvalidSetting, Secret, TopicPattern};
+use telegate_model::{InvalidSetting, Secret, Terse, TopicPattern};
 use telegate_mqtt::MqttConfig;
 use telegate_schema::Limits;
 use telegate_wal::WalConfig;
@@ -52,7 +52,9 @@ pub struct Config {
     pub map: crate::console::stations::MapConfig,
 }
 
-/// A config problem, always naming the file and (when known) the key.
+/// A config problem, always naming the file and (when known) the key. The
+/// cause (the I/O error, toml's message) is the error's source: print it
+/// with `telegate_model::ErrorChain` or anyhow's `{:#}`.
 #[derive(Debug)]
 pub enum ConfigError {
     Read {
@@ -63,7 +65,9 @@ pub enum ConfigError {
         file: String,
         line: Option<usize>,
         key: String,
-        message: String,
+        /// toml's error, shown as its one-line message (boxed: it is large,
+        /// and every `Result<_, ConfigError>` would carry its size).
+        error: Box<Terse<toml::de::Error>>,
     },
     Invalid {
         file: String,
@@ -76,13 +80,8 @@ pub enum ConfigError {
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            ConfigError::Read { file, error } => write!(f, "{file}: cannot read config: {error}"),
-            ConfigError::Syntax {
-                file,
-                line,
-                key,
-                message,
-            } => {
+            ConfigError::Read { file, .. } => write!(f, "{file}: cannot read config"),
+            ConfigError::Syntax { file, line, key, .. } => {
                 write!(f, "{file}")?;
                 if let Some(line) = line {
                     write!(f, ":{line}")?;
@@ -90,7 +89,7 @@ impl fmt::Display for ConfigError {
                 if !key.is_empty() {
                     write!(f, ": key `{key}`")?;
                 }
-                write!(f, ": {message}")
+                Ok(())
             }
             ConfigError::Invalid {
                 file,
@@ -102,7 +101,15 @@ impl fmt::Display for ConfigError {
     }
 }
 
-impl std::error::Error for ConfigError {}
+impl std::error::Error for ConfigError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ConfigError::Read { error, .. } => Some(error),
+            ConfigError::Syntax { error, .. } => Some(error.as_ref()),
+            ConfigError::Invalid { .. } => None,
+        }
+    }
+}
 
 /// A loaded, validated config and where it came from.
 #[derive(Debug, Clone)]
@@ -133,6 +140,12 @@ const ENV_SECRETS: [(&str, &str); 4] = [
 /// Overrides `mqtt.client_id`, so replicas sharing one config file (a
 /// Kubernetes StatefulSet) each get their own session: set it to the pod name.
 pub const CLIENT_ID_ENV: &str = "TELEGATE_MQTT_CLIENT_ID";
+
+/// toml's message alone: the file, line and key are in [`ConfigError`]'s own.
+fn terse(e: toml::de::Error) -> Box<Terse<toml::de::Error>> {
+    let message = e.message().trim().to_owned();
+    Box::new(Terse::new(e, message))
+}
 
 fn line_of(text: &str, offset: usize) -> usize {
     text[..offset.min(text.len())].bytes().filter(|&b| b == b'\n').count() + 1
@@ -201,7 +214,7 @@ impl Config {
             file: file.to_owned(),
             line: e.span().map(|s| line_of(text, s.start)),
             key: String::new(),
-            message: e.message().trim().to_owned(),
+            error: terse(e),
         })?;
         serde_path_to_error::deserialize(de).map_err(|e| {
             let key = e.path().to_string();
@@ -210,7 +223,7 @@ impl Config {
                 file: file.to_owned(),
                 line: inner.span().map(|s| line_of(text, s.start)),
                 key: if key == "." { String::new() } else { key },
-                message: inner.message().trim().to_owned(),
+                error: terse(inner),
             }
         })
     }

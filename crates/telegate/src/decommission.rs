@@ -14,10 +14,16 @@ use crate::config::Config;
 pub enum DecommissionError {
     #[error("admin.listen is empty: the gateway has no admin listener to ask; set admin.listen and restart it")]
     NoListener,
-    #[error("cannot build an HTTP client: {0}")]
-    Client(String),
-    #[error("cannot reach the gateway at {url}: {message} (is `telegate run` running with this config?)")]
-    Unreachable { url: String, message: String },
+    #[error("cannot build an HTTP client")]
+    Client(#[source] reqwest::Error),
+    #[error("cannot start the runtime the HTTP client runs on")]
+    Runtime(#[source] std::io::Error),
+    #[error("cannot reach the gateway at {url} (is `telegate run` running with this config?)")]
+    Unreachable {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
     #[error("the gateway at {url} answered {status}: {body}")]
     Refused { url: String, status: u16, body: String },
 }
@@ -36,12 +42,12 @@ pub fn run(config: &Config, device_id: &str) -> Result<String, DecommissionError
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()
-        .map_err(|e| DecommissionError::Client(e.to_string()))?;
+        .map_err(DecommissionError::Client)?;
     let token = config.admin.token.expose().to_owned();
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .map_err(|e| DecommissionError::Client(e.to_string()))?;
+        .map_err(DecommissionError::Runtime)?;
     let (status, body) = rt.block_on(async {
         let mut req = client.delete(&url);
         if !token.is_empty() {
@@ -49,7 +55,8 @@ pub fn run(config: &Config, device_id: &str) -> Result<String, DecommissionError
         }
         let resp = req.send().await.map_err(|e| DecommissionError::Unreachable {
             url: url.clone(),
-            message: e.to_string(),
+            // The message names the URL already.
+            source: e.without_url(),
         })?;
         let status = resp.status().as_u16();
         let body = resp.text().await.unwrap_or_default();

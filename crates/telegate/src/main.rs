@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         Command::Run(c) => match Config::load(c.config.as_deref()) {
             Ok(loaded) => (loaded.config.log.format, Some(loaded)),
             Err(e) => {
-                let _ = writeln!(std::io::stderr(), "error: {e}");
+                let _ = writeln!(std::io::stderr(), "error: {}", telegate_model::ErrorChain(&e));
                 return ExitCode::FAILURE;
             }
         },

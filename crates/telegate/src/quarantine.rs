@@ -83,10 +83,18 @@ telegate_model::stats! {
 /// A quarantine directory cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum QuarantineError {
-    #[error("quarantine directory {dir}: {error}")]
-    Dir { dir: PathBuf, error: std::io::Error },
-    #[error("writing quarantine file {file}: {error}")]
-    Write { file: PathBuf, error: std::io::Error },
+    #[error("quarantine directory {dir}")]
+    Dir {
+        dir: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
+    #[error("writing quarantine file {file}")]
+    Write {
+        file: PathBuf,
+        #[source]
+        error: std::io::Error,
+    },
 }
 
 /// One quarantined message, as stored.
@@ -267,7 +275,7 @@ async fn dead_letter_or_quarantine(
                     "message cannot be dead-lettered; quarantined and acknowledged"
                 ),
                 Err(e) => tracing::error!(
-                    %topic, reason = letter.reason, undeliverable = %why, error = %e,
+                    %topic, reason = letter.reason, undeliverable = %why, error = %telegate_model::ErrorChain(&e),
                     "message cannot be dead-lettered nor quarantined; acknowledged and LOST"
                 ),
             }

@@ -2,6 +2,7 @@
 //! reload), `check`, `sim` and `demo` all load, so it lives beside the
 //! config rather than in one of the commands.
 
+use telegate_model::{ErrorChain, error_chain};
 use telegate_schema::{Registry, SchemaError};
 
 use crate::config::LoadedConfig;
@@ -22,8 +23,8 @@ pub fn load_registry(loaded: &LoadedConfig) -> Result<Registry, telegate_schema:
 /// names that file and line itself.
 pub fn registry_error(loaded: &LoadedConfig, e: &SchemaError) -> String {
     match e.config_key() {
-        Some(key) => format!("{}: key `{key}`: {e}", loaded.file),
-        None => e.to_string(),
+        Some(key) => format!("{}: key `{key}`: {}", loaded.file, ErrorChain(e)),
+        None => error_chain(e),
     }
 }
 

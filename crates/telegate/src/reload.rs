@@ -190,7 +190,7 @@ fn restart_only_changes(old: &Config, new: &Config) -> Vec<&'static str> {
 
 /// Load config and registry afresh; the error text names file, key or line.
 fn load(path: Option<&Path>) -> Result<(LoadedConfig, Registry), String> {
-    let loaded = Config::load(path).map_err(|e| e.to_string())?;
+    let loaded = Config::load(path).map_err(|e| telegate_model::error_chain(&e))?;
     let registry = load_registry_or_explain(&loaded)?;
     Ok((loaded, registry))
 }

@@ -22,9 +22,11 @@ impl StageOutcome for () {
     }
 }
 
-impl<E: std::fmt::Display + Send + 'static> StageOutcome for Result<(), E> {
+/// The reason is the error with its causes: `/readyz` and the log show it,
+/// and a stage's error names only what failed, its source says why.
+impl<E: std::error::Error + Send + 'static> StageOutcome for Result<(), E> {
     fn failure(self) -> Option<String> {
-        self.err().map(|e| e.to_string())
+        self.err().map(|e| telegate_model::error_chain(&e))
     }
 }
 
@@ -185,9 +187,17 @@ mod tests {
         let gate = CancellationToken::new();
         let g = gate.clone();
         stages.spawn("quiet", async move { g.cancelled().await });
-        stages.spawn("failing", async { Err::<(), _>("disk gone") });
+        #[derive(Debug, thiserror::Error)]
+        #[error("writing the WAL")]
+        struct WriteFailed(#[source] std::io::Error);
+        stages.spawn("failing", async {
+            Err::<(), _>(WriteFailed(std::io::Error::other("disk gone")))
+        });
         health.died().await;
-        assert_eq!(health.dead(), Some(("failing", "failed: disk gone".into())));
+        assert_eq!(
+            health.dead(),
+            Some(("failing", "failed: writing the WAL: disk gone".into()))
+        );
 
         let health = Arc::new(StageHealth::default());
         let mut stages = Stages::new(health.clone(), stopping.clone());

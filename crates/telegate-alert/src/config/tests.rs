@@ -7,7 +7,8 @@ const EXAMPLE: &str = include_str!("../../../../config/alerts.example.toml");
 fn err(text: &str) -> String {
     match AlertConfig::from_toml_str(text, "alerts.toml") {
         Ok(_) => panic!("expected an error for:\n{text}"),
-        Err(e) => e.to_string(),
+        // As the gateway prints it: with its causes (toml's message).
+        Err(e) => telegate_model::error_chain(&e),
     }
 }
 

@@ -141,8 +141,12 @@ fn snapshot_round_trips_through_json_and_refuses_other_versions() {
         .replacen("\"version\":1", "\"version\":99", 1);
     let e = Snapshot::from_json(text.as_bytes(), &path).unwrap_err();
     assert!(matches!(e, SnapshotError::Version { found: 99, .. }), "{e}");
-    let e = Snapshot::from_json(b"{\"version\":1", &path).unwrap_err().to_string();
+    let e = telegate_model::error_chain(&Snapshot::from_json(b"{\"version\":1", &path).unwrap_err());
     assert!(e.starts_with("state.json: alert state is not valid JSON"), "{e}");
+    assert!(
+        e.ends_with("EOF while parsing an object at line 1 column 12"),
+        "the cause, once: {e}"
+    );
     assert_eq!(Snapshot::load(&scratch("missing").join("none.json")).unwrap(), None);
 }
 

@@ -26,6 +26,7 @@ use std::time::Duration;
 
 use telegate_alert::{AlertConfig, Engine, Snapshot, SnapshotError};
 use telegate_influx::Output;
+use telegate_model::ErrorChain;
 use thiserror::Error;
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
@@ -43,16 +44,15 @@ use watch::Watched;
 /// replaced by a reload).
 const OUTPUT_GRACE: Duration = Duration::from_secs(5);
 
-/// Alerting cannot start.
+/// Alerting cannot start. Each variant names the key; the error below it
+/// (its source, printed with the chain) names the file, line and fix.
 #[derive(Debug, Error)]
 pub enum StartError {
-    /// The rules file (the message names file, line, rule and fix; kept
-    /// out of the error chain so it is printed once).
-    #[error("alerts.rules_file: {0}")]
-    Rules(telegate_alert::ConfigError),
-    #[error("alerts.state_file: {0}")]
-    State(SnapshotError),
-    #[error("alerts.state_file = {path:?}: cannot create its directory: {source}")]
+    #[error("alerts.rules_file")]
+    Rules(#[source] telegate_alert::ConfigError),
+    #[error("alerts.state_file")]
+    State(#[source] SnapshotError),
+    #[error("alerts.state_file = {path:?}: cannot create its directory")]
     StateDir {
         path: String,
         #[source]
@@ -60,7 +60,7 @@ pub enum StartError {
     },
     #[error(transparent)]
     Output(#[from] OutputError),
-    #[error("alerts.state_file: {0}")]
+    #[error("alerts.state_file")]
     Operator(#[from] operator::StateFileError),
     #[error(transparent)]
     Audit(#[from] crate::operators::audit::AuditError),
@@ -113,7 +113,7 @@ fn restore(config: AlertConfig, path: &Path) -> Result<Engine, StartError> {
             let aside = PathBuf::from(format!("{}.unreadable", path.display()));
             match std::fs::rename(path, &aside) {
                 Ok(()) => {
-                    tracing::error!(error = %e, moved_to = %aside.display(), "alert state unreadable; moved aside, starting with no alert state");
+                    tracing::error!(error = %ErrorChain(&e), moved_to = %aside.display(), "alert state unreadable; moved aside, starting with no alert state");
                     Ok(Engine::new(config))
                 }
                 Err(_) => Err(StartError::State(e)),

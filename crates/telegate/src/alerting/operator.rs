@@ -133,19 +133,19 @@ pub enum OperatorError {
 
 #[derive(Debug, Error)]
 pub enum StateFileError {
-    #[error("{path}: cannot read the operator state: {source}")]
+    #[error("{path}: cannot read the operator state")]
     Read {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: cannot decode the operator state: {source}")]
+    #[error("{path}: cannot decode the operator state")]
     Decode {
         path: String,
         #[source]
         source: serde_json::Error,
     },
-    #[error("{path}: cannot write the operator state: {source}")]
+    #[error("{path}: cannot write the operator state")]
     Write {
         path: String,
         #[source]

@@ -20,7 +20,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use telegate_alert::{AlertState, Engine, Transition};
 use telegate_lp::parse_line;
-use telegate_model::now_ns;
+use telegate_model::{ErrorChain, now_ns};
 use tokio::sync::{Notify, mpsc};
 use tokio::task::JoinHandle;
 
@@ -151,7 +151,7 @@ impl Evaluator {
         if let Some(path) = &self.operator_file
             && let Err(e) = self.operator.save(path)
         {
-            tracing::error!(error = %e, "cannot save acknowledgements and silences; they may be lost at a restart");
+            tracing::error!(error = %ErrorChain(&e), "cannot save acknowledgements and silences; they may be lost at a restart");
         }
     }
 
@@ -313,7 +313,7 @@ impl Evaluator {
         let path = self.state_file.clone();
         self.saving = Some(tokio::task::spawn_blocking(move || {
             if let Err(e) = snapshot.save(&path) {
-                tracing::error!(error = %e, "cannot save alert state; alerts may be reported again after a restart");
+                tracing::error!(error = %ErrorChain(&e), "cannot save alert state; alerts may be reported again after a restart");
             }
         }));
     }
@@ -336,7 +336,7 @@ impl Evaluator {
             Ok(_) => {}
             Err(e) => {
                 self.stats.reload_failures.fetch_add(1, Relaxed);
-                tracing::error!(error = %telegate_model::ErrorChain(&e), "alert outputs not reloaded; the outputs in service stay in service");
+                tracing::error!(error = %ErrorChain(&e), "alert outputs not reloaded; the outputs in service stay in service");
             }
         }
     }

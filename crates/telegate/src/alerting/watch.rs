@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use telegate_alert::AlertConfig;
+use telegate_model::error_chain;
 
 use super::config::AlertsConfig;
 use crate::config::Config;
@@ -66,7 +67,7 @@ impl Watched {
         let alerts = self.config.as_deref().map(|path| {
             Config::load(Some(path))
                 .map(|loaded| loaded.config.alerts)
-                .map_err(|e| e.to_string())
+                .map_err(|e| error_chain(&e))
         });
         if let Some(Ok(a)) = &alerts
             && !a.rules_file.is_empty()
@@ -76,7 +77,7 @@ impl Watched {
             self.rules = PathBuf::from(&a.rules_file);
             self.last = self.now();
         }
-        let rules = AlertConfig::from_file(&self.rules).map_err(|e| e.to_string());
+        let rules = AlertConfig::from_file(&self.rules).map_err(|e| error_chain(&e));
         Reread { rules, alerts }
     }
 }

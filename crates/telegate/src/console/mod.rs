@@ -175,8 +175,9 @@ async fn series_of(State(st): State<ViewsState>, Query(p): Query<series::SeriesP
     let (samples, truncated) = match st.series.read(&key, from_ns, to_ns).await {
         Ok(v) => v,
         Err(e) => {
-            tracing::warn!(error = %e, device = %key.device, "console: trend series not read");
-            return error_json(e.status(), e.to_string());
+            let why = telegate_model::error_chain(&e);
+            tracing::warn!(error = %why, device = %key.device, "console: trend series not read");
+            return error_json(e.status(), why);
         }
     };
     let max = st.series.config().max_points;
@@ -533,7 +534,7 @@ async fn audit(State(st): State<ApiState>, Query(q): Query<AuditQuery>) -> Respo
     let n = q.limit.unwrap_or(100).min(AUDIT_MAX);
     match tokio::task::spawn_blocking(move || log.tail(n)).await {
         Ok(Ok(entries)) => no_store(serde_json::json!({ "entries": entries })),
-        Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
+        Ok(Err(e)) => refuse(StatusCode::INTERNAL_SERVER_ERROR, telegate_model::error_chain(&e)),
         Err(e) => refuse(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()),
     }
 }

@@ -114,8 +114,17 @@ pub enum SeriesError {
     Off,
     #[error("trend charts need a database; the gateway writes line-protocol files ([file_sink])")]
     NoDatabase,
+    /// The database answered, but not with series: `message` is its own
+    /// words (the HTTP status and body, or what its JSON says).
     #[error("the database refused the query ({url}): {message}")]
     Database { url: String, message: String },
+    /// No answer: the query could not be built or sent, or its body read.
+    #[error("the query to the database ({url}) failed")]
+    Query {
+        url: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 impl SeriesError {
@@ -126,7 +135,7 @@ impl SeriesError {
             SeriesError::Ambiguous { .. } => 400,
             SeriesError::UnknownRule(_) | SeriesError::UnknownDevice(_) => 404,
             SeriesError::Off | SeriesError::NoDatabase => 501,
-            SeriesError::Database { .. } => 502,
+            SeriesError::Database { .. } | SeriesError::Query { .. } => 502,
         }
     }
 }
@@ -476,14 +485,18 @@ impl SeriesReader {
             url: url.clone(),
             message,
         };
-        let full = reqwest::Url::parse_with_params(&url, &query).map_err(|e| failed(e.to_string()))?;
+        let unanswered = |source: Box<dyn std::error::Error + Send + Sync>| SeriesError::Query {
+            url: url.clone(),
+            source,
+        };
+        let full = reqwest::Url::parse_with_params(&url, &query).map_err(|e| unanswered(e.into()))?;
         let mut req = client.get(full).timeout(self.config.timeout);
         if let Some(auth) = auth {
             req = req.header(reqwest::header::AUTHORIZATION, auth.clone());
         }
-        let resp = req.send().await.map_err(|e| failed(e.without_url().to_string()))?;
+        let resp = req.send().await.map_err(|e| unanswered(e.without_url().into()))?;
         let status = resp.status();
-        let text = resp.text().await.map_err(|e| failed(e.without_url().to_string()))?;
+        let text = resp.text().await.map_err(|e| unanswered(e.without_url().into()))?;
         if !status.is_success() {
             let cut: String = text.chars().take(300).collect();
             return Err(failed(format!("HTTP {status}: {}", cut.trim())));

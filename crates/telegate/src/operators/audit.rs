@@ -26,19 +26,19 @@ const TAIL_BYTES: u64 = 512 * 1024;
 
 #[derive(Debug, Error)]
 pub enum AuditError {
-    #[error("{path}: cannot open the audit log: {source}. Fix: point admin.console.audit_file at a writable file")]
+    #[error("{path}: cannot open the audit log. Fix: point admin.console.audit_file at a writable file")]
     Open {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: cannot write the audit log: {source}")]
+    #[error("{path}: cannot write the audit log")]
     Write {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: cannot read the audit log: {source}")]
+    #[error("{path}: cannot read the audit log")]
     Read {
         path: String,
         #[source]
@@ -161,7 +161,7 @@ impl AuditLog {
     /// record is missing).
     pub fn record(&self, entry: AuditEntry) {
         if let Err(e) = self.append(&entry) {
-            tracing::error!(error = %e, action = %entry.action, who = %entry.who, "audit entry not written");
+            tracing::error!(error = %telegate_model::ErrorChain(&e), action = %entry.action, who = %entry.who, "audit entry not written");
         }
     }
 

@@ -65,13 +65,13 @@ pub struct User {
 
 #[derive(Debug, Error)]
 pub enum UserError {
-    #[error("{path}: cannot read the users file: {source}")]
+    #[error("{path}: cannot read the users file")]
     Read {
         path: String,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: cannot write the users file: {source}")]
+    #[error("{path}: cannot write the users file")]
     Write {
         path: String,
         #[source]
@@ -287,7 +287,7 @@ impl Users {
                     cache.1 = Arc::new(f);
                 }
                 Err(e) => {
-                    tracing::error!(error = %e, "console users file not re-read; the previous users stay in service")
+                    tracing::error!(error = %telegate_model::ErrorChain(&e), "console users file not re-read; the previous users stay in service")
                 }
             }
         }

@@ -49,16 +49,25 @@ impl std::fmt::Debug for Mailer {
     }
 }
 
+/// `alerts.email.{key}` cannot be used: `problem` names the value, `source`
+/// says what is wrong with it.
+fn bad(key: &'static str, problem: String, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> OutputError {
+    OutputError::Email {
+        key,
+        problem,
+        source: source.into(),
+    }
+}
+
 impl Mailer {
     pub(crate) fn new(cfg: &EmailConfig) -> Result<Mailer, OutputError> {
-        let bad = |key: &'static str, message: String| OutputError::Email { key, message };
         let from: Mailbox = cfg
             .from
             .parse()
-            .map_err(|e| bad("from", format!("{:?}: {e}", cfg.from)))?;
+            .map_err(|e| bad("from", format!("{:?}", cfg.from), e))?;
         let mut to = Mailboxes::new();
         for addr in &cfg.to {
-            to.push(addr.parse().map_err(|e| bad("to", format!("{addr:?}: {e}")))?);
+            to.push(addr.parse().map_err(|e| bad("to", format!("{addr:?}"), e))?);
         }
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(cfg.server.as_str())
             .port(cfg.port)
@@ -68,17 +77,14 @@ impl Mailer {
             let mut params = TlsParameters::builder(cfg.server.clone());
             if !cfg.ca_file.is_empty() {
                 let pem = std::fs::read(&cfg.ca_file)
-                    .map_err(|e| bad("ca_file", format!("cannot read {:?}: {e}", cfg.ca_file)))?;
+                    .map_err(|e| bad("ca_file", format!("cannot read {:?}", cfg.ca_file), e))?;
                 let cert = Certificate::from_pem(&pem)
-                    .map_err(|e| bad("ca_file", format!("{:?} holds no PEM certificate: {e}", cfg.ca_file)))?;
+                    .map_err(|e| bad("ca_file", format!("{:?} holds no PEM certificate", cfg.ca_file), e))?;
                 params = params.add_root_certificate(cert);
             }
-            let params = params.build_rustls().map_err(|e| {
-                bad(
-                    "tls",
-                    format!("cannot set up TLS for {}: {}", cfg.server, error_chain(&e)),
-                )
-            })?;
+            let params = params
+                .build_rustls()
+                .map_err(|e| bad("tls", format!("cannot set up TLS for {}", cfg.server), e))?;
             builder = builder.tls(match cfg.tls {
                 SmtpTls::Tls => Tls::Wrapper(params),
                 _ => Tls::Required(params),

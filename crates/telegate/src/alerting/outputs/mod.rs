@@ -44,10 +44,31 @@ pub enum OutputError {
         #[source]
         source: reqwest::Error,
     },
+    /// A setting that does not fit the URL (no error below it to keep).
     #[error("alerts.webhook.url = {url:?}: {message}")]
     Webhook { url: String, message: String },
-    #[error("alerts.email.{key}: {message}")]
-    Email { key: &'static str, message: String },
+    #[error("alerts.webhook.url = {url:?}: alerts.webhook.token_header `{header}` is not a header name")]
+    TokenHeader {
+        url: String,
+        header: String,
+        #[source]
+        source: reqwest::header::InvalidHeaderName,
+    },
+    #[error("alerts.webhook.url = {url:?}: the token contains characters not allowed in an HTTP header")]
+    TokenValue {
+        url: String,
+        #[source]
+        source: reqwest::header::InvalidHeaderValue,
+    },
+    /// `problem` names the value; the source (lettre's, or the file's I/O
+    /// error) says what is wrong with it.
+    #[error("alerts.email.{key}: {problem}")]
+    Email {
+        key: &'static str,
+        problem: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
 }
 
 /// What outputs share with the rest of the gateway and cannot change

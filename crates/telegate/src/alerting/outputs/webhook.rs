@@ -81,16 +81,18 @@ impl Webhook {
             let (name, value) = if cfg.token_header.is_empty() {
                 (AUTHORIZATION, format!("Bearer {}", cfg.token.expose()))
             } else {
-                let name = HeaderName::from_bytes(cfg.token_header.as_bytes()).map_err(|_| {
-                    bad(format!(
-                        "alerts.webhook.token_header `{}` is not a header name",
-                        cfg.token_header
-                    ))
-                })?;
+                let name =
+                    HeaderName::from_bytes(cfg.token_header.as_bytes()).map_err(|source| OutputError::TokenHeader {
+                        url: cfg.url.clone(),
+                        header: cfg.token_header.clone(),
+                        source,
+                    })?;
                 (name, cfg.token.expose().to_owned())
             };
-            let mut v = HeaderValue::from_str(&value)
-                .map_err(|_| bad("the token contains characters not allowed in an HTTP header".into()))?;
+            let mut v = HeaderValue::from_str(&value).map_err(|source| OutputError::TokenValue {
+                url: cfg.url.clone(),
+                source,
+            })?;
             v.set_sensitive(true);
             Some((name, v))
         };
