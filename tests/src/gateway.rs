@@ -138,8 +138,10 @@ impl Drop for Gateway {
     }
 }
 
-/// The `telegate` binary built next to this test (cargo builds the workspace's
-/// binaries before running its tests).
+/// The `telegate` binary built next to this test. `cargo test --workspace`
+/// builds it because the `telegate` package has an integration test of its
+/// own (`crates/telegate/tests/cli.rs`); testing only this package needs a
+/// `cargo build -p telegate` first.
 pub fn telegate_binary() -> anyhow::Result<std::path::PathBuf> {
     let exe = std::env::current_exe()?;
     let dir = exe

@@ -102,6 +102,22 @@ pub fn encode(s: &str) -> String {
     percent_encoding::utf8_percent_encode(s, QUERY_VALUE).to_string()
 }
 
+/// Serve `app` on `127.0.0.1:<free port>` until the task is aborted (the
+/// test servers abort it on drop).
+pub(crate) async fn serve(
+    app: axum::Router,
+    what: &str,
+) -> anyhow::Result<(std::net::SocketAddr, tokio::task::JoinHandle<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .with_context(|| format!("binding {what}"))?;
+    let addr = listener.local_addr()?;
+    let task = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    Ok((addr, task))
+}
+
 /// The repository's root (for `proto/`, `docs/`).
 pub fn repo_dir() -> std::path::PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")

@@ -8,7 +8,6 @@ use std::sync::atomic::{AtomicU32, Ordering::SeqCst};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::Context as _;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::State;
@@ -75,13 +74,7 @@ impl Receiver {
     pub async fn start() -> anyhow::Result<Self> {
         let shared = Arc::new(Shared::default());
         let app = Router::new().route("/hook", post(receive)).with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .context("binding the webhook receiver")?;
-        let addr = listener.local_addr()?;
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, task) = crate::serve(app, "the webhook receiver").await?;
         Ok(Self { addr, shared, task })
     }
 

@@ -1,10 +1,12 @@
-//! Every integration test of the workspace, in one test binary.
+//! Every end-to-end test of the workspace, in one test binary (the
+//! binary's command line alone is tested in its own package,
+//! `crates/telegate/tests/cli.rs`, which also makes cargo build it).
 //!
 //! Each module is one concern (a file of this directory); the harness they
 //! share (servers, clients, the gateway in-process, expectations) is the
 //! `telegate-e2e` library in `tests/src`. One binary instead of one per file:
-//! each test binary links the whole workspace, and on the 2-core CI machine
-//! those links were most of the tests' build time. nextest still runs every
+//! each test binary links the whole workspace and compiles its own copy of
+//! the generic code it uses, once per file before. nextest still runs every
 //! test in a process of its own, so tests stay as isolated as before. Run one
 //! concern with a filter on its module, e.g.
 //! `cargo nextest run -p telegate-e2e -E 'test(/^zero_loss::/)'`.
@@ -13,7 +15,6 @@ mod adding_a_sensor_type;
 mod alerting;
 mod alerting_email;
 mod alerting_reload;
-mod cli;
 mod console;
 mod dead_stage;
 mod demo;

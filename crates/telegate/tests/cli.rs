@@ -1,9 +1,15 @@
 //! The binary's command line: `check` output and error messages.
+//!
+//! It is also why `cargo test --workspace` (and nextest) builds the
+//! `telegate` binary at all: cargo builds a package's binaries only for
+//! that package's own integration tests, and the end-to-end tests in
+//! `tests/` run that binary (`telegate_e2e::gateway::telegate_binary`).
+//! Keep at least one integration test in this package.
 
 use std::process::Command;
 
 fn telegate(args: &[&str]) -> (bool, String, String) {
-    let out = Command::new(telegate_e2e::gateway::telegate_binary().unwrap())
+    let out = Command::new(env!("CARGO_BIN_EXE_telegate"))
         .args(args)
         .env("RUST_LOG", "warn")
         .output()
@@ -15,7 +21,7 @@ fn telegate(args: &[&str]) -> (bool, String, String) {
     )
 }
 
-const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../config/telegate.example.toml");
+const EXAMPLE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../config/telegate.example.toml");
 
 #[test]
 fn check_lists_every_sensor_type_of_the_example_config() {
@@ -223,7 +229,7 @@ fn help_explains_commands() {
 
 fn telegate_stdin(args: &[&str], stdin: &[u8]) -> (Option<i32>, String, String) {
     use std::io::Write as _;
-    let mut child = Command::new(telegate_e2e::gateway::telegate_binary().unwrap())
+    let mut child = Command::new(env!("CARGO_BIN_EXE_telegate"))
         .args(args)
         .env("RUST_LOG", "warn")
         .stdin(std::process::Stdio::piped())
