@@ -54,20 +54,9 @@ fn ca_params() -> Result<CertificateParams, DeviceError> {
 
 /// Today as (year, month, day), UTC, from the system clock.
 fn today() -> (i32, u8, u8) {
-    let days = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() / 86_400) as i64;
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u8;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u8;
-    let y = (yoe + era * 400 + i64::from(m <= 2)) as i32;
-    (y, m, d)
+    let (y, m, d) = telegate_model::civil_from_days(telegate_model::now_ns().div_euclid(86_400_000_000_000));
+    // A year of the next few centuries, a month and a day: all fit.
+    (y as i32, m as u8, d as u8)
 }
 
 impl Ca {

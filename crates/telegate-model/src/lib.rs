@@ -25,7 +25,7 @@ pub mod retry;
 mod secret;
 mod topic;
 
-pub use clock::now_ns;
+pub use clock::{civil_from_days, now_ns};
 pub use error_chain::{ErrorChain, Terse, error_chain};
 pub use invalid_setting::{DelayKey, InvalidSetting};
 pub use point::{FieldValue, Point};

@@ -37,24 +37,10 @@ pub struct Text {
 /// ICT is UTC+7 all year.
 const ICT_OFFSET_S: i64 = 7 * 3600;
 
-/// (year, month, day) of days since 1970-01-01 (proleptic Gregorian;
-/// H. Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
-
 /// `dd/mm/yyyy HH:MM ICT` of nanoseconds since the epoch.
 pub fn ict_time(ns: i64) -> String {
     let s = ns.div_euclid(1_000_000_000) + ICT_OFFSET_S;
-    let (y, m, d) = civil_from_days(s.div_euclid(86_400));
+    let (y, m, d) = telegate_model::civil_from_days(s.div_euclid(86_400));
     let sod = s.rem_euclid(86_400);
     format!("{d:02}/{m:02}/{y:04} {:02}:{:02} ICT", sod / 3600, sod / 60 % 60)
 }
